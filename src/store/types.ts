@@ -1,0 +1,52 @@
+/**
+ * The token store: the single source of truth for a token's limits. A JWT alone is never enough;
+ * every follow-up call must find the record for its `jti` here, unrevoked and with uses left.
+ * Times are epoch milliseconds, passed in by the caller (injected clock), never read inside.
+ */
+export interface TokenRecord {
+  jti: string;
+  identityId: string;
+  /** The certificate subject (RFC 4514 string) the token was issued for. */
+  subject: string;
+  scopes: string[];
+  createdAt: number;
+  /** Current expiry; renew moves it forward, never past maxExpiresAt. */
+  expiresAt: number;
+  /** Hard cap across renewals: min(createdAt + accessTokenMaxTTL, certificate notAfter). */
+  maxExpiresAt: number;
+  /** 0 = unlimited. */
+  usesLimit: number;
+  /** Uses left; equals usesLimit at issue; ignored when usesLimit is 0. */
+  usesRemaining: number;
+  /** CIDRs the follow-up calls must come from. */
+  trustedIps: string[];
+  /** Hex SHA-256 of the client certificate DER (also the RFC 8705 binding when enabled). */
+  certSha256: string;
+  revoked: boolean;
+}
+
+export type TokenRefusal = 'not_found' | 'revoked' | 'expired' | 'uses_exhausted';
+
+export type StoreOutcome = { ok: true; record: TokenRecord } | { ok: false; reason: TokenRefusal };
+
+export interface TokenStore {
+  readonly kind: 'redis' | 'memory';
+  /** Creates the record; the store drops it by itself at maxExpiresAt. */
+  put(record: TokenRecord): Promise<void>;
+  /**
+   * Atomically: the record exists, is not revoked (by itself or by its identity's revoke-all
+   * watermark: createdAt <= watermark), `now < expiresAt`, and — when usesLimit > 0 — has a use
+   * left. With `consume`, one use is then taken in the same atomic step; the returned record shows
+   * the uses left after it. A missing record is `not_found`, never re-created.
+   */
+  check(jti: string, identityId: string, now: number, consume: boolean): Promise<StoreOutcome>;
+  /** Same checks as `check` (consumes nothing), then expiresAt = min(newExpiresAt, maxExpiresAt). */
+  renew(jti: string, identityId: string, now: number, newExpiresAt: number): Promise<StoreOutcome>;
+  /** Marks the record revoked; false when it did not exist. */
+  revoke(jti: string): Promise<boolean>;
+  /** Revokes every token of the identity created at or before `at` (a watermark), on every gateway. */
+  revokeIdentity(identityId: string, at: number): Promise<void>;
+  /** Resolves when the store answers; rejects with store_unavailable otherwise. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

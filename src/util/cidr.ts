@@ -1,0 +1,54 @@
+import { BlockList, isIP } from 'node:net';
+
+/**
+ * Canonical form of a peer address: IPv4-mapped IPv6 (`::ffff:10.0.0.1`) becomes plain IPv4
+ * so that `10.0.0.0/8` matches it. Returns null for anything that is not an IP literal.
+ */
+export function normalizeIp(raw: string | undefined | null): string | null {
+  if (!raw) return null;
+  let ip = raw.trim();
+  if (ip.startsWith('[') && ip.endsWith(']')) ip = ip.slice(1, -1);
+  const zone = ip.indexOf('%');
+  if (zone >= 0) ip = ip.slice(0, zone);
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(ip);
+  if (mapped && isIP(mapped[1]!) === 4) return mapped[1]!;
+  return isIP(ip) ? ip.toLowerCase() : null;
+}
+
+/** Parses `a.b.c.d/n`, `x::/n` or a bare address; throws on anything else. */
+function parseCidr(cidr: string): { net: string; prefix: number; family: 'ipv4' | 'ipv6' } {
+  const [addr, len, extra] = cidr.trim().split('/');
+  if (extra !== undefined || !addr) throw new Error(`not a CIDR: ${JSON.stringify(cidr)}`);
+  const ip = normalizeIp(addr);
+  if (!ip) throw new Error(`not a CIDR: ${JSON.stringify(cidr)}`);
+  const family = isIP(ip) === 4 ? 'ipv4' : 'ipv6';
+  const max = family === 'ipv4' ? 32 : 128;
+  const prefix = len === undefined ? max : /^\d{1,3}$/.test(len) ? Number(len) : NaN;
+  if (!(prefix >= 0 && prefix <= max)) throw new Error(`bad prefix length in CIDR ${JSON.stringify(cidr)}`);
+  return { net: ip, prefix, family };
+}
+
+/** Throws with a readable reason when `cidr` is not valid; used by the config schema. */
+export function assertCidr(cidr: string): void {
+  parseCidr(cidr);
+}
+
+/** A set of CIDR ranges that answers `contains(ip)` for IPv4, IPv6 and IPv4-mapped IPv6. */
+export class CidrSet {
+  private readonly list = new BlockList();
+  readonly size: number;
+
+  constructor(cidrs: readonly string[]) {
+    for (const c of cidrs) {
+      const { net, prefix, family } = parseCidr(c);
+      this.list.addSubnet(net, prefix, family);
+    }
+    this.size = cidrs.length;
+  }
+
+  contains(rawIp: string | undefined | null): boolean {
+    const ip = normalizeIp(rawIp);
+    if (!ip) return false;
+    return this.list.check(ip, isIP(ip) === 4 ? 'ipv4' : 'ipv6');
+  }
+}

@@ -1,0 +1,15 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    // Suites start real redis-server / nginx / haproxy processes; give them room, and never retry
+    // a failure into a pass.
+    testTimeout: 30_000,
+    hookTimeout: 120_000,
+    retry: 0,
+    pool: 'forks',
+    globalSetup: ['test/helpers/global-setup.ts'],
+    setupFiles: ['test/helpers/setup.ts'],
+  },
+});
