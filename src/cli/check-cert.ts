@@ -1,0 +1,34 @@
+import { readFileSync } from 'node:fs';
+import { isCertgateError } from '../errors.js';
+import { authenticateCertificate } from '../identity/authenticate.js';
+import { compileIdentity } from '../identity/policy.js';
+import { parsePemBundle } from '../pki/certificate.js';
+import { configFrom } from './config-file.js';
+
+/** Offline dry run of a login: the same validation and policy code, no network, no store. */
+export function checkCert(values: { config?: string; cert?: string; chain?: string; identity?: string }): number {
+  if (!values.cert) {
+    process.stderr.write('certgate check-cert: --cert FILE is required\n');
+    return 2;
+  }
+  const config = configFrom(values);
+  const [leaf, ...extra] = parsePemBundle(readFileSync(values.cert, 'utf8'));
+  if (!leaf) throw new Error(`${values.cert} holds no certificate`);
+  const chain = [...extra, ...(values.chain ? parsePemBundle(readFileSync(values.chain, 'utf8')) : [])];
+  process.stdout.write(`certificate: ${leaf.subject}\n  sha256: ${leaf.sha256}\n  not after: ${leaf.notAfter.toISOString()}\n`);
+  try {
+    const auth = authenticateCertificate({
+      cert: { leaf, chain },
+      clientIp: '127.0.0.1',
+      identityId: values.identity,
+      identities: config.identities.map(compileIdentity),
+      now: new Date(),
+    });
+    process.stdout.write(`would log in as identity "${auth.identity.config.id}" via ${auth.path.map((c) => c.subject).join(' <- ')}\n`);
+    return 0;
+  } catch (e) {
+    if (!isCertgateError(e)) throw e;
+    process.stdout.write(`refused: ${e.code}: ${e.message}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,33 @@
+import { relative } from 'node:path';
+import { loadConfigFile } from '../config/load.js';
+import { startGateway } from '../http/server.js';
+import { ensureDevPki } from './dev-pki.js';
+import { DEFAULT_CONFIG, DEV_PKI_DIR } from './paths.js';
+
+export async function serve(configFile: string | undefined): Promise<void> {
+  const file = configFile ?? process.env.CERTGATE_CONFIG ?? DEFAULT_CONFIG;
+  const embedded = file === DEFAULT_CONFIG;
+  if (embedded && (await ensureDevPki(DEV_PKI_DIR))) {
+    process.stderr.write(`certgate: generated a development PKI in ${DEV_PKI_DIR}\n`);
+  }
+  const config = loadConfigFile(file);
+  const running = await startGateway(config);
+  if (embedded && running.tlsPort) {
+    const rel = (f: string) => relative(process.cwd(), `${DEV_PKI_DIR}/${f}`) || f;
+    process.stderr.write(
+      `\ncertgate is running on the embedded default (${relative(process.cwd(), file)}).\nLog in as identity "dev" with:\n\n` +
+        `  curl --cert ${rel('client.pem')} --key ${rel('client-key.pem')} --cacert ${rel('ca.pem')} \\\n` +
+        `       -X POST https://127.0.0.1:${running.tlsPort}/api/v1/auth/tls-cert-auth/login\n\n`,
+    );
+  }
+  let closing = false;
+  const stop = async (signal: string) => {
+    if (closing) return;
+    closing = true;
+    running.gateway.log.info({ event: 'shutdown', signal }, 'certgate stopping');
+    await running.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}

@@ -1,0 +1,121 @@
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+import { parsePemBundle, type ParsedCert } from '../pki/certificate.js';
+import { configSchema, type IdentityConfig, type RawConfig } from './schema.js';
+import { ConfigError, expandEnv } from './env.js';
+
+export interface Identity extends IdentityConfig {
+  /** Every certificate of the identity's bundle, parsed once at startup; all are trust anchors. */
+  bundle: ParsedCert[];
+}
+
+export interface Config extends Omit<RawConfig, 'identities'> {
+  identities: Identity[];
+  /** Directory relative paths were resolved against. */
+  baseDir: string;
+  /** Where the configuration came from, for logs. */
+  source: string;
+}
+
+/** Reads, expands, validates and resolves a configuration file. Throws ConfigError on any defect. */
+export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): Config {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError([], `cannot read config file ${file}: ${(e as Error).message}`);
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (e) {
+    throw new ConfigError([], `not valid YAML: ${(e as Error).message}`);
+  }
+  return buildConfig(doc ?? {}, { baseDir: dirname(resolve(file)), source: file, env });
+}
+
+/** Validates an already-parsed document (YAML object) into a typed, resolved configuration. */
+export function buildConfig(
+  doc: unknown,
+  opts: { baseDir: string; source?: string; env?: NodeJS.ProcessEnv },
+): Config {
+  const env = opts.env ?? process.env;
+  const expanded = expandEnv(doc, env) as Record<string, unknown>;
+  if (!expanded || typeof expanded !== 'object' || Array.isArray(expanded)) {
+    throw new ConfigError([], 'the configuration must be a YAML mapping');
+  }
+  if (env.REDIS_URL) {
+    expanded.store = { ...((expanded.store as object | undefined) ?? {}), url: env.REDIS_URL };
+  }
+  const parsed = configSchema.safeParse(expanded);
+  if (!parsed.success) throw firstIssue(parsed.error);
+  const raw = parsed.data;
+  const at = (p: string) => resolve(opts.baseDir, p);
+
+  const identities = raw.identities.map((id, i): Identity => {
+    const where = ['identities', i, id.caCertificateFile ? 'caCertificateFile' : 'caCertificate'];
+    let pem = id.caCertificate ?? '';
+    if (id.caCertificateFile) {
+      try {
+        pem = readFileSync(at(id.caCertificateFile), 'utf8');
+      } catch (e) {
+        throw new ConfigError(where, `cannot read ${at(id.caCertificateFile)}: ${(e as Error).message}`);
+      }
+    }
+    let bundle: ParsedCert[];
+    try {
+      bundle = parsePemBundle(pem);
+    } catch (e) {
+      throw new ConfigError(where, `not a PEM certificate bundle: ${(e as Error).message}`);
+    }
+    if (bundle.length === 0) throw new ConfigError(where, 'holds no certificate');
+    if (id.revocation?.crl?.urls.length || id.revocation?.crl?.fromCertificate || id.revocation?.ocsp?.enabled || id.revocation?.crl?.files.length) {
+      // Accepting a revocation policy we do not enforce would be a silent fail-open.
+      throw new ConfigError(['identities', i, 'revocation'], 'revocation checking is not supported by this build yet; remove the block');
+    }
+    return {
+      ...id,
+      caCertificateFile: id.caCertificateFile ? at(id.caCertificateFile) : undefined,
+      bundle,
+    };
+  });
+
+  const tls = raw.server.tls
+    ? {
+        ...raw.server.tls,
+        cert: readable(at(raw.server.tls.cert), ['server', 'tls', 'cert']),
+        key: readable(at(raw.server.tls.key), ['server', 'tls', 'key']),
+        clientCa: raw.server.tls.clientCa ? readable(at(raw.server.tls.clientCa), ['server', 'tls', 'clientCa']) : undefined,
+      }
+    : undefined;
+
+  return {
+    ...raw,
+    server: { ...raw.server, tls },
+    keys: { dir: at(raw.keys.dir) },
+    routes: raw.routes.map((r) => ({ ...r, upstreamCaFile: r.upstreamCaFile ? at(r.upstreamCaFile) : undefined })),
+    identities,
+    baseDir: opts.baseDir,
+    source: opts.source ?? '(inline)',
+  };
+}
+
+function readable(path: string, key: (string | number)[]): string {
+  try {
+    readFileSync(path);
+  } catch (e) {
+    throw new ConfigError(key, `cannot read ${path}: ${(e as Error).message}`);
+  }
+  return path;
+}
+
+function firstIssue(err: z.ZodError): ConfigError {
+  const issue = err.issues[0]!;
+  const path = issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p));
+  if (issue.code === 'unrecognized_keys') {
+    return new ConfigError(path, `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`);
+  }
+  return new ConfigError(path, issue.message);
+}

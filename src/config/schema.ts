@@ -1,0 +1,156 @@
+import { z } from 'zod';
+import { HEADER_FORMATS } from '../proxy/types.js';
+import { assertCidr } from '../util/cidr.js';
+
+/** A CIDR list whose entries are validated at startup, not at first use. */
+const cidrList = z.array(
+  z.string().superRefine((v, ctx) => {
+    try {
+      assertCidr(v);
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: (e as Error).message });
+    }
+  }),
+);
+
+const headerName = z
+  .string()
+  .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'not a valid HTTP header name')
+  .transform((s) => s.toLowerCase());
+
+const trustedProxy = z
+  .object({
+    cidrs: cidrList.min(1),
+    header: headerName,
+    format: z.enum(HEADER_FORMATS),
+    chainHeader: headerName.optional(),
+    verifyHeader: headerName.optional(),
+  })
+  .strict();
+
+const secret = (what: string) => z.string().min(16, `${what} must be at least 16 characters`);
+
+/** Claims an identity may not set: they are the gateway's own. */
+const RESERVED_CLAIMS = ['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'scope', 'cnf', 'client_id'];
+
+const identity = z
+  .object({
+    id: z.string().regex(/^[a-z0-9._-]{1,128}$/, 'must match [a-z0-9._-]{1,128}'),
+    name: z.string().optional(),
+    caCertificate: z.string().optional(),
+    caCertificateFile: z.string().optional(),
+    allowedCommonNames: z.array(z.string().min(1)).optional(),
+    allowedSubjectAltNames: z
+      .array(z.string().regex(/^(DNS|URI|EMAIL|IP):.+$/, 'must be DNS:, URI:, EMAIL: or IP: followed by a pattern'))
+      .optional(),
+    accessTokenTTL: z.number().int().positive().default(7200),
+    accessTokenMaxTTL: z.number().int().positive().default(86400),
+    accessTokenNumUsesLimit: z.number().int().min(0).default(0),
+    accessTokenTrustedIps: cidrList.default(['0.0.0.0/0', '::/0']),
+    loginTrustedIps: cidrList.default(['0.0.0.0/0', '::/0']),
+    scopes: z.array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'scope tokens may not contain spaces or quotes')).default([]),
+    claims: z
+      .record(z.string(), z.unknown())
+      .default({})
+      .refine((c) => !Object.keys(c).some((k) => RESERVED_CLAIMS.includes(k)), {
+        message: `may not set reserved claims (${RESERVED_CLAIMS.join(', ')})`,
+      }),
+    bindTokenToCertificate: z.boolean().default(false),
+    revocation: z
+      .object({
+        crl: z
+          .object({
+            fromCertificate: z.boolean().default(false),
+            urls: z.array(z.string().url()).default([]),
+            files: z.array(z.string()).default([]),
+          })
+          .strict()
+          .optional(),
+        ocsp: z.object({ enabled: z.boolean().default(false), responder: z.string().url().optional() }).strict().optional(),
+        onUnavailable: z.enum(['failClosed', 'failOpen']).default('failClosed'),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict()
+  .superRefine((v, ctx) => {
+    if (v.accessTokenTTL > v.accessTokenMaxTTL) {
+      ctx.addIssue({ code: 'custom', path: ['accessTokenTTL'], message: 'must not exceed accessTokenMaxTTL' });
+    }
+    if ((v.caCertificate === undefined) === (v.caCertificateFile === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['caCertificate'], message: 'exactly one of caCertificate or caCertificateFile is required' });
+    }
+  });
+
+const upstreamAuth = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('jwt'), audience: z.string().min(1), ttl: z.number().int().positive().max(300).default(60) }).strict(),
+  z.object({ type: z.literal('header'), name: headerName, value: z.string().min(1) }).strict(),
+]);
+
+const route = z
+  .object({
+    pathPrefix: z.string().regex(/^\/[^?#]*$/, 'must be an absolute path'),
+    upstream: z.string().url(),
+    requiredScopes: z.array(z.string()).default([]),
+    upstreamAuth: upstreamAuth.optional(),
+    /** CA bundle (PEM file) to trust for an https upstream instead of the system store. */
+    upstreamCaFile: z.string().optional(),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    server: z
+      .object({
+        host: z.string().default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535).default(8080),
+        tls: z
+          .object({
+            port: z.number().int().min(0).max(65535),
+            host: z.string().optional(),
+            cert: z.string(),
+            key: z.string(),
+            clientCa: z.string().optional(),
+          })
+          .strict()
+          .optional(),
+        /** Seconds the HTTP layer waits for the store before answering 503. */
+        storeTimeoutMs: z.number().int().positive().default(1000),
+      })
+      .strict()
+      .default({ host: '127.0.0.1', port: 8080, storeTimeoutMs: 1000 }),
+    issuer: z.string().url(),
+    audience: z.string().min(1).default('certgate'),
+    store: z
+      .object({
+        url: z.string().default('redis://127.0.0.1:6379'),
+        cluster: z.array(z.string()).optional(),
+        sentinel: z.object({ name: z.string(), sentinels: z.array(z.string()).min(1) }).strict().optional(),
+      })
+      .strict()
+      .default({ url: 'redis://127.0.0.1:6379' }),
+    keys: z.object({ dir: z.string().default('./keys') }).strict().default({ dir: './keys' }),
+    trustedProxies: z.array(trustedProxy).default([]),
+    identities: z.array(identity).default([]),
+    admin: z.object({ tokens: z.array(secret('an admin token')).default([]) }).strict().default({ tokens: [] }),
+    introspection: z
+      .object({ clients: z.array(z.object({ id: z.string().min(1), secret: secret('a client secret') }).strict()).default([]) })
+      .strict()
+      .default({ clients: [] }),
+    routes: z.array(route).default([]),
+    log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).strict().default({ level: 'info' }),
+    /** Allowed clock skew, seconds, when verifying token times. */
+    clockSkewSeconds: z.number().int().min(0).max(300).default(30),
+  })
+  .strict()
+  .superRefine((v, ctx) => {
+    const seen = new Set<string>();
+    v.identities.forEach((id, i) => {
+      if (seen.has(id.id)) ctx.addIssue({ code: 'custom', path: ['identities', i, 'id'], message: `duplicate identity id "${id.id}"` });
+      seen.add(id.id);
+    });
+  });
+
+export type RawConfig = z.infer<typeof configSchema>;
+export type IdentityConfig = RawConfig['identities'][number];
+export type RouteConfig = RawConfig['routes'][number];

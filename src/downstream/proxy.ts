@@ -1,0 +1,84 @@
+import { readFileSync } from 'node:fs';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Context, Next } from 'koa';
+import { Agent, request, type Dispatcher } from 'undici';
+import { CertgateError } from '../errors.js';
+import type { RouteConfig } from '../config/schema.js';
+import { authorizeRequest } from '../http/bearer.js';
+import { callerOf } from '../http/caller.js';
+import type { Gateway } from '../http/gateway.js';
+import { upstreamCredential } from './upstream-auth.js';
+
+/** RFC 9110 hop-by-hop headers, never forwarded in either direction. */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authorization', 'proxy-authenticate', 'host']);
+
+interface CompiledRoute {
+  config: RouteConfig;
+  upstream: URL;
+  dispatcher: Dispatcher;
+}
+
+function requestHeaders(ctx: Context, gw: Gateway, strip: Set<string>): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  const connectionTokens = new Set((ctx.get('connection') || '').toLowerCase().split(',').map((s) => s.trim()));
+  for (const [name, value] of Object.entries(ctx.req.headers as IncomingHttpHeaders)) {
+    if (value === undefined || HOP_BY_HOP.has(name) || connectionTokens.has(name) || strip.has(name)) continue;
+    out[name] = value;
+  }
+  return out;
+}
+
+/**
+ * `routes:` — the follow-up calls a token is for, carried downstream with undici. Each call is a
+ * full bearer check that counts as one use, with the route's required scopes checked before the
+ * use is taken; the upstream sees certgate's credential, never the caller's token or cert headers.
+ */
+export function downstreamRoutes(gw: Gateway) {
+  const routes: CompiledRoute[] = gw.config.routes.map((config) => ({
+    config,
+    upstream: new URL(config.upstream),
+    dispatcher: new Agent({
+      connect: config.upstreamCaFile ? { ca: readFileSync(config.upstreamCaFile) } : {},
+      headersTimeout: 30_000,
+      bodyTimeout: 30_000,
+    }),
+  }));
+  // Headers the gateway itself interprets never travel on.
+  const strip = new Set(['authorization', 'cookie', ...gw.config.trustedProxies.flatMap((p) => [p.header, p.chainHeader, p.verifyHeader].filter((h): h is string => !!h))]);
+
+  const match = (path: string) =>
+    routes.find((r) => path === r.config.pathPrefix || path.startsWith(r.config.pathPrefix.replace(/\/$/, '') + '/'));
+
+  return async (ctx: Context, next: Next) => {
+    const route = match(ctx.path);
+    if (!route) return next();
+    const { record } = await authorizeRequest(ctx, gw, true, route.config.requiredScopes);
+    const identity = gw.identities.find((i) => i.config.id === record.identityId);
+    const headers = requestHeaders(ctx, gw, strip);
+    const cred = await upstreamCredential(route.config, record, identity, gw.keys, gw.config.issuer, gw.clock.now());
+    if (cred) headers[cred[0]] = cred[1];
+    const caller = callerOf(ctx, gw);
+    headers['x-forwarded-for'] = caller.clientIp;
+    headers['x-certgate-identity'] = record.identityId;
+    const base = route.upstream.pathname.replace(/\/$/, '');
+    const target = new URL(route.upstream.origin + base + ctx.path + (ctx.querystring ? `?${ctx.querystring}` : ''));
+    const hasBody = !['GET', 'HEAD'].includes(ctx.method);
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await request(target, {
+        method: ctx.method as Dispatcher.HttpMethod,
+        headers,
+        body: hasBody ? ctx.req : undefined,
+        dispatcher: route.dispatcher,
+      });
+    } catch (e) {
+      gw.log.warn({ event: 'upstream_error', route: route.config.pathPrefix, err: (e as Error).message }, 'upstream unreachable');
+      throw new CertgateError('upstream_unavailable', 502, 'the upstream service is unavailable');
+    }
+    ctx.status = res.statusCode;
+    for (const [name, value] of Object.entries(res.headers)) {
+      if (value !== undefined && !HOP_BY_HOP.has(name) && name !== 'content-length') ctx.set(name, value as string | string[]);
+    }
+    ctx.body = res.body;
+  };
+}

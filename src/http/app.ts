@@ -1,0 +1,22 @@
+import Koa from 'koa';
+import { downstreamRoutes } from '../downstream/proxy.js';
+import type { Gateway } from './gateway.js';
+import { errorHandler } from './middleware/errors.js';
+import { adminRoutes } from './routes/admin.js';
+import { authRoutes } from './routes/auth.js';
+import { healthRoutes } from './routes/health.js';
+import { introspectRoutes } from './routes/introspect.js';
+import { oidcRoutes } from './routes/oidc.js';
+
+/** The Koa application: a small core of middleware and one router per route group. */
+export function createApp(gw: Gateway): Koa {
+  const app = new Koa();
+  app.silent = true; // errors are rendered and logged by errorHandler, never printed with headers
+  app.use(errorHandler(gw.log));
+  for (const router of [healthRoutes(gw), oidcRoutes(gw), authRoutes(gw), introspectRoutes(gw), adminRoutes(gw)]) {
+    app.use(router.routes());
+    app.use(router.allowedMethods());
+  }
+  app.use(downstreamRoutes(gw));
+  return app;
+}

@@ -1,0 +1,22 @@
+import type { Logger } from 'pino';
+import type { Config } from '../config/load.js';
+import type { CompiledIdentity } from '../identity/policy.js';
+import type { CompiledProxies } from '../proxy/trusted.js';
+import type { TokenStore } from '../store/types.js';
+import type { KeyRing } from '../token/keys.js';
+import type { TokenService } from '../token/service.js';
+import type { Clock } from '../util/clock.js';
+import type { Metrics } from './metrics.js';
+
+/** Everything the HTTP layer needs, built once at startup (see src/cli/serve.ts). */
+export interface Gateway {
+  config: Config;
+  identities: CompiledIdentity[];
+  proxies: CompiledProxies;
+  store: TokenStore;
+  keys: KeyRing;
+  tokens: TokenService;
+  clock: Clock;
+  log: Logger;
+  metrics: Metrics;
+}

@@ -1,0 +1,33 @@
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import { CertgateError, badRequest } from '../../errors.js';
+import { secretMatches } from '../../util/secret.js';
+import type { Gateway } from '../gateway.js';
+
+function requireAdmin(ctx: Context, gw: Gateway): void {
+  const m = /^Bearer (.+)$/i.exec(ctx.get('authorization'));
+  if (!m || gw.config.admin.tokens.length === 0 || !secretMatches(m[1]!, gw.config.admin.tokens)) {
+    throw new CertgateError('admin_unauthorized', 401, 'a valid admin token is required', { 'WWW-Authenticate': 'Bearer realm="certgate admin"' });
+  }
+}
+
+/** Operator endpoints. Revoke-all sets a watermark in the store: every gateway sees it at once. */
+export function adminRoutes(gw: Gateway): Router {
+  const r = new Router({ prefix: '/api/v1/admin' });
+  r.use(async (ctx, next) => {
+    requireAdmin(ctx, gw);
+    await next();
+  });
+  r.get('/identities', (ctx) => {
+    ctx.body = { identities: gw.identities.map((i) => ({ id: i.config.id, name: i.config.name ?? i.config.id, scopes: i.config.scopes })) };
+  });
+  r.post('/identities/:id/revoke-tokens', async (ctx) => {
+    const id = ctx.params.id!;
+    if (!gw.identities.some((i) => i.config.id === id)) throw badRequest('unknown_identity', `no identity "${id}" is configured`);
+    const at = gw.clock.now();
+    await gw.store.revokeIdentity(id, at);
+    gw.log.warn({ event: 'revoke_identity', identity: id, at }, 'all tokens of identity revoked');
+    ctx.body = { message: `Revoked every token of identity "${id}" issued until now`, revokedBefore: new Date(at).toISOString() };
+  });
+  return r;
+}

@@ -1,0 +1,88 @@
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import { isCertgateError, tokenRefused } from '../../errors.js';
+import { authenticateCertificate } from '../../identity/authenticate.js';
+import { optionalString, readJsonObject, requiredString } from '../body.js';
+import { authorizeRequest } from '../bearer.js';
+import { callerOf, presentedCertificate, requireCertificate } from '../caller.js';
+import type { Gateway } from '../gateway.js';
+
+/** The Infisical-compatible auth endpoints: login, renew, revoke, self, forward-auth. */
+export function authRoutes(gw: Gateway): Router {
+  const r = new Router({ prefix: '/api/v1/auth' });
+
+  r.post('/tls-cert-auth/login', async (ctx) => {
+    const caller = callerOf(ctx, gw);
+    const audit: Record<string, unknown> = { event: 'login', peer: caller.peer, clientIp: caller.clientIp, direct: caller.direct };
+    try {
+      const body = await readJsonObject(ctx);
+      const identityId = optionalString(body, 'identityId');
+      const cert = requireCertificate(presentedCertificate(ctx, gw, caller));
+      Object.assign(audit, { certSha256: cert.leaf.sha256, cn: cert.leaf.commonNames[0], serial: cert.leaf.serial, requestedIdentity: identityId });
+      const auth = authenticateCertificate({
+        cert,
+        clientIp: caller.clientIp,
+        identityId,
+        identities: gw.identities,
+        now: new Date(gw.clock.now()),
+      });
+      const { response, record } = await gw.tokens.issue(auth.identity, auth.leaf);
+      Object.assign(audit, { identity: auth.identity.config.id, jti: record.jti, outcome: 'success' });
+      gw.metrics.logins.inc({ outcome: 'success', code: '' });
+      gw.log.info(audit, 'login');
+      ctx.body = response;
+    } catch (e) {
+      const code = isCertgateError(e) ? e.code : 'internal_error';
+      gw.metrics.logins.inc({ outcome: 'refused', code });
+      gw.log.info({ ...audit, outcome: 'refused', reason: code }, 'login');
+      throw e;
+    }
+  });
+
+  r.post('/token/renew', async (ctx) => {
+    const token = requiredString(await readJsonObject(ctx), 'accessToken');
+    const caller = callerOf(ctx, gw);
+    const claims = await gw.tokens.verify(token);
+    const identity = gw.identities.find((i) => i.config.id === claims.sub);
+    if (!identity) throw tokenRefused('token_unknown', 'the identity of this token no longer exists');
+    const certSha256 = claims.cnf ? presentedCertificate(ctx, gw, caller)?.leaf.sha256 : undefined;
+    ctx.body = await gw.tokens.renew(token, identity, { clientIp: caller.clientIp, certSha256 });
+    gw.log.info({ event: 'renew', identity: identity.config.id, jti: claims.jti, clientIp: caller.clientIp }, 'renew');
+  });
+
+  r.post('/token/revoke', async (ctx) => {
+    const token = requiredString(await readJsonObject(ctx), 'accessToken');
+    const claims = await gw.tokens.revoke(token);
+    gw.log.info({ event: 'revoke', identity: claims.sub, jti: claims.jti }, 'revoke');
+    ctx.body = { message: 'Successfully revoked access token' };
+  });
+
+  r.get('/token/self', async (ctx) => {
+    const { record } = await authorizeRequest(ctx, gw, false);
+    ctx.body = {
+      identityId: record.identityId,
+      subject: record.subject,
+      scopes: record.scopes,
+      expiresAt: new Date(record.expiresAt).toISOString(),
+      maxExpiresAt: new Date(record.maxExpiresAt).toISOString(),
+      usesRemaining: record.usesLimit === 0 ? null : record.usesRemaining,
+    };
+  });
+
+  const forward = async (ctx: Context) => {
+    const { record } = await authorizeRequest(ctx, gw, true);
+    ctx.set('X-Certgate-Identity', record.identityId);
+    ctx.set('X-Certgate-Subject', headerSafe(record.subject));
+    ctx.set('X-Certgate-Scopes', record.scopes.join(' '));
+    ctx.status = 204;
+  };
+  // nginx auth_request sends the original method; Traefik/Envoy may too.
+  r.all('/forward', forward);
+
+  return r;
+}
+
+/** Header values must be printable ASCII; a UTF-8 subject is percent-encoded instead of crashing. */
+function headerSafe(v: string): string {
+  return /^[\x20-\x7e]*$/.test(v) ? v : encodeURIComponent(v);
+}

@@ -1,0 +1,107 @@
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { pino, type Logger } from 'pino';
+import type { Config } from '../config/load.js';
+import { compileIdentity } from '../identity/policy.js';
+import { compileTrustedProxies } from '../proxy/trusted.js';
+import { storeFromConfig } from '../store/from-config.js';
+import type { TokenStore } from '../store/types.js';
+import { KeyRing } from '../token/keys.js';
+import { TokenService } from '../token/service.js';
+import { systemClock, type Clock } from '../util/clock.js';
+import { createApp } from './app.js';
+import type { Gateway } from './gateway.js';
+import { createMetrics } from './metrics.js';
+
+/** All forwarded headers together; each certificate header is capped at 32 KiB by its decoder. */
+const MAX_HEADER_BYTES = 64 * 1024;
+
+export interface RunningGateway {
+  gateway: Gateway;
+  httpPort: number;
+  tlsPort?: number;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  clock?: Clock;
+  log?: Logger;
+  store?: TokenStore;
+}
+
+export async function buildGateway(config: Config, opts: StartOptions = {}): Promise<Gateway> {
+  const log = opts.log ?? pino({ level: config.log.level, base: { svc: 'certgate' } });
+  const clock = opts.clock ?? systemClock;
+  const store = opts.store ?? storeFromConfig(config, (e) => log.warn({ event: 'store_error', err: e.message }, 'token store connection error'));
+  const keys = await KeyRing.open(config.keys.dir);
+  const tokens = new TokenService({
+    issuer: config.issuer,
+    audience: config.audience,
+    clockSkewSeconds: config.clockSkewSeconds,
+    store,
+    keys,
+    clock,
+  });
+  return {
+    config,
+    identities: config.identities.map(compileIdentity),
+    proxies: compileTrustedProxies(config.trustedProxies),
+    store,
+    keys,
+    tokens,
+    clock,
+    log,
+    metrics: createMetrics(),
+  };
+}
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+/** Starts the plain HTTP listener and, when configured, the direct mTLS listener. */
+export async function startGateway(config: Config, opts: StartOptions = {}): Promise<RunningGateway> {
+  const gateway = await buildGateway(config, opts);
+  const app = createApp(gateway);
+  const servers: Server[] = [];
+  try {
+    const http = createHttpServer({ maxHeaderSize: MAX_HEADER_BYTES }, app.callback());
+    servers.push(http);
+    const httpPort = await listen(http, config.server.port, config.server.host);
+    let tlsPort: number | undefined;
+    const tls = config.server.tls;
+    if (tls) {
+      // The handshake proves possession of the key; trust is still decided by the identities, so
+      // the handshake requests a certificate without rejecting one it cannot verify itself.
+      const ca = tls.clientCa ? readFileSync(tls.clientCa, 'utf8') : config.identities.flatMap((i) => i.bundle.map((c) => c.native.toString())).join('\n');
+      const https = createHttpsServer(
+        { cert: readFileSync(tls.cert), key: readFileSync(tls.key), ca: ca || undefined, requestCert: true, rejectUnauthorized: false, maxHeaderSize: MAX_HEADER_BYTES },
+        app.callback(),
+      );
+      servers.push(https);
+      tlsPort = await listen(https, tls.port, tls.host ?? config.server.host);
+    }
+    gateway.log.info({ event: 'listening', http: `${config.server.host}:${httpPort}`, tls: tlsPort, store: gateway.store.kind, identities: gateway.identities.length }, 'certgate listening');
+    return {
+      gateway,
+      httpPort,
+      tlsPort,
+      async close() {
+        await Promise.all(servers.map((s) => new Promise<void>((r) => { s.close(() => r()); s.closeAllConnections(); })));
+        await gateway.store.close();
+      },
+    };
+  } catch (e) {
+    servers.forEach((s) => s.close());
+    await gateway.store.close();
+    throw e;
+  }
+}

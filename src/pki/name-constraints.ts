@@ -1,0 +1,95 @@
+import type { ParsedCert } from './certificate.js';
+import { bytesEqual } from './der.js';
+import { isHostname, parseMailbox, type GeneralNameValue } from './general-names.js';
+
+/**
+ * RFC 5280 4.2.1.10 name constraints of one CA applied to one certificate below it.
+ * Returns a reason when the certificate violates them, undefined when it complies.
+ * Each CA is checked on its own, which yields the RFC's intersection of permitted subtrees.
+ * CN is not treated as a DNS name (RFC 5280); the name policy of an identity reads it separately.
+ */
+export function nameConstraintViolation(ca: ParsedCert, cert: ParsedCert): string | undefined {
+  const nc = ca.nameConstraints;
+  if (!nc) return undefined;
+  if (nc.error) return `name constraints of "${ca.subject}" cannot be applied: ${nc.error}`;
+  const names: GeneralNameValue[] = [...cert.allSubjectAltNames, ...cert.subjectEmails.map((value) => ({ type: 'email' as const, value }))];
+  if (cert.subjectRdns.length) names.push({ type: 'dirName', rdns: cert.subjectRdns });
+  for (const name of names) {
+    const label = describe(name);
+    const permitted = nc.permitted.filter((c) => c.type === name.type);
+    if (permitted.length && !permitted.some((c) => matches(name, c, false))) return `${label} is outside the names permitted by "${ca.subject}"`;
+    if (nc.excluded.some((c) => c.type === name.type && matches(name, c, true))) return `${label} is excluded by "${ca.subject}"`;
+  }
+  return undefined;
+}
+
+function describe(n: GeneralNameValue): string {
+  if (n.type === 'dirName') return 'the subject/directory name';
+  if (n.type === 'ip') return `IP SAN ${Array.from(n.bytes).join('.')}`;
+  if (n.type === 'other') return 'a SAN';
+  return `${n.type} name ${JSON.stringify(n.value)}`;
+}
+
+/**
+ * Whether `name` falls in the subtree `c`. A name that cannot be parsed falls in no permitted
+ * subtree and in every excluded one: unreadable names must never slip through a constraint.
+ */
+function matches(name: GeneralNameValue, c: GeneralNameValue, excluded: boolean): boolean {
+  if (name.type === 'dns' && c.type === 'dns') return dnsMatches(name.value, c.value, excluded);
+  if (name.type === 'email' && c.type === 'email') {
+    const box = parseMailbox(name.value);
+    return box ? emailMatches(box, c.value) : excluded;
+  }
+  if (name.type === 'uri' && c.type === 'uri') {
+    const host = uriHost(name.value);
+    return host === null ? excluded : subtreeHost(host, c.value.toLowerCase());
+  }
+  if (name.type === 'ip' && c.type === 'ip') {
+    const half = c.bytes.length / 2;
+    if (name.bytes.length !== half) return false;
+    return name.bytes.every((b, i) => (b & c.bytes[half + i]!) === (c.bytes[i]! & c.bytes[half + i]!));
+  }
+  if (name.type === 'dirName' && c.type === 'dirName') {
+    return c.rdns.length <= name.rdns.length && c.rdns.every((rdn, i) => bytesEqual(rdn, name.rdns[i]!));
+  }
+  return false;
+}
+
+/** `example.com` covers itself and its subdomains; `.example.com` only subdomains; '' everything. */
+function dnsMatches(rawName: string, rawC: string, excluded: boolean): boolean {
+  const name = rawName.toLowerCase().replace(/\.$/, '');
+  const c = rawC.toLowerCase();
+  const wildcard = name.startsWith('*.');
+  if (!isHostname(wildcard ? name.slice(2) : name)) return excluded;
+  if (c === '') return true;
+  if (c.startsWith('.') ? name.endsWith(c) : name === c || name.endsWith(`.${c}`)) return true;
+  // `*.example.com` also stands for `bad.example.com`, so an exclusion of the latter must bite.
+  const base = c.replace(/^\./, '');
+  return excluded && wildcard && base.slice(base.indexOf('.') + 1) === name.slice(2);
+}
+
+/** Host constraint for email domains and URI hosts: exact host, or `.domain` for subdomains. */
+function subtreeHost(host: string, c: string): boolean {
+  return c.startsWith('.') ? host.endsWith(c) : host === c;
+}
+
+function emailMatches(box: { local: string; domain: string }, c: string): boolean {
+  const domain = box.domain.toLowerCase();
+  if (c.includes('@')) {
+    // A mailbox constraint: every character literal (`*` is not a wildcard), local part case-sensitive.
+    const want = parseMailbox(c);
+    return want !== null && want.local === box.local && want.domain.toLowerCase() === domain;
+  }
+  return subtreeHost(domain, c.toLowerCase());
+}
+
+/** The host of a URI SAN, or null when it has none or it is an IP literal (not a domain name). */
+function uriHost(uri: string): string | null {
+  let host: string;
+  try {
+    host = new URL(uri).hostname.toLowerCase();
+  } catch {
+    return null;
+  }
+  return isHostname(host) && !/^[\d.]+$/.test(host) ? host : null;
+}

@@ -1,0 +1,15 @@
+-- Shared prelude, prepended to check.lua and renew.lua so both apply the exact same checks.
+-- KEYS[1] = token hash, KEYS[2] = the identity's revoke-all watermark (same hash slot).
+-- Numbers are compared with tonumber() but never written back through tostring(): Lua 5.1
+-- would print epoch milliseconds as 1.7e+12.
+local function refusal(now)
+  -- EXISTS first: no script ever writes to a missing token key, so nothing re-creates it.
+  if redis.call('EXISTS', KEYS[1]) == 0 then return 'not_found' end
+  local f = redis.call('HMGET', KEYS[1], 'revoked', 'createdAt', 'expiresAt', 'usesLimit', 'usesRemaining')
+  if f[1] == '1' then return 'revoked' end
+  local watermark = redis.call('GET', KEYS[2])
+  if watermark and tonumber(f[2]) <= tonumber(watermark) then return 'revoked' end
+  if now >= tonumber(f[3]) then return 'expired' end
+  if tonumber(f[4]) > 0 and tonumber(f[5]) <= 0 then return 'uses_exhausted' end
+  return nil
+end

@@ -1,0 +1,123 @@
+import { storeUnavailable } from '../errors.js';
+import { systemClock, type Clock } from '../util/clock.js';
+import type { StoreOutcome, TokenRecord, TokenRefusal, TokenStore } from './types.js';
+
+export interface MemoryTokenStoreOptions {
+  /** How often records past maxExpiresAt are dropped even if nobody reads them (default 60 s). */
+  sweepIntervalMs?: number;
+  /** The sweep's notion of "now" (check/renew use the `now` they are given). */
+  clock?: Clock;
+}
+
+/**
+ * `store.url: memory`: one process only, so limits hold only while a single gateway runs.
+ * Every method body is synchronous up to its return, which makes each check-and-consume atomic
+ * on Node's single thread — the same guarantee the Redis store gets from Lua.
+ */
+export class MemoryTokenStore implements TokenStore {
+  readonly kind = 'memory' as const;
+  /** Protected so tests can reach behind the store's back, as they do with a raw Redis client. */
+  protected readonly records = new Map<string, TokenRecord>();
+  /** identityId → revoke-all watermark. One small entry per identity ever revoked; never expires. */
+  private readonly watermarks = new Map<string, number>();
+  private readonly clock: Clock;
+  private sweepTimer: NodeJS.Timeout | undefined;
+
+  constructor(opts: MemoryTokenStoreOptions = {}) {
+    this.clock = opts.clock ?? systemClock;
+    this.sweepTimer = setInterval(() => this.sweep(), opts.sweepIntervalMs ?? 60_000);
+    // The sweep is housekeeping; it must never keep a CLI or test process alive.
+    this.sweepTimer.unref();
+  }
+
+  /** Number of records held (expired ones included until dropped). */
+  get size(): number {
+    return this.records.size;
+  }
+
+  /** Drops every record whose hard cap has passed; returns how many. */
+  sweep(now: number = this.clock.now()): number {
+    let dropped = 0;
+    for (const [jti, rec] of this.records) {
+      if (now >= rec.maxExpiresAt) {
+        this.records.delete(jti);
+        dropped++;
+      }
+    }
+    return dropped;
+  }
+
+  async put(record: TokenRecord): Promise<void> {
+    this.assertOpen();
+    // jti collisions would silently reset uses or un-revoke a token; refuse instead.
+    if (this.records.has(record.jti)) throw new Error(`token store: duplicate jti ${record.jti}`);
+    this.records.set(record.jti, copy(record));
+  }
+
+  async check(jti: string, identityId: string, now: number, consume: boolean): Promise<StoreOutcome> {
+    this.assertOpen();
+    const rec = this.records.get(jti);
+    const reason = this.refusal(rec, identityId, now);
+    if (reason || !rec) return { ok: false, reason: reason ?? 'not_found' };
+    if (consume && rec.usesLimit > 0) rec.usesRemaining -= 1;
+    return { ok: true, record: copy(rec) };
+  }
+
+  async renew(jti: string, identityId: string, now: number, newExpiresAt: number): Promise<StoreOutcome> {
+    this.assertOpen();
+    const rec = this.records.get(jti);
+    const reason = this.refusal(rec, identityId, now);
+    if (reason || !rec) return { ok: false, reason: reason ?? 'not_found' };
+    rec.expiresAt = Math.min(newExpiresAt, rec.maxExpiresAt);
+    return { ok: true, record: copy(rec) };
+  }
+
+  async revoke(jti: string): Promise<boolean> {
+    this.assertOpen();
+    const rec = this.records.get(jti);
+    if (!rec) return false;
+    rec.revoked = true;
+    return true;
+  }
+
+  async revokeIdentity(identityId: string, at: number): Promise<void> {
+    this.assertOpen();
+    // Monotonic: a later call with an older `at` must not un-revoke anything.
+    const current = this.watermarks.get(identityId);
+    if (current === undefined || at > current) this.watermarks.set(identityId, at);
+  }
+
+  async ping(): Promise<void> {
+    this.assertOpen();
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.sweepTimer);
+    this.sweepTimer = undefined;
+    this.records.clear();
+  }
+
+  /** The checks of TokenStore.check, in the same order as the Redis Lua prelude. */
+  private refusal(rec: TokenRecord | undefined, identityId: string, now: number): TokenRefusal | null {
+    // A token presented under another identity is not that identity's token.
+    if (!rec || rec.identityId !== identityId) return 'not_found';
+    const watermark = this.watermarks.get(identityId);
+    if (rec.revoked || (watermark !== undefined && rec.createdAt <= watermark)) return 'revoked';
+    if (now >= rec.expiresAt) {
+      // Past the hard cap nothing can revive it (renew included): drop it now rather than at the sweep.
+      if (now >= rec.maxExpiresAt) this.records.delete(rec.jti);
+      return 'expired';
+    }
+    if (rec.usesLimit > 0 && rec.usesRemaining <= 0) return 'uses_exhausted';
+    return null;
+  }
+
+  private assertOpen(): void {
+    if (!this.sweepTimer) throw storeUnavailable('token store closed');
+  }
+}
+
+/** Callers get snapshots: mutating a returned record must not change the store. */
+function copy(rec: TokenRecord): TokenRecord {
+  return { ...rec, scopes: [...rec.scopes], trustedIps: [...rec.trustedIps] };
+}

@@ -1,0 +1,163 @@
+import { readFileSync } from 'node:fs';
+import type { Cluster, Redis } from 'ioredis';
+import { CertgateError, storeUnavailable } from '../errors.js';
+import { decodeRecord, encodeRecord } from './record-codec.js';
+import { connectRedis, type RedisTarget } from './redis-connection.js';
+import type { StoreOutcome, TokenRecord, TokenRefusal, TokenStore } from './types.js';
+
+export type { RedisTarget } from './redis-connection.js';
+
+export interface RedisTokenStoreOptions extends RedisTarget {
+  /** Prefix of every key (default `certgate:`). */
+  keyPrefix?: string;
+  /** Per-command timeout; a whole operation is bounded by twice this (default 1000). */
+  commandTimeoutMs?: number;
+  /** TCP connect + handshake timeout (default 2000). */
+  connectTimeoutMs?: number;
+  /** Connection errors while (re)connecting in the background, e.g. for logging. */
+  onError?: (err: Error) => void;
+}
+
+/**
+ * Key layout. Both keys a check/renew script touches share the `{identityId}` hash tag, so they
+ * sit in one cluster slot (a `{jti}` tag would split them and Redis Cluster would refuse the
+ * script with CROSSSLOT). revoke(jti) is only given the jti, so put also writes a small
+ * jti → identityId index (same expiry as the token) that revoke reads first; it is written once
+ * and never changes, so reading it outside the script races with nothing.
+ * Trade-off: all tokens of one identity live on one shard.
+ */
+export function redisKeys(prefix = 'certgate:') {
+  return {
+    token: (identityId: string, jti: string) => `${prefix}token:{${identityId}}:${jti}`,
+    /** Revoke-all watermark; no expiry (see lua/revoke-identity.lua). */
+    revokedBefore: (identityId: string) => `${prefix}revoked-before:{${identityId}}`,
+    identityOf: (jti: string) => `${prefix}token-identity:${jti}`,
+  };
+}
+
+const lua = (name: string) => readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
+const withRefusal = (name: string) => `${lua('refusal')}\n${lua(name)}`;
+
+/** The custom commands defineCommand adds (ioredis runs them with EVALSHA, EVAL on NOSCRIPT). */
+interface Scripts {
+  certgatePut(key: string, maxExpiresAt: string, ...fields: string[]): Promise<number>;
+  certgateCheck(key: string, watermark: string, now: string, consume: '0' | '1'): Promise<unknown>;
+  certgateRenew(key: string, watermark: string, now: string, newExpiresAt: string): Promise<unknown>;
+  certgateRevoke(key: string): Promise<number>;
+  certgateRevokeIdentity(watermark: string, at: string): Promise<number>;
+}
+
+const REFUSALS: readonly string[] = ['not_found', 'revoked', 'expired', 'uses_exhausted'] satisfies TokenRefusal[];
+
+export class RedisTokenStore implements TokenStore {
+  readonly kind = 'redis' as const;
+  readonly keys: ReturnType<typeof redisKeys>;
+  private readonly client: (Redis | Cluster) & Scripts;
+  private readonly commandTimeoutMs: number;
+  private everReady = false;
+  private readonly firstReady: Promise<void>;
+  private closed = false;
+
+  constructor(opts: RedisTokenStoreOptions) {
+    this.keys = redisKeys(opts.keyPrefix);
+    this.commandTimeoutMs = opts.commandTimeoutMs ?? 1000;
+    const connectTimeoutMs = opts.connectTimeoutMs ?? 2000;
+    const client = connectRedis(opts, { commandTimeoutMs: this.commandTimeoutMs, connectTimeoutMs });
+    // Without a listener ioredis prints every reconnect failure as an "Unhandled error event".
+    client.on('error', (err: Error) => opts.onError?.(err));
+    this.firstReady = new Promise((resolve) => client.once('ready', () => resolve()));
+    void this.firstReady.then(() => (this.everReady = true));
+    client.defineCommand('certgatePut', { numberOfKeys: 1, lua: lua('put') });
+    client.defineCommand('certgateCheck', { numberOfKeys: 2, lua: withRefusal('check') });
+    client.defineCommand('certgateRenew', { numberOfKeys: 2, lua: withRefusal('renew') });
+    client.defineCommand('certgateRevoke', { numberOfKeys: 1, lua: lua('revoke') });
+    client.defineCommand('certgateRevokeIdentity', { numberOfKeys: 1, lua: lua('revoke-identity') });
+    this.client = client as (Redis | Cluster) & Scripts;
+  }
+
+  async put(record: TokenRecord): Promise<void> {
+    const fields = encodeRecord(record);
+    const maxExp = String(record.maxExpiresAt);
+    const created = await this.run(async () => {
+      // Index first: a token key never exists without the index revoke(jti) needs.
+      const indexed = await this.client.set(this.keys.identityOf(record.jti), record.identityId, 'PXAT', maxExp, 'NX');
+      if (indexed === null) return false;
+      return (await this.client.certgatePut(this.keys.token(record.identityId, record.jti), maxExp, ...fields)) === 1;
+    });
+    // jti collisions would silently reset uses or un-revoke a token; refuse (a bug, not an outage).
+    if (!created) throw new Error(`token store: duplicate jti ${record.jti}`);
+  }
+
+  async check(jti: string, identityId: string, now: number, consume: boolean): Promise<StoreOutcome> {
+    const reply = await this.run(() =>
+      this.client.certgateCheck(this.keys.token(identityId, jti), this.keys.revokedBefore(identityId), String(now), consume ? '1' : '0'),
+    );
+    return outcome(reply);
+  }
+
+  async renew(jti: string, identityId: string, now: number, newExpiresAt: number): Promise<StoreOutcome> {
+    const reply = await this.run(() =>
+      this.client.certgateRenew(this.keys.token(identityId, jti), this.keys.revokedBefore(identityId), String(now), String(Math.trunc(newExpiresAt))),
+    );
+    return outcome(reply);
+  }
+
+  async revoke(jti: string): Promise<boolean> {
+    return this.run(async () => {
+      const identityId = await this.client.get(this.keys.identityOf(jti));
+      if (identityId === null) return false;
+      return (await this.client.certgateRevoke(this.keys.token(identityId, jti))) === 1;
+    });
+  }
+
+  async revokeIdentity(identityId: string, at: number): Promise<void> {
+    await this.run(() => this.client.certgateRevokeIdentity(this.keys.revokedBefore(identityId), String(Math.trunc(at))));
+  }
+
+  async ping(): Promise<void> {
+    await this.run(() => this.client.ping());
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    // disconnect(), not quit(): quit waits for a reply that never comes while Redis is down.
+    this.client.disconnect();
+  }
+
+  /**
+   * Every outage — refused connection, timeout, closed socket, server error — becomes
+   * store_unavailable, within 2 × commandTimeoutMs whatever ioredis does internally (EVALSHA →
+   * EVAL fallback and cluster redirections may each take a command timeout).
+   */
+  private async run<T>(op: () => Promise<T>): Promise<T> {
+    if (this.closed) throw storeUnavailable('token store closed');
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('operation deadline exceeded')), 2 * this.commandTimeoutMs);
+    });
+    try {
+      // Only before the very first connection do we wait for it (a gateway starting up); after
+      // that a disconnected client rejects at once instead of queueing.
+      const work = (async () => {
+        if (!this.everReady) await this.firstReady;
+        return op();
+      })();
+      work.catch(() => undefined); // the deadline may win; its late rejection is expected
+      return await Promise.race([work, deadline]);
+    } catch (err) {
+      if (err instanceof CertgateError) throw err;
+      throw Object.assign(storeUnavailable(), { cause: err });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** Script reply → StoreOutcome: {reason} or {'ok', HGETALL}. */
+function outcome(reply: unknown): StoreOutcome {
+  if (!Array.isArray(reply) || typeof reply[0] !== 'string') throw new Error('token store: unexpected script reply');
+  const [status, fields] = reply as [string, unknown];
+  if (status === 'ok') return { ok: true, record: decodeRecord(fields) };
+  if (REFUSALS.includes(status)) return { ok: false, reason: status as TokenRefusal };
+  throw new Error(`token store: unexpected script status ${status}`);
+}

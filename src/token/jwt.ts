@@ -1,0 +1,77 @@
+import { SignJWT, jwtVerify, errors as joseErrors, decodeProtectedHeader, type JWTPayload } from 'jose';
+import { tokenRefused, type CertgateError } from '../errors.js';
+import { SIGNING_ALG, type KeyRing } from './keys.js';
+
+/** Bearer tokens larger than this are refused before any parsing. */
+export const MAX_TOKEN_BYTES = 8 * 1024;
+
+export interface AccessClaims extends JWTPayload {
+  iss: string;
+  aud: string;
+  sub: string;
+  jti: string;
+  iat: number;
+  nbf: number;
+  exp: number;
+  scope: string;
+  cnf?: { 'x5t#S256': string };
+}
+
+export async function signToken(claims: AccessClaims, keys: KeyRing): Promise<string> {
+  const key = keys.active;
+  return new SignJWT(claims).setProtectedHeader({ alg: SIGNING_ALG, kid: key.kid, typ: 'at+jwt' }).sign(key.privateKey);
+}
+
+export interface VerifyOptions {
+  issuer: string;
+  audience: string;
+  now: number;
+  clockSkewSeconds: number;
+}
+
+/**
+ * Verifies signature (with the key named by `kid`; the algorithm pinned to ES256 so `none`, HS256
+ * with the public key as secret, and RSA confusions are refused before any crypto), then iss, aud,
+ * exp and nbf against the injected clock. Every failure is a 401 invalid_token-family error.
+ */
+export async function verifyToken(token: string, keys: KeyRing, opts: VerifyOptions): Promise<AccessClaims> {
+  if (token.length > MAX_TOKEN_BYTES) throw tokenRefused('token_too_large', 'the access token is too large');
+  let header;
+  try {
+    header = decodeProtectedHeader(token);
+  } catch {
+    throw tokenRefused('token_malformed', 'the access token is not a well-formed JWT');
+  }
+  if (header.alg !== SIGNING_ALG) throw tokenRefused('token_algorithm_not_allowed', `tokens must be signed with ${SIGNING_ALG}`);
+  const key = typeof header.kid === 'string' ? keys.byKid(header.kid) : undefined;
+  if (!key) throw tokenRefused('token_key_unknown', 'the access token names an unknown signing key');
+  try {
+    const { payload } = await jwtVerify(token, key.publicKey, {
+      algorithms: [SIGNING_ALG],
+      issuer: opts.issuer,
+      audience: opts.audience,
+      currentDate: new Date(opts.now),
+      clockTolerance: opts.clockSkewSeconds,
+      requiredClaims: ['jti', 'sub', 'exp', 'iat'],
+    });
+    if (typeof payload.jti !== 'string' || typeof payload.sub !== 'string') {
+      throw tokenRefused('token_malformed', 'the access token lacks jti or sub');
+    }
+    return payload as AccessClaims;
+  } catch (e) {
+    throw mapJoseError(e);
+  }
+}
+
+function mapJoseError(e: unknown): CertgateError {
+  if (e instanceof joseErrors.JWTExpired) return tokenRefused('token_expired', 'the access token has expired');
+  if (e instanceof joseErrors.JWTClaimValidationFailed) {
+    if (e.claim === 'nbf') return tokenRefused('token_not_yet_valid', 'the access token is not valid yet');
+    return tokenRefused('token_claim_invalid', `the access token's ${e.claim} claim is not acceptable`);
+  }
+  if (e instanceof joseErrors.JWSSignatureVerificationFailed) return tokenRefused('token_signature_invalid', 'the access token signature does not verify');
+  if (e instanceof joseErrors.JOSEAlgNotAllowed) return tokenRefused('token_algorithm_not_allowed', `tokens must be signed with ${SIGNING_ALG}`);
+  if (e && typeof e === 'object' && 'code' in e && (e as { code?: unknown }).code === 'ERR_CERTGATE') return e as CertgateError;
+  if (e instanceof Error && e.name === 'CertgateError') return e as CertgateError;
+  return tokenRefused('token_malformed', 'the access token is not a well-formed JWT');
+}

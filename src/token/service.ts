@@ -1,0 +1,198 @@
+import { randomUUID } from 'node:crypto';
+import { forbidden, tokenRefused } from '../errors.js';
+import type { CompiledIdentity } from '../identity/policy.js';
+import type { ParsedCert } from '../pki/certificate.js';
+import type { StoreOutcome, TokenRecord, TokenRefusal, TokenStore } from '../store/types.js';
+import { CidrSet } from '../util/cidr.js';
+import type { Clock } from '../util/clock.js';
+import { signToken, verifyToken, type AccessClaims } from './jwt.js';
+import type { KeyRing } from './keys.js';
+
+export interface TokenResponse {
+  accessToken: string;
+  expiresIn: number;
+  accessTokenMaxTTL: number;
+  tokenType: 'Bearer';
+}
+
+/** What the caller's request says about it: where it comes from and which certificate it carries. */
+export interface CallerContext {
+  clientIp: string;
+  certSha256?: string;
+}
+
+export interface TokenServiceOptions {
+  issuer: string;
+  audience: string;
+  clockSkewSeconds: number;
+  store: TokenStore;
+  keys: KeyRing;
+  clock: Clock;
+}
+
+/** What a successful bearer check yields to the route that asked for it. */
+export interface Authorized {
+  claims: AccessClaims;
+  record: TokenRecord;
+}
+
+const REFUSALS: Record<TokenRefusal, [string, string]> = {
+  not_found: ['token_unknown', 'the access token is not known (expired, or never issued here)'],
+  revoked: ['token_revoked', 'the access token has been revoked'],
+  expired: ['token_expired', 'the access token has expired'],
+  uses_exhausted: ['token_uses_exhausted', 'the access token has no uses left'],
+};
+
+function unwrap(outcome: StoreOutcome): TokenRecord {
+  if (outcome.ok) return outcome.record;
+  const [code, message] = REFUSALS[outcome.reason];
+  throw tokenRefused(code, message);
+}
+
+const floorSec = (ms: number) => Math.floor(ms / 1000);
+
+/**
+ * Token lifecycle: issue after a verified login, and the follow-up checks. The JWT carries the
+ * claims; the store record carries every limit, so a limit holds on every gateway that shares it.
+ */
+export class TokenService {
+  // Trusted-IP lists are immutable per token; compile each distinct list once.
+  private readonly cidrCache = new Map<string, CidrSet>();
+
+  constructor(private readonly o: TokenServiceOptions) {}
+
+  async issue(identity: CompiledIdentity, leaf: ParsedCert): Promise<{ response: TokenResponse; record: TokenRecord }> {
+    const id = identity.config;
+    const now = floorSec(this.o.clock.now()) * 1000;
+    const maxExpiresAt = Math.min(now + id.accessTokenMaxTTL * 1000, floorSec(leaf.notAfter.getTime()) * 1000);
+    const expiresAt = Math.min(now + id.accessTokenTTL * 1000, maxExpiresAt);
+    const record: TokenRecord = {
+      jti: randomUUID(),
+      identityId: id.id,
+      subject: leaf.subject,
+      scopes: id.scopes,
+      createdAt: now,
+      expiresAt,
+      maxExpiresAt,
+      usesLimit: id.accessTokenNumUsesLimit,
+      usesRemaining: id.accessTokenNumUsesLimit,
+      trustedIps: id.accessTokenTrustedIps,
+      certSha256: leaf.sha256,
+      revoked: false,
+    };
+    // The record first: a store outage must leave no usable token behind.
+    await this.o.store.put(record);
+    const accessToken = await signToken(this.claimsFor(record, identity), this.o.keys);
+    return { response: this.response(accessToken, record), record };
+  }
+
+  /**
+   * The bearer check of every protected call, in this order: JWT (signature, alg, iss, aud, exp,
+   * nbf), the store record (exists, not revoked, not expired, uses left), the client IP, the
+   * certificate binding, and only then one use, taken atomically. A refused call costs no use.
+   */
+  async authorize(token: string, ctx: CallerContext & { consume: boolean; requiredScopes?: readonly string[] }): Promise<Authorized> {
+    const claims = await this.verify(token);
+    const now = this.o.clock.now();
+    let record = unwrap(await this.o.store.check(claims.jti, claims.sub, now, false));
+    this.checkCaller(claims, record, ctx);
+    const missing = (ctx.requiredScopes ?? []).filter((s) => !record.scopes.includes(s));
+    if (missing.length > 0) throw forbidden('insufficient_scope', `the access token lacks scope ${missing.join(' ')}`);
+    if (ctx.consume && record.usesLimit > 0) {
+      record = unwrap(await this.o.store.check(claims.jti, claims.sub, now, true));
+    }
+    return { claims, record };
+  }
+
+  /** New JWT, same jti, uses and limits; exp = min(now + TTL, max expiry, certificate notAfter). */
+  async renew(token: string, identity: CompiledIdentity, ctx: CallerContext): Promise<TokenResponse> {
+    const claims = await this.verify(token);
+    const now = this.o.clock.now();
+    const current = unwrap(await this.o.store.check(claims.jti, claims.sub, now, false));
+    this.checkCaller(claims, current, ctx);
+    if (current.expiresAt >= current.maxExpiresAt) {
+      throw tokenRefused('token_max_ttl_reached', 'the access token has reached its maximum lifetime; log in again');
+    }
+    const target = floorSec(now) * 1000 + identity.config.accessTokenTTL * 1000;
+    const record = unwrap(await this.o.store.renew(claims.jti, claims.sub, now, target));
+    const accessToken = await signToken(this.claimsFor(record, identity, floorSec(now)), this.o.keys);
+    return this.response(accessToken, record, now);
+  }
+
+  async revoke(token: string): Promise<AccessClaims> {
+    const claims = await this.verify(token);
+    await this.o.store.revoke(claims.jti);
+    return claims;
+  }
+
+  /** Signature and claims only; used by introspection, which must not throw for inactive tokens. */
+  verify(token: string): Promise<AccessClaims> {
+    return verifyToken(token, this.o.keys, {
+      issuer: this.o.issuer,
+      audience: this.o.audience,
+      now: this.o.clock.now(),
+      clockSkewSeconds: this.o.clockSkewSeconds,
+    });
+  }
+
+  /** Looks a record up without consuming a use (token/self, introspection). */
+  async lookup(claims: AccessClaims): Promise<TokenRecord> {
+    return unwrap(await this.o.store.check(claims.jti, claims.sub, this.o.clock.now(), false));
+  }
+
+  private checkCaller(claims: AccessClaims, record: TokenRecord, ctx: CallerContext): void {
+    if (record.identityId !== claims.sub) throw tokenRefused('token_unknown', 'the access token is not known');
+    if (!this.cidrs(record.trustedIps).contains(ctx.clientIp)) {
+      throw forbidden('token_ip_not_allowed', 'the access token may not be used from this address');
+    }
+    const bound = claims.cnf?.['x5t#S256'];
+    if (bound !== undefined && bound !== toX5t(record.certSha256)) {
+      throw tokenRefused('token_binding_invalid', 'the token binding does not match its record');
+    }
+    if (bound !== undefined && (ctx.certSha256 === undefined || toX5t(ctx.certSha256) !== bound)) {
+      throw tokenRefused('token_certificate_mismatch', 'this token is bound to a client certificate the request does not carry');
+    }
+  }
+
+  private cidrs(list: string[]): CidrSet {
+    const key = list.join(',');
+    let set = this.cidrCache.get(key);
+    if (!set) {
+      set = new CidrSet(list);
+      if (this.cidrCache.size > 1000) this.cidrCache.clear();
+      this.cidrCache.set(key, set);
+    }
+    return set;
+  }
+
+  private claimsFor(record: TokenRecord, identity: CompiledIdentity, iat = floorSec(record.createdAt)): AccessClaims {
+    const id = identity.config;
+    return {
+      ...id.claims,
+      iss: this.o.issuer,
+      aud: this.o.audience,
+      sub: record.identityId,
+      jti: record.jti,
+      iat,
+      nbf: iat,
+      exp: floorSec(record.expiresAt),
+      scope: record.scopes.join(' '),
+      ...(id.bindTokenToCertificate ? { cnf: { 'x5t#S256': toX5t(record.certSha256) } } : {}),
+    };
+  }
+
+  private response(accessToken: string, record: TokenRecord, now = record.createdAt): TokenResponse {
+    return {
+      accessToken,
+      expiresIn: Math.max(0, floorSec(record.expiresAt - now)),
+      accessTokenMaxTTL: floorSec(record.maxExpiresAt - record.createdAt),
+      tokenType: 'Bearer',
+    };
+  }
+}
+
+/** RFC 8705 x5t#S256: base64url of the SHA-256 of the certificate DER. */
+export function toX5t(sha256Hex: string): string {
+  return Buffer.from(sha256Hex, 'hex').toString('base64url');
+}
+

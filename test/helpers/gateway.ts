@@ -1,0 +1,75 @@
+import { join } from 'node:path';
+import { buildConfig, type Config } from '../../src/config/load.js';
+import { startGateway, type RunningGateway } from '../../src/http/server.js';
+import type { TokenStore } from '../../src/store/types.js';
+import { ManualClock, type Clock } from '../../src/util/clock.js';
+import { pino } from 'pino';
+import { makeTempDir } from './launcher.js';
+
+export interface TestGateway extends RunningGateway {
+  url: string;
+  tlsUrl?: string;
+  config: Config;
+  clock: Clock;
+}
+
+/**
+ * An in-process gateway on free loopback ports, from a config document as a user would write it
+ * (validated by the real schema). Keys go to a fresh temp dir unless the document names one.
+ */
+export async function startTestGateway(
+  doc: Record<string, unknown>,
+  opts: { store?: TokenStore; clock?: Clock; baseDir?: string } = {},
+): Promise<TestGateway> {
+  const dir = opts.baseDir ?? makeTempDir();
+  const server = (doc.server as Record<string, unknown> | undefined) ?? {};
+  const full = {
+    issuer: 'https://certgate.test',
+    store: { url: 'memory' },
+    keys: { dir: join(dir, 'keys') },
+    log: { level: 'silent' },
+    ...doc,
+    server: { host: '127.0.0.1', port: 0, ...server },
+  };
+  const config = buildConfig(full, { baseDir: dir, env: {} });
+  const clock = opts.clock ?? new ManualClock(Date.now());
+  const running = await startGateway(config, { clock, store: opts.store, log: pino({ level: 'silent' }) });
+  return {
+    ...running,
+    config,
+    clock,
+    url: `http://127.0.0.1:${running.httpPort}`,
+    tlsUrl: running.tlsPort ? `https://127.0.0.1:${running.tlsPort}` : undefined,
+  };
+}
+
+export const LOGIN_PATH = '/api/v1/auth/tls-cert-auth/login';
+
+/** POST JSON with fetch; returns status, parsed body and headers. */
+export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}) {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let json: any;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = text;
+  }
+  return { status: res.status, body: json, headers: res.headers };
+}
+
+export async function getJson(url: string, headers: Record<string, string> = {}) {
+  const res = await fetch(url, { headers });
+  const text = await res.text();
+  let json: any;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    json = text;
+  }
+  return { status: res.status, body: json, headers: res.headers };
+}

@@ -1,0 +1,166 @@
+/**
+ * The TokenStore contract (src/store/types.ts), run unchanged against every implementation:
+ * whatever store a deployment picks, a token's limits mean the same thing.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { StoreOutcome, TokenStore } from '../../src/store/types.js';
+import { T0, limited, makeRecord, type RawAccess, type StoreUnderTest } from './fixtures.js';
+
+const okRecord = (o: StoreOutcome) => {
+  if (!o.ok) throw new Error(`expected ok, got ${o.reason}`);
+  return o.record;
+};
+
+export function tokenStoreContract(label: string, create: () => Promise<StoreUnderTest>): void {
+  describe(`TokenStore contract: ${label}`, () => {
+    let store: TokenStore;
+    let raw: RawAccess;
+    beforeEach(async () => {
+      ({ store, raw } = await create());
+    });
+    afterEach(async () => {
+      await store.close();
+    });
+
+    it('returns the stored record unchanged on a lookup, and a lookup consumes nothing', async () => {
+      const rec = limited(3);
+      await store.put(rec);
+      expect(await store.check(rec.jti, rec.identityId, T0, false)).toEqual({ ok: true, record: rec });
+      expect(okRecord(await store.check(rec.jti, rec.identityId, T0, false)).usesRemaining).toBe(3);
+    });
+
+    it('answers not_found for an unknown jti and for a jti presented under another identity', async () => {
+      const rec = makeRecord();
+      await store.put(rec);
+      expect(await store.check('no-such-jti', rec.identityId, T0, true)).toEqual({ ok: false, reason: 'not_found' });
+      expect(await store.check(rec.jti, 'other-identity', T0, true)).toEqual({ ok: false, reason: 'not_found' });
+    });
+
+    it('refuses a second put of the same jti without resetting its uses', async () => {
+      const rec = limited(2);
+      await store.put(rec);
+      await store.check(rec.jti, rec.identityId, T0, true);
+      await expect(store.put(rec)).rejects.toThrow(/duplicate jti/);
+      expect(okRecord(await store.check(rec.jti, rec.identityId, T0, false)).usesRemaining).toBe(1);
+    });
+
+    it('hands out snapshots: mutating a returned record does not change the store', async () => {
+      const rec = makeRecord();
+      await store.put(rec);
+      const got = okRecord(await store.check(rec.jti, rec.identityId, T0, false));
+      got.scopes.push('admin');
+      got.usesRemaining = 99;
+      expect(okRecord(await store.check(rec.jti, rec.identityId, T0, false))).toEqual(rec);
+    });
+
+    it('counts uses down to 0, keeps the record, then answers uses_exhausted', async () => {
+      const rec = limited(3);
+      await store.put(rec);
+      const left = [];
+      for (let i = 0; i < 3; i++) left.push(okRecord(await store.check(rec.jti, rec.identityId, T0, true)).usesRemaining);
+      expect(left).toEqual([2, 1, 0]);
+      expect(await store.check(rec.jti, rec.identityId, T0, true)).toEqual({ ok: false, reason: 'uses_exhausted' });
+      expect(await store.check(rec.jti, rec.identityId, T0, false)).toEqual({ ok: false, reason: 'uses_exhausted' });
+    });
+
+    it('allows exactly N uses when 20·N consuming checks race', async () => {
+      const n = 7;
+      const rec = limited(n);
+      await store.put(rec);
+      const results = await Promise.all(Array.from({ length: 20 * n }, () => store.check(rec.jti, rec.identityId, T0, true)));
+      const granted = results.filter((r) => r.ok);
+      expect(granted).toHaveLength(n);
+      // Each granted call saw a distinct "uses left": no two calls took the same use.
+      expect(granted.map((r) => okRecord(r).usesRemaining).sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6]);
+      expect(results.filter((r) => !r.ok).every((r) => !r.ok && r.reason === 'uses_exhausted')).toBe(true);
+    });
+
+    it('never runs out of uses when usesLimit is 0', async () => {
+      const rec = makeRecord({ usesLimit: 0, usesRemaining: 0 });
+      await store.put(rec);
+      const results = await Promise.all(Array.from({ length: 50 }, () => store.check(rec.jti, rec.identityId, T0, true)));
+      expect(results.every((r) => r.ok && r.record.usesRemaining === 0)).toBe(true);
+    });
+
+    it('expires by the injected now: valid before expiresAt, expired at it', async () => {
+      const rec = limited(5);
+      await store.put(rec);
+      expect((await store.check(rec.jti, rec.identityId, rec.expiresAt - 1, false)).ok).toBe(true);
+      expect(await store.check(rec.jti, rec.identityId, rec.expiresAt, true)).toEqual({ ok: false, reason: 'expired' });
+      // The refused call took nothing.
+      expect(okRecord(await store.check(rec.jti, rec.identityId, T0, false)).usesRemaining).toBe(5);
+    });
+
+    it('revokes one token; revoking an unknown jti answers false and creates nothing', async () => {
+      const rec = makeRecord();
+      await store.put(rec);
+      expect(await store.revoke(rec.jti)).toBe(true);
+      expect(await store.check(rec.jti, rec.identityId, T0, false)).toEqual({ ok: false, reason: 'revoked' });
+      expect(await store.renew(rec.jti, rec.identityId, T0, T0 + 1000)).toEqual({ ok: false, reason: 'revoked' });
+      expect(await store.revoke('no-such-jti')).toBe(false);
+      expect(await store.check('no-such-jti', rec.identityId, T0, false)).toEqual({ ok: false, reason: 'not_found' });
+    });
+
+    it('revokeIdentity revokes tokens created at or before the watermark, not after, not others', async () => {
+      const identityId = makeRecord().identityId;
+      const before = makeRecord({ identityId, createdAt: T0 - 1 });
+      const at = makeRecord({ identityId, createdAt: T0 });
+      const after = makeRecord({ identityId, createdAt: T0 + 1 });
+      const otherIdentity = makeRecord({ createdAt: T0 - 1 });
+      for (const r of [before, at, after, otherIdentity]) await store.put(r);
+      await store.revokeIdentity(identityId, T0);
+      const reason = async (r: typeof before) => {
+        const o = await store.check(r.jti, r.identityId, T0, false);
+        return o.ok ? 'ok' : o.reason;
+      };
+      expect([await reason(before), await reason(at), await reason(after), await reason(otherIdentity)]).toEqual(['revoked', 'revoked', 'ok', 'ok']);
+      // A late call with an older watermark must not un-revoke anything.
+      await store.revokeIdentity(identityId, T0 - 10);
+      expect(await reason(at)).toBe('revoked');
+      // Tokens issued after the revocation are valid.
+      const fresh = makeRecord({ identityId, createdAt: T0 + 5 });
+      await store.put(fresh);
+      expect(await reason(fresh)).toBe('ok');
+    });
+
+    it('renew moves expiresAt, caps it at maxExpiresAt and consumes no use', async () => {
+      const rec = limited(2);
+      await store.put(rec);
+      const renewed = okRecord(await store.renew(rec.jti, rec.identityId, T0, rec.expiresAt + 5000));
+      expect(renewed).toMatchObject({ expiresAt: rec.expiresAt + 5000, usesRemaining: 2 });
+      expect((await store.check(rec.jti, rec.identityId, rec.expiresAt + 4999, false)).ok).toBe(true);
+      const capped = okRecord(await store.renew(rec.jti, rec.identityId, T0, rec.maxExpiresAt + 1_000_000));
+      expect(capped.expiresAt).toBe(rec.maxExpiresAt);
+    });
+
+    it('renew refuses expired, missing and used-up tokens', async () => {
+      const rec = makeRecord();
+      const usedUp = limited(1);
+      await store.put(rec);
+      await store.put(usedUp);
+      await store.check(usedUp.jti, usedUp.identityId, T0, true);
+      expect(await store.renew(rec.jti, rec.identityId, rec.expiresAt, rec.expiresAt + 1000)).toEqual({ ok: false, reason: 'expired' });
+      expect(await store.renew('no-such-jti', rec.identityId, T0, T0 + 1000)).toEqual({ ok: false, reason: 'not_found' });
+      expect(await store.renew(usedUp.jti, usedUp.identityId, T0, T0 + 1000)).toEqual({ ok: false, reason: 'uses_exhausted' });
+    });
+
+    it('never re-creates a record deleted behind its back', async () => {
+      const rec = limited(3);
+      await store.put(rec);
+      await raw.deleteRecord(rec.identityId, rec.jti);
+      expect(await store.check(rec.jti, rec.identityId, T0, true)).toEqual({ ok: false, reason: 'not_found' });
+      expect(await store.renew(rec.jti, rec.identityId, T0, T0 + 1000)).toEqual({ ok: false, reason: 'not_found' });
+      expect(await store.revoke(rec.jti)).toBe(false);
+      expect(await raw.recordExists(rec.identityId, rec.jti)).toBe(false);
+    });
+
+    it('answers ping while open and store_unavailable for everything after close', async () => {
+      await expect(store.ping()).resolves.toBeUndefined();
+      await store.close();
+      const rec = makeRecord();
+      for (const op of [() => store.ping(), () => store.put(rec), () => store.check(rec.jti, rec.identityId, T0, false), () => store.revoke(rec.jti)]) {
+        await expect(op()).rejects.toMatchObject({ code: 'store_unavailable', status: 503 });
+      }
+    });
+  });
+}

@@ -1,0 +1,48 @@
+/**
+ * Redis Cluster refuses a script whose keys hash to different slots (CROSSSLOT), even on a single
+ * node. A one-node cluster therefore proves the key layout: every script's keys share one slot.
+ */
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { RedisTokenStore, redisKeys } from '../../src/store/redis.js';
+import { startRedis, type RedisServer } from '../helpers/launcher.js';
+import { tokenStoreContract } from './contract.js';
+
+let server: RedisServer;
+let raw: Redis;
+
+beforeAll(async () => {
+  server = await startRedis({ args: [
+    '--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf',
+    // A lone node does not know its own address and would advertise "" in CLUSTER SLOTS.
+    '--cluster-announce-ip', '127.0.0.1',
+  ] });
+  raw = new Redis(server.url);
+  await raw.call('CLUSTER', 'ADDSLOTSRANGE', '0', '16383');
+  await vi.waitFor(async () => expect(await raw.call('CLUSTER', 'INFO')).toContain('cluster_state:ok'), { timeout: 10_000, interval: 50 });
+});
+afterAll(async () => {
+  raw?.disconnect();
+  await server?.stop();
+});
+
+tokenStoreContract('redis cluster', async () => {
+  const store = new RedisTokenStore({ cluster: [server.url] });
+  return {
+    store,
+    raw: {
+      deleteRecord: async (identityId, jti) => void (await raw.del(store.keys.token(identityId, jti))),
+      recordExists: async (identityId, jti) => (await raw.exists(store.keys.token(identityId, jti))) === 1,
+    },
+  };
+});
+
+describe('Redis key layout under cluster', () => {
+  it('puts a token and its identity watermark in the same hash slot', async () => {
+    const keys = redisKeys();
+    const slot = (key: string) => raw.call('CLUSTER', 'KEYSLOT', key);
+    for (const [identityId, jti] of [['build-agents', 'f3a1c2'], ['a.b-c', 'x{y}z']] as const) {
+      expect(await slot(keys.token(identityId, jti))).toBe(await slot(keys.revokedBefore(identityId)));
+    }
+  });
+});
