@@ -1,5 +1,6 @@
 import type { ParsedCert } from './certificate.js';
 import { bytesEqual } from './der.js';
+import { bytesToIp } from './ip.js';
 import { isHostname, parseMailbox, type GeneralNameValue } from './general-names.js';
 
 /**
@@ -25,7 +26,7 @@ export function nameConstraintViolation(ca: ParsedCert, cert: ParsedCert): strin
 
 function describe(n: GeneralNameValue): string {
   if (n.type === 'dirName') return 'the subject/directory name';
-  if (n.type === 'ip') return `IP SAN ${Array.from(n.bytes).join('.')}`;
+  if (n.type === 'ip') return `IP SAN ${bytesToIp(n.bytes)}`;
   if (n.type === 'other') return 'a SAN';
   return `${n.type} name ${JSON.stringify(n.value)}`;
 }

@@ -59,6 +59,7 @@ describe('envoy-xfcc decoding', () => {
   it('returns null when the last element has no Cert or Chain, even if an earlier one does', () => {
     expect(decode(`Cert="${CERT}",By=spiffe://mesh;Hash=${LEAF_SHA256};URI=spiffe://gw`)).toBeNull();
     expect(decode(`Hash=${LEAF_SHA256};URI=spiffe://x;DNS=x`)).toBeNull();
+    expect(decode('By=spiffe://x;Cert="";Chain=""')).toBeNull();
   });
 
   it('takes Chain (which includes the leaf) as leaf + intermediates, with or without Cert', () => {

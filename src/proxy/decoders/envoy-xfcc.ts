@@ -25,8 +25,9 @@ const WHAT = 'x-forwarded-client-cert';
 function decodeXfcc(value: string): Uint8Array[] {
   const elements = parseXfcc(value);
   const last = elements[elements.length - 1]!;
-  const cert = last.get('cert')?.[0];
-  const chain = last.get('chain')?.[0];
+  // An empty `Cert=""` says as little as an absent one.
+  const cert = last.get('cert')?.[0] || undefined;
+  const chain = last.get('chain')?.[0] || undefined;
   if (cert === undefined && chain === undefined) return [];
 
   const pem = (v: string, what: string) => parsePemCertificates(percentDecode(v, UNRESERVED, what), what);

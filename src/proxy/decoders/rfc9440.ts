@@ -1,5 +1,5 @@
 import { assertOneDerSequence } from '../der.js';
-import { decodeBase64Strict, MAX_CERTS_IN_ONE_HEADER } from '../encoding.js';
+import { decodeBase64Strict, MAX_CERTS_IN_ONE_HEADER, trimOws } from '../encoding.js';
 import { chainTooLong, malformed } from '../refusals.js';
 import type { FormatDecoder } from './format-decoder.js';
 
@@ -23,7 +23,7 @@ function byteSequenceCert(item: string, what: string): Uint8Array {
 function byteSequenceList(value: string, what: string): Uint8Array[] {
   const members = value.split(',');
   if (members.length > MAX_CERTS_IN_ONE_HEADER - 1) throw chainTooLong(what, MAX_CERTS_IN_ONE_HEADER - 1);
-  return members.map((m) => byteSequenceCert(m.replace(/^[ \t]+|[ \t]+$/g, ''), what));
+  return members.map((m) => byteSequenceCert(trimOws(m), what));
 }
 
 /**

@@ -1,0 +1,191 @@
+import { CertgateError, certRefused } from '../errors.js';
+import type { ParsedCert } from './certificate.js';
+import { bytesEqual } from './der.js';
+import { nameConstraintViolation } from './name-constraints.js';
+
+/**
+ * Client-certificate path validation, pure and synchronous. Every certificate of the identity's
+ * bundle is a trust anchor (roots and intermediates alike); bundle and presented certificates
+ * are the candidate intermediates. Paths are built leaf -> anchor by depth-first search with
+ * backtracking, verifying every signature on the way.
+ *
+ * Refusal codes (all 401 via certRefused):
+ *   leaf:   ca_certificate_as_client, certificate_expired, certificate_not_yet_valid,
+ *           extended_key_usage_not_allowed
+ *   any:    weak_or_unsupported_key, weak_signature_algorithm, unhandled_critical_extension
+ *   CAs (intermediates and the anchor): issuer_expired, issuer_not_yet_valid, issuer_not_ca,
+ *           path_length_exceeded, name_constraints_violated
+ *   path:   signature_invalid (a DN-matching issuer exists, no signature verifies),
+ *           chain_incomplete (no issuer with a matching DN, or no path within MAX_PATH_LENGTH)
+ */
+export interface ValidatedPath {
+  /** leaf … anchor; the anchor is a bundle certificate (the leaf itself when it is pinned). */
+  path: ParsedCert[];
+}
+export interface ValidateInput { leaf: ParsedCert; presented: ParsedCert[]; bundle: ParsedCert[]; now: Date }
+
+/** Certificates in a path, leaf and anchor included. */
+export const MAX_PATH_LENGTH = 10;
+/**
+ * Work caps: presented certificates come from the client, who could send hundreds of same-DN
+ * certificates to make the search expensive. An honest path needs a handful of each.
+ */
+const MAX_SEARCH_STEPS = 64;
+const MAX_SIGNATURE_CHECKS = 64;
+
+const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
+const ANY_EKU = '2.5.29.37.0';
+const KEY_CERT_SIGN = 32; // x509.KeyUsageFlags.keyCertSign
+const SIGNATURE_ALGORITHMS = new Set([
+  '1.2.840.113549.1.1.11', '1.2.840.113549.1.1.12', '1.2.840.113549.1.1.13', // sha256/384/512WithRSA
+  '1.2.840.113549.1.1.10', // RSASSA-PSS
+  '1.2.840.10045.4.3.2', '1.2.840.10045.4.3.3', '1.2.840.10045.4.3.4', // ecdsa-with-SHA256/384/512
+  '1.3.101.112', // Ed25519
+]);
+
+/** Ranks refusals from failed branches: a concrete defect on a verified path beats "no path". */
+const RANK: Record<string, number> = { chain_incomplete: 0, signature_invalid: 1 };
+const rank = (e: CertgateError) => RANK[e.code] ?? 2;
+
+export function keyProblem(c: ParsedCert): CertgateError | undefined {
+  const k = c.publicKey;
+  const ok =
+    ((k.algorithm === 'rsa' || k.algorithm === 'rsa-pss') && (k.bits ?? 0) >= 2048) ||
+    (k.algorithm === 'ec' && (k.curve === 'P-256' || k.curve === 'P-384')) ||
+    k.algorithm === 'ed25519';
+  if (ok) return undefined;
+  const desc = `${k.algorithm}${k.bits ? `-${k.bits}` : ''}${k.curve ? ` ${k.curve}` : ''}`;
+  return certRefused('weak_or_unsupported_key', `"${c.subject}" has a ${desc} key; RSA >= 2048, ECDSA P-256/P-384 or Ed25519 is required`);
+}
+
+/** Defects of a certificate that do not depend on its position in the path. */
+function intrinsicProblem(c: ParsedCert, checkSignatureAlgorithm: boolean): CertgateError | undefined {
+  if (c.unhandledCriticalExtensions.length) {
+    return certRefused('unhandled_critical_extension', `"${c.subject}" has critical extensions certgate does not process: ${c.unhandledCriticalExtensions.join(', ')}`);
+  }
+  if (checkSignatureAlgorithm && !SIGNATURE_ALGORITHMS.has(c.signatureAlgorithm)) {
+    return certRefused('weak_signature_algorithm', `"${c.subject}" is signed with ${c.signatureAlgorithm}, which is not accepted`);
+  }
+  return keyProblem(c);
+}
+
+function leafProblem(leaf: ParsedCert, now: Date): CertgateError | undefined {
+  if (leaf.isCA) return certRefused('ca_certificate_as_client', 'a CA certificate cannot be used as a client certificate');
+  const intrinsic = intrinsicProblem(leaf, true);
+  if (intrinsic) return intrinsic;
+  if (leaf.notAfter < now) return certRefused('certificate_expired', `the client certificate expired at ${leaf.notAfter.toISOString()}`);
+  if (leaf.notBefore > now) return certRefused('certificate_not_yet_valid', `the client certificate is not valid before ${leaf.notBefore.toISOString()}`);
+  const eku = leaf.extendedKeyUsage;
+  // No EKU extension means no restriction (RFC 5280 4.2.1.12).
+  if (eku && !eku.includes(CLIENT_AUTH) && !eku.includes(ANY_EKU)) {
+    return certRefused('extended_key_usage_not_allowed', 'the client certificate extended key usage does not allow clientAuth');
+  }
+  return undefined;
+}
+
+/** Checks `ca` as the issuer appended to `below` (leaf first), including constraints it imposes. */
+function issuerProblem(ca: ParsedCert, below: ParsedCert[], isAnchor: boolean, now: Date): CertgateError | undefined {
+  const who = `${isAnchor ? 'trust anchor' : 'issuer'} "${ca.subject}"`;
+  if (!ca.isCA || (ca.keyUsage !== undefined && !(ca.keyUsage & KEY_CERT_SIGN))) {
+    return certRefused('issuer_not_ca', `${who} is not a CA (basicConstraints cA and keyUsage keyCertSign are required)`);
+  }
+  // An anchor is trusted by configuration, so how it was itself signed does not matter.
+  const intrinsic = intrinsicProblem(ca, !isAnchor);
+  if (intrinsic) return intrinsic;
+  if (ca.notAfter < now) return certRefused('issuer_expired', `${who} expired at ${ca.notAfter.toISOString()}`);
+  if (ca.notBefore > now) return certRefused('issuer_not_yet_valid', `${who} is not valid before ${ca.notBefore.toISOString()}`);
+  // pathLenConstraint counts the non-self-issued intermediates between this CA and the leaf.
+  const intermediates = below.slice(1).filter((c) => !c.selfIssued).length;
+  if (ca.pathLen !== undefined && intermediates > ca.pathLen) {
+    return certRefused('path_length_exceeded', `${who} allows ${ca.pathLen} intermediate(s) below it, the path has ${intermediates}`);
+  }
+  // Self-issued intermediates are exempt from name constraints; the leaf never is (RFC 5280 6.1.3).
+  for (const [i, c] of below.entries()) {
+    if (i > 0 && c.selfIssued) continue;
+    const v = nameConstraintViolation(ca, c);
+    if (v) return certRefused('name_constraints_violated', v);
+  }
+  return undefined;
+}
+
+export function validateClientChain(input: ValidateInput): ValidatedPath {
+  const { leaf, now } = input;
+  const problem = leafProblem(leaf, now);
+  if (problem) throw problem;
+
+  const anchors = new Set(input.bundle.map((c) => c.sha256));
+  // An operator may pin the client certificate itself.
+  if (anchors.has(leaf.sha256)) return { path: [leaf] };
+
+  const pool = new Map<string, ParsedCert>();
+  for (const c of [...input.bundle, ...input.presented]) if (!pool.has(c.sha256)) pool.set(c.sha256, c);
+  const signatures = new Map<string, boolean>();
+  let verifications = 0;
+  let exhausted = false;
+  const signedBy = (child: ParsedCert, issuer: ParsedCert): boolean => {
+    const key = `${child.sha256}>${issuer.sha256}`;
+    let ok = signatures.get(key);
+    if (ok === undefined) {
+      if (++verifications > MAX_SIGNATURE_CHECKS) {
+        exhausted = true;
+        return false;
+      }
+      try {
+        ok = child.native.verify(issuer.native.publicKey);
+      } catch {
+        ok = false; // unreadable key or signature
+      }
+      signatures.set(key, ok);
+    }
+    return ok;
+  };
+
+  let best: CertgateError | undefined;
+  const note = (e: CertgateError) => {
+    if (!best || rank(e) > rank(best)) best = e;
+  };
+  let steps = 0;
+
+  const search = (path: ParsedCert[]): ParsedCert[] | null => {
+    const child = path[path.length - 1]!;
+    if (++steps > MAX_SEARCH_STEPS) exhausted = true;
+    if (exhausted) return null;
+    if (path.length >= MAX_PATH_LENGTH) {
+      note(certRefused('chain_incomplete', `no path to a trust anchor within ${MAX_PATH_LENGTH} certificates`));
+      return null;
+    }
+    const inPath = new Set(path.map((c) => c.sha256));
+    // DN bytes decide candidacy; AKI/SKI and anchor-ness only decide the order tried.
+    const score = (c: ParsedCert) =>
+      (child.authorityKeyId && c.subjectKeyId === child.authorityKeyId ? 2 : 0) + (anchors.has(c.sha256) ? 1 : 0);
+    const candidates = [...pool.values()]
+      .filter((c) => !inPath.has(c.sha256) && bytesEqual(c.subjectDer, child.issuerDer))
+      .sort((a, b) => score(b) - score(a));
+    if (candidates.length === 0) {
+      note(certRefused('chain_incomplete', `no trusted issuer found for "${child.subject}" (issuer "${child.issuer}")`));
+      return null;
+    }
+    for (const issuer of candidates) {
+      if (!signedBy(child, issuer)) {
+        if (exhausted) return null;
+        note(certRefused('signature_invalid', `the signature of "${child.subject}" does not verify with the key of "${issuer.subject}"`));
+        continue;
+      }
+      const isAnchor = anchors.has(issuer.sha256);
+      const defect = issuerProblem(issuer, path, isAnchor, now);
+      if (defect) {
+        note(defect);
+        continue;
+      }
+      const next = [...path, issuer];
+      const found = isAnchor ? next : search(next);
+      if (found) return found;
+    }
+    return null;
+  };
+
+  const path = search([leaf]);
+  if (path) return { path };
+  if (exhausted) throw certRefused('chain_incomplete', 'path search gave up: too many candidate certificates');
+  throw best ?? certRefused('chain_incomplete', 'no path to a trust anchor');
+}
