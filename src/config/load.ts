@@ -70,7 +70,7 @@ export function buildConfig(
     } catch (e) {
       throw new ConfigError(where, `not a PEM certificate bundle: ${(e as Error).message}`);
     }
-    if (bundle.length === 0) throw new ConfigError(where, 'holds no certificate');
+    if (bundle.length === 0) throw new ConfigError(where, 'holds no PEM certificate');
     if (id.revocation?.crl?.urls.length || id.revocation?.crl?.fromCertificate || id.revocation?.ocsp?.enabled || id.revocation?.crl?.files.length) {
       // Accepting a revocation policy we do not enforce would be a silent fail-open.
       throw new ConfigError(['identities', i, 'revocation'], 'revocation checking is not supported by this build yet; remove the block');

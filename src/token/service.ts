@@ -113,10 +113,11 @@ export class TokenService {
     if (current.expiresAt >= current.maxExpiresAt) {
       throw tokenRefused('token_max_ttl_reached', 'the access token has reached its maximum lifetime; log in again');
     }
-    const target = floorSec(now) * 1000 + identity.config.accessTokenTTL * 1000;
+    const nowSec = floorSec(now) * 1000;
+    const target = nowSec + identity.config.accessTokenTTL * 1000;
     const record = unwrap(await this.o.store.renew(claims.jti, claims.sub, now, target));
     const accessToken = await signToken(this.claimsFor(record, identity, floorSec(now)), this.o.keys);
-    return this.response(accessToken, record, now);
+    return this.response(accessToken, record, nowSec);
   }
 
   async revoke(token: string): Promise<AccessClaims> {

@@ -183,14 +183,15 @@ describe('login refusals for bad input and untrusted peers', () => {
     expect(res.body.error).toBe('duplicate_certificate_header');
   });
 
-  it.each([
-    ['garbage', 'not a certificate at all', 400],
-    ['truncated PEM', nginxEscaped(agent).slice(0, 200), 400],
-    ['bad percent escape', '-----BEGIN%20CERTIFICATE-----%ZZ', 400],
-    ['base64 of a non-certificate', encodeURIComponent('-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n'), 400],
-    ['oversized header', 'A'.repeat(33 * 1024), 431],
+  // Values are built lazily: the certificates exist only once beforeAll has run.
+  it.each<[string, () => string, number]>([
+    ['garbage', () => 'not a certificate at all', 400],
+    ['truncated PEM', () => nginxEscaped(agent).slice(0, 200), 400],
+    ['bad percent escape', () => '-----BEGIN%20CERTIFICATE-----%ZZ', 400],
+    ['base64 of a non-certificate', () => encodeURIComponent('-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n'), 400],
+    ['oversized header', () => 'A'.repeat(33 * 1024), 431],
   ])('answers a 4xx, not a 500, for a %s header', async (_name, header, status) => {
-    const res = await login(gw, header, { identityId: 'build-agents' });
+    const res = await login(gw, header(), { identityId: 'build-agents' });
     expect(res.status).toBe(status);
     expect(res.body.statusCode).toBe(status);
     expect(typeof res.body.error).toBe('string');

@@ -64,7 +64,7 @@ describe('path search', () => {
     const leaf = await mint({ subject: 'CN=agent', issuer: signer });
     const started = performance.now();
     const got = outcome({ leaf: leaf.parsed, presented: flood, bundle: [root.parsed] });
-    expect(got.code).toBe('chain_incomplete');
+    expect(got).toMatchObject({ code: 'chain_incomplete', message: expect.stringMatching(/gave up/) });
     expect(performance.now() - started).toBeLessThan(1000);
   });
 
