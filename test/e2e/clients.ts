@@ -144,11 +144,13 @@ export function undiciClient(caPem: string): Client {
     },
     call: async (c) => {
       const dispatcher = new UndiciAgent({
+        // The source address is a Client option: undici passes it to each connect() call, where
+        // it overrides any localAddress inside `connect`.
+        localAddress: c.localAddress,
         connect: {
           ca: caPem,
           cert: c.creds?.certPem,
           key: c.creds?.keyPem,
-          localAddress: c.localAddress,
           // Same reason as axiosClient: every login is a full handshake.
           maxCachedSessions: 0,
         },

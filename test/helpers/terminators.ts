@@ -33,6 +33,8 @@ export interface TemplateVars {
   CERTGATE_UPSTREAM: string;
   /** Writable directory for pid, temp and runtime files. */
   RUN_DIR: string;
+  /** Directory for log files (nginx access log, Apache error and access logs). */
+  LOG_DIR: string;
 }
 
 interface ProductSpec {
@@ -194,6 +196,7 @@ export async function startTerminator(product: TerminatorProduct, opts: StartTer
       CLIENT_CA: file('client-ca.pem', opts.clientCaPem),
       CERTGATE_UPSTREAM: opts.upstream,
       RUN_DIR: dir,
+      LOG_DIR: dir,
     };
     const configFile = file(spec.rendered, renderTemplate(template, { ...vars }));
     try {
