@@ -63,9 +63,12 @@ export class TokenService {
 
   async issue(identity: CompiledIdentity, leaf: ParsedCert): Promise<{ response: TokenResponse; record: TokenRecord }> {
     const id = identity.config;
-    const now = floorSec(this.o.clock.now()) * 1000;
-    const maxExpiresAt = Math.min(now + id.accessTokenMaxTTL * 1000, floorSec(leaf.notAfter.getTime()) * 1000);
-    const expiresAt = Math.min(now + id.accessTokenTTL * 1000, maxExpiresAt);
+    // createdAt keeps milliseconds: a revoke-all watermark set a moment ago must not cover a token
+    // issued after it. Expiries are whole seconds, like the JWT's exp.
+    const now = this.o.clock.now();
+    const nowSec = floorSec(now) * 1000;
+    const maxExpiresAt = Math.min(nowSec + id.accessTokenMaxTTL * 1000, floorSec(leaf.notAfter.getTime()) * 1000);
+    const expiresAt = Math.min(nowSec + id.accessTokenTTL * 1000, maxExpiresAt);
     const record: TokenRecord = {
       jti: randomUUID(),
       identityId: id.id,
@@ -83,7 +86,7 @@ export class TokenService {
     // The record first: a store outage must leave no usable token behind.
     await this.o.store.put(record);
     const accessToken = await signToken(this.claimsFor(record, identity), this.o.keys);
-    return { response: this.response(accessToken, record), record };
+    return { response: this.response(accessToken, record, nowSec), record };
   }
 
   /**
@@ -182,11 +185,11 @@ export class TokenService {
     };
   }
 
-  private response(accessToken: string, record: TokenRecord, now = record.createdAt): TokenResponse {
+  private response(accessToken: string, record: TokenRecord, nowSec: number): TokenResponse {
     return {
       accessToken,
-      expiresIn: Math.max(0, floorSec(record.expiresAt - now)),
-      accessTokenMaxTTL: floorSec(record.maxExpiresAt - record.createdAt),
+      expiresIn: Math.max(0, floorSec(record.expiresAt - nowSec)),
+      accessTokenMaxTTL: floorSec(record.maxExpiresAt - floorSec(record.createdAt) * 1000),
       tokenType: 'Bearer',
     };
   }
