@@ -1,0 +1,109 @@
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CERTGATE_MAIN, startCertgate, type CertgateProcess } from '../helpers/certgate-process.js';
+import { getJson, LOGIN_PATH, postJson } from '../helpers/gateway.js';
+import { makeTempDir, startRedis, type RedisServer } from '../helpers/launcher.js';
+import { makeTestPki, nginxEscaped, writePem, type TestPki } from '../helpers/pki.js';
+
+const cli = (args: string[], env: NodeJS.ProcessEnv = {}) => {
+  const r = spawnSync(process.execPath, [CERTGATE_MAIN, ...args], { encoding: 'utf8', env: { ...process.env, REDIS_URL: '', CERTGATE_CONFIG: '', ...env } });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+};
+
+describe('the certgate CLI', () => {
+  let pki: TestPki;
+  let dir: string;
+  let configFile: string;
+
+  beforeAll(async () => {
+    pki = await makeTestPki();
+    dir = makeTempDir('certgate-cli-');
+    writePem(dir, 'ca.pem', pki.rootA.pem + pki.interA.pem);
+    writePem(dir, 'agent.pem', (await pki.leaf({ cn: 'agent-1' })).pem);
+    writePem(dir, 'rogue.pem', (await pki.leaf({ cn: 'intruder' })).pem);
+    configFile = join(dir, 'certgate.yaml');
+    writeFileSync(configFile, stringify({ issuer: 'https://gw.test', store: { url: 'memory' }, keys: { dir: 'keys' }, identities: [{ id: 'agents', caCertificateFile: 'ca.pem', allowedCommonNames: ['agent-*'] }] }));
+  });
+
+  it('prints help for every verb', () => {
+    const top = cli(['--help']);
+    expect(top.code).toBe(0);
+    for (const verb of ['serve', 'login', 'check-cert', 'keys', 'tokens', 'check-config']) {
+      expect(top.out).toContain(verb);
+      const r = cli([verb, '--help']);
+      expect(r.code).toBe(0);
+      expect(r.out).toContain(`certgate ${verb}`);
+    }
+    expect(cli(['frobnicate']).code).toBe(2);
+  });
+
+  it('check-config accepts a valid file and refuses an invalid one naming the key', () => {
+    expect(cli(['check-config', '--config', configFile])).toMatchObject({ code: 0 });
+    const bad = join(dir, 'bad.yaml');
+    writeFileSync(bad, stringify({ issuer: 'https://gw.test', identities: [{ id: 'a', caCertificateFile: 'ca.pem', accessTokenTTL: 100, accessTokenMaxTTL: 10 }] }));
+    const r = cli(['check-config', '--config', bad]);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain('identities.0.accessTokenTTL');
+    // serve refuses the same file before listening
+    const s = cli(['serve', '--config', bad]);
+    expect(s.code).toBe(1);
+    expect(s.err).toMatch(/invalid configuration: identities\.0\.accessTokenTTL/);
+  });
+
+  it('check-cert explains which identity a certificate logs in as, or why not', () => {
+    const ok = cli(['check-cert', '--config', configFile, '--cert', join(dir, 'agent.pem')]);
+    expect(ok.code).toBe(0);
+    expect(ok.out).toContain('would log in as identity "agents"');
+    const no = cli(['check-cert', '--config', configFile, '--cert', join(dir, 'rogue.pem')]);
+    expect(no.code).toBe(1);
+    expect(no.out).toContain('common_name_not_allowed');
+  });
+
+  it('keys list shows the signing key; rotate adds one', () => {
+    const first = cli(['keys', 'list', '--config', configFile]);
+    expect(first.code).toBe(0);
+    expect(first.out.trim().split('\n')).toHaveLength(1);
+    expect(cli(['keys', 'rotate', '--config', configFile]).code).toBe(0);
+    expect(cli(['keys', 'list', '--config', configFile]).out.trim().split('\n')).toHaveLength(2);
+  });
+});
+
+describe('certgate tokens revoke-identity against a running gateway', () => {
+  let redis: RedisServer;
+  let gw: CertgateProcess;
+  let header: string;
+  let configFile: string;
+
+  beforeAll(async () => {
+    const pki = await makeTestPki();
+    header = nginxEscaped(await pki.leaf({ cn: 'agent-1' }), pki.interA);
+    redis = await startRedis();
+    gw = await startCertgate({
+      config: {
+        store: { url: redis.url },
+        log: { level: 'warn' },
+        trustedProxies: [{ cidrs: ['127.0.0.1/32'], header: 'x-ssl-client-cert', format: 'nginx' }],
+        identities: [{ id: 'agents', caCertificate: pki.rootA.pem }],
+      },
+    });
+    configFile = gw.configFile;
+  });
+  afterAll(async () => {
+    await gw?.stop();
+    await redis?.stop();
+  });
+
+  it('revokes every earlier token of the identity on the gateway that shares the store', async () => {
+    const t = (await postJson(gw.url + LOGIN_PATH, {}, { 'x-ssl-client-cert': header })).body.accessToken;
+    expect((await getJson(gw.url + '/api/v1/auth/forward', { authorization: `Bearer ${t}` })).status).toBe(204);
+    const r = cli(['tokens', 'revoke-identity', 'agents', '--config', configFile]);
+    expect(r.code).toBe(0);
+    const after = await getJson(gw.url + '/api/v1/auth/forward', { authorization: `Bearer ${t}` });
+    expect(after.status).toBe(401);
+    expect(after.body.error).toBe('token_revoked');
+    expect((await postJson(gw.url + LOGIN_PATH, {}, { 'x-ssl-client-cert': header })).status).toBe(200);
+  });
+});

@@ -1,0 +1,57 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureBinary, makeTempDir, startProcess, type ManagedProcess } from '../helpers/launcher.js';
+import { freePort } from '../helpers/ports.js';
+import { REPO_ROOT } from '../helpers/terminators.js';
+
+/**
+ * The README's promise: on a fresh checkout `npm start` runs the embedded default, generates the
+ * dev PKI and prints a curl line that returns a token. The checkout is a copy of the built package
+ * (dist/, config/, package.json; node_modules linked) so the developer's own .certgate-dev is not
+ * touched; only the two ports of config/dev.yaml are changed to free ones.
+ */
+describe('npm start on the embedded default', () => {
+  let dir: string;
+  let gw: ManagedProcess;
+  let httpPort: number;
+
+  beforeAll(async () => {
+    ensureBinary('curl', 'curl');
+    dir = makeTempDir('certgate-fresh-');
+    cpSync(join(REPO_ROOT, 'dist'), join(dir, 'dist'), { recursive: true });
+    cpSync(join(REPO_ROOT, 'config'), join(dir, 'config'), { recursive: true });
+    cpSync(join(REPO_ROOT, 'package.json'), join(dir, 'package.json'));
+    symlinkSync(join(REPO_ROOT, 'node_modules'), join(dir, 'node_modules'));
+    httpPort = await freePort();
+    const tlsPort = await freePort();
+    const devYaml = join(dir, 'config', 'dev.yaml');
+    writeFileSync(devYaml, readFileSync(devYaml, 'utf8').replace('port: 8080', `port: ${httpPort}`).replace('port: 8443', `port: ${tlsPort}`).replace('http://127.0.0.1:8080', `http://127.0.0.1:${httpPort}`));
+    gw = await startProcess({
+      name: 'certgate (embedded default)',
+      cmd: process.execPath,
+      args: ['dist/cli/main.js', 'serve'],
+      cwd: dir,
+      env: { REDIS_URL: undefined, CERTGATE_CONFIG: undefined },
+      readyWhen: async () => (await fetch(`http://127.0.0.1:${httpPort}/healthz`).catch(() => null))?.status === 200,
+    });
+  });
+  afterAll(async () => {
+    await gw?.stop();
+  });
+
+  it('generates the dev PKI and prints a curl line that logs in', async () => {
+    for (const f of ['ca.pem', 'server.pem', 'server-key.pem', 'client.pem', 'client-key.pem']) expect(existsSync(join(dir, '.certgate-dev', f))).toBe(true);
+    await expect.poll(() => gw.output(), { timeout: 5000 }).toMatch(/-X POST https:/);
+    const out = gw.output();
+    const line = /(curl --cert [^\n]+\\\n\s+-X POST \S+)/.exec(out)?.[1];
+    expect(line).toBeTruthy();
+    const args = line!.replace(/\\\n\s+/, ' ').split(/\s+/).slice(1);
+    const res = execFileSync('curl', ['-sS', ...args], { cwd: dir, encoding: 'utf8' });
+    const body = JSON.parse(res);
+    expect(body).toMatchObject({ tokenType: 'Bearer', expiresIn: 3600 });
+    const self = spawnSync('curl', ['-sS', '-H', `Authorization: Bearer ${body.accessToken}`, `http://127.0.0.1:${httpPort}/api/v1/auth/token/self`], { encoding: 'utf8' });
+    expect(JSON.parse(self.stdout)).toMatchObject({ identityId: 'dev', scopes: ['certificates:request'] });
+  });
+});
