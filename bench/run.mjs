@@ -75,7 +75,8 @@ async function startGateway(dir, name, storeUrl, caPem) {
 
 function run(opts) {
   return new Promise((resolve, reject) => {
-    autocannon({ connections: CONNECTIONS, duration: DURATION, ...opts }, (err, r) => (err ? reject(err) : resolve(r)));
+    const limit = opts.amount ? {} : { duration: DURATION };
+    autocannon({ connections: CONNECTIONS, ...limit, ...opts }, (err, r) => (err ? reject(err) : resolve(r)));
   });
 }
 
@@ -97,8 +98,11 @@ try {
   const ca = await mintCertificate({ subject: 'CN=Bench CA', ca: true });
   const leaf = await mintCertificate({ subject: 'CN=bench-warm', issuer: ca });
   const header = encodeURIComponent(leaf.pem);
+  // login_cold: every request presents a certificate the gateway has never seen (no parse cache
+  // hit), so it runs a fixed number of requests, one per pre-minted certificate.
+  const COLD = Number(process.env.BENCH_COLD ?? 2000);
   const coldHeaders = [];
-  for (let i = 0; i < 200; i++) coldHeaders.push(encodeURIComponent((await mintCertificate({ subject: `CN=bench-${i}`, issuer: ca })).pem));
+  for (let i = 0; i < COLD; i++) coldHeaders.push(encodeURIComponent((await mintCertificate({ subject: `CN=bench-${i}`, issuer: ca })).pem));
 
   const redisUrl = await startRedis(dir);
   const gwRedis = await startGateway(dir, 'redis', redisUrl, ca.pem);
@@ -124,8 +128,9 @@ try {
   const loginWarm = await run({ url: gwRedis.url + '/api/v1/auth/tls-cert-auth/login', method: 'POST', headers: { 'x-ssl-client-cert': header, 'content-type': 'application/json' }, body: '{}' });
   let n = 0;
   const loginCold = await run({
+    amount: COLD,
     url: gwRedis.url + '/api/v1/auth/tls-cert-auth/login',
-    requests: [{ method: 'POST', setupRequest: (req) => ({ ...req, headers: { 'x-ssl-client-cert': coldHeaders[n++ % coldHeaders.length], 'content-type': 'application/json' }, body: '{}' }) }],
+    requests: [{ method: 'POST', setupRequest: (req) => ({ ...req, headers: { 'x-ssl-client-cert': coldHeaders[n++], 'content-type': 'application/json' }, body: '{}' }) }],
   });
 
   const result = {

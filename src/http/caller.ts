@@ -1,10 +1,12 @@
 import { TLSSocket, type PeerCertificate, type DetailedPeerCertificate } from 'node:tls';
 import type { Context } from 'koa';
 import { certRefused } from '../errors.js';
-import { parseCertificate } from '../pki/certificate.js';
+import { ParsedCertCache } from '../pki/parse-cache.js';
 import { clientIp, readForwardedCertificate } from '../proxy/trusted.js';
 import type { PresentedCertificate } from '../identity/authenticate.js';
 import type { Gateway } from './gateway.js';
+
+const parsed = new ParsedCertCache();
 
 /** Who is calling: the address policy applies to, and how the request reached us. */
 export interface Caller {
@@ -59,7 +61,7 @@ export function presentedCertificate(ctx: Context, gw: Gateway, caller: Caller):
     ders = forwarded ? [forwarded.certs.leaf, ...forwarded.certs.chain] : [];
   }
   if (ders.length === 0) return null;
-  const [leaf, ...chain] = ders.map((d) => parseCertificate(d));
+  const [leaf, ...chain] = ders.map((d) => parsed.parse(d));
   return { leaf: leaf!, chain };
 }
 

@@ -3,6 +3,7 @@ import { forbidden, tokenRefused } from '../errors.js';
 import type { CompiledIdentity } from '../identity/policy.js';
 import type { ParsedCert } from '../pki/certificate.js';
 import type { StoreOutcome, TokenRecord, TokenRefusal, TokenStore } from '../store/types.js';
+import { BoundedMap } from '../util/bounded-map.js';
 import { CidrSet } from '../util/cidr.js';
 import type { Clock } from '../util/clock.js';
 import { signToken, verifyToken, type AccessClaims } from './jwt.js';
@@ -58,6 +59,8 @@ const floorSec = (ms: number) => Math.floor(ms / 1000);
 export class TokenService {
   // Trusted-IP lists are immutable per token; compile each distinct list once.
   private readonly cidrCache = new Map<string, CidrSet>();
+  private readonly verified = new BoundedMap<string, AccessClaims>(50_000);
+  private readonly fixedFields = new BoundedMap<string, FixedFields>(50_000);
 
   constructor(private readonly o: TokenServiceOptions) {}
 
@@ -97,13 +100,20 @@ export class TokenService {
   async authorize(token: string, ctx: CallerContext & { consume: boolean; requiredScopes?: readonly string[] }): Promise<Authorized> {
     const claims = await this.verify(token);
     const now = this.o.clock.now();
-    let record = unwrap(await this.o.store.check(claims.jti, claims.sub, now, false));
-    this.checkCaller(claims, record, ctx);
-    const missing = (ctx.requiredScopes ?? []).filter((s) => !record.scopes.includes(s));
-    if (missing.length > 0) throw forbidden('insufficient_scope', `the access token lacks scope ${missing.join(' ')}`);
-    if (ctx.consume && record.usesLimit > 0) {
-      record = unwrap(await this.o.store.check(claims.jti, claims.sub, now, true));
+    // A token's IPs, scopes, binding and use limit never change after issue; once one call has
+    // read them from the store, later calls check them locally and go to the store once.
+    let record: TokenRecord | undefined;
+    let fixed = this.fixedFields.get(claims.jti);
+    if (!fixed) {
+      record = unwrap(await this.o.store.check(claims.jti, claims.sub, now, false));
+      fixed = record;
+      this.fixedFields.set(claims.jti, fixedFieldsOf(record));
     }
+    this.checkCaller(claims, fixed, ctx);
+    const missing = (ctx.requiredScopes ?? []).filter((s) => !fixed.scopes.includes(s));
+    if (missing.length > 0) throw forbidden('insufficient_scope', `the access token lacks scope ${missing.join(' ')}`);
+    const consume = ctx.consume && fixed.usesLimit > 0;
+    if (consume || !record) record = unwrap(await this.o.store.check(claims.jti, claims.sub, now, consume));
     return { claims, record };
   }
 
@@ -136,6 +146,7 @@ export class TokenService {
       audience: this.o.audience,
       now: this.o.clock.now(),
       clockSkewSeconds: this.o.clockSkewSeconds,
+      cache: this.verified,
     });
   }
 
@@ -144,7 +155,7 @@ export class TokenService {
     return unwrap(await this.o.store.check(claims.jti, claims.sub, this.o.clock.now(), false));
   }
 
-  private checkCaller(claims: AccessClaims, record: TokenRecord, ctx: CallerContext): void {
+  private checkCaller(claims: AccessClaims, record: FixedFields, ctx: CallerContext): void {
     if (record.identityId !== claims.sub) throw tokenRefused('token_unknown', 'the access token is not known');
     if (!this.cidrs(record.trustedIps).contains(ctx.clientIp)) {
       throw forbidden('token_ip_not_allowed', 'the access token may not be used from this address');
@@ -194,6 +205,17 @@ export class TokenService {
     };
   }
 }
+
+/** The parts of a token record that never change after issue. */
+type FixedFields = Pick<TokenRecord, 'identityId' | 'trustedIps' | 'certSha256' | 'scopes' | 'usesLimit'>;
+
+const fixedFieldsOf = (r: TokenRecord): FixedFields => ({
+  identityId: r.identityId,
+  trustedIps: r.trustedIps,
+  certSha256: r.certSha256,
+  scopes: r.scopes,
+  usesLimit: r.usesLimit,
+});
 
 /** RFC 8705 x5t#S256: base64url of the SHA-256 of the certificate DER. */
 export function toX5t(sha256Hex: string): string {
