@@ -3,6 +3,12 @@ import type { Context, Next } from 'koa';
 import type { Logger } from 'pino';
 import { isCertgateError } from '../../errors.js';
 
+const EMPTY_ANSWERS: Record<number, [string, string]> = {
+  404: ['not_found', 'no such endpoint'],
+  405: ['method_not_allowed', 'this endpoint does not accept that method'],
+  501: ['not_implemented', 'this method is not implemented'],
+};
+
 /**
  * Outermost middleware: a request id for every answer, and the contract's error shape
  * `{statusCode, error, message, reqId}` for every refusal. Anything that is not a CertgateError
@@ -15,9 +21,12 @@ export function errorHandler(log: Logger) {
     ctx.set('X-Request-Id', reqId);
     try {
       await next();
-      if (ctx.status === 404 && ctx.body === undefined) {
-        ctx.status = 404;
-        ctx.body = { statusCode: 404, error: 'not_found', message: 'no such endpoint', reqId };
+      // Router answers without a body (no route, wrong method): still the contract's shape.
+      const status = ctx.status;
+      if (status >= 400 && (ctx.body === undefined || ctx.body === null)) {
+        const [error, message] = EMPTY_ANSWERS[status] ?? ['error', 'the request was refused'];
+        ctx.status = status;
+        ctx.body = { statusCode: status, error, message, reqId };
       }
     } catch (e) {
       if (isCertgateError(e)) {
