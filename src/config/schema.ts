@@ -26,7 +26,11 @@ const trustedProxy = z
     chainHeader: headerName.optional(),
     verifyHeader: headerName.optional(),
   })
-  .strict();
+  .strict()
+  .refine((p) => !(p.format === 'envoy-xfcc' && p.chainHeader), {
+    path: ['chainHeader'],
+    message: 'envoy-xfcc carries the chain inside the XFCC header (Chain=); remove chainHeader',
+  });
 
 const secret = (what: string) => z.string().min(16, `${what} must be at least 16 characters`);
 

@@ -57,6 +57,7 @@ describe('configuration', () => {
     ['a bad CIDR', { ...base(), identities: [{ id: 'a', caCertificateFile: 'ca.pem', accessTokenTrustedIps: ['10.0.0.0/33'] }] }, 'identities.0.accessTokenTrustedIps.0', /prefix/],
     ['a bad proxy CIDR', { ...base(), trustedProxies: [{ cidrs: ['nope'], header: 'x-c', format: 'nginx' }] }, 'trustedProxies.0.cidrs.0', /CIDR/],
     ['an unknown header format', { ...base(), trustedProxies: [{ cidrs: ['10.0.0.0/8'], header: 'x-c', format: 'f5' }] }, 'trustedProxies.0.format', /.+/],
+    ['a chain header for XFCC', { ...base(), trustedProxies: [{ cidrs: ['10.0.0.0/8'], header: 'x-forwarded-client-cert', format: 'envoy-xfcc', chainHeader: 'x-c' }] }, 'trustedProxies.0.chainHeader', /XFCC/],
     ['duplicate identity ids', { ...base(), identities: [{ id: 'a', caCertificateFile: 'ca.pem' }, { id: 'a', caCertificateFile: 'ca.pem' }] }, 'identities.1.id', /duplicate/],
     ['an invalid identity id', { ...base(), identities: [{ id: 'Agents!', caCertificateFile: 'ca.pem' }] }, 'identities.0.id', /a-z0-9/],
     ['both CA forms', { ...base(), identities: [{ id: 'a', caCertificateFile: 'ca.pem', caCertificate: '-----BEGIN CERTIFICATE-----' }] }, 'identities.0.caCertificate', /exactly one/],
