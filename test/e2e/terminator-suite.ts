@@ -8,14 +8,15 @@
  *   127.0.0.3  a client talking to certgate's HTTP port directly (outside trustedProxies)
  *   127.0.0.5  a client of the terminator, so X-Forwarded-For can be told apart from the proxy
  */
+import { execFile } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { mintCertificate } from '../../src/pki/mint.js';
 import { startCertgate, type CertgateProcess } from '../helpers/certgate-process.js';
 import { makeTempDir, startRedis, type RedisServer } from '../helpers/launcher.js';
 import { makeTestPki, writePem, type MintedCert, type TestPki } from '../helpers/pki.js';
-import { startTerminator, trustedProxyFor, type Terminator, type TerminatorProduct, type TrustedProxyEntry } from '../helpers/terminators.js';
+import { REPO_ROOT, startTerminator, trustedProxyFor, type Terminator, type TerminatorProduct, type TrustedProxyEntry } from '../helpers/terminators.js';
 import { axiosClient, curlClient, undiciClient, type Client, type ClientCreds, type Reply } from './clients.js';
 
 export const LOGIN = '/api/v1/auth/tls-cert-auth/login';
@@ -64,6 +65,7 @@ interface Ctx {
   agent2: MintedCert;
   creds: { agent1: ClientCreds; agent2: ClientCreds; intruder: ClientCreds; rogue: ClientCreds };
   clients: Client[];
+  caFile: string;
 }
 
 function expectError(r: Reply, status: number, code: string | string[]): void {
@@ -139,7 +141,7 @@ export function defineTerminatorSuite(product: TerminatorProduct): void {
       const capturePort = (captureServer.address() as AddressInfo).port;
       ctx.capture = { server: captureServer, terminator: await startTerminator(product, { ...tls, upstream: `127.0.0.1:${capturePort}` }) };
 
-      const caFile = writePem(dir, 'root-a.pem', pki.rootA.pem);
+      const caFile = (ctx.caFile = writePem(dir, 'root-a.pem', pki.rootA.pem));
       ctx.clients = [curlClient(caFile), axiosClient(pki.rootA.pem), undiciClient(pki.rootA.pem)];
     });
 
@@ -150,6 +152,14 @@ export function defineTerminatorSuite(product: TerminatorProduct): void {
       await ctx.terminator?.stop();
       await ctx.certgate?.stop();
       await ctx.redis?.stop();
+    });
+
+    // A failure through three processes is opaque without their side of the story: print it.
+    afterEach(({ task }) => {
+      if (task.result?.state !== 'fail') return;
+      const tail = (name: string, p: { running: boolean; output(): string } | undefined) =>
+        p ? `--- ${name} (${p.running ? 'running' : 'NOT RUNNING'}) ---\n${p.output().slice(-4000)}` : '';
+      console.error([tail('certgate', ctx.certgate?.process), tail(product, ctx.terminator?.process)].join('\n'));
     });
 
     const client = (name: Client['name']) => ctx.clients.find((c) => c.name === name)!;
@@ -203,6 +213,14 @@ export function defineTerminatorSuite(product: TerminatorProduct): void {
       });
     });
 
+    it('control: the forged headers WOULD log in if the terminator passed them on', async () => {
+      // Proves the stripping tests above refuse a forgery that is otherwise perfectly good: sent
+      // from the terminator's own address, certgate accepts it (which is why only the terminator
+      // may reach certgate's port, and why it must strip).
+      const r = await client('undici').call({ method: 'POST', url: `${ctx.certgate.url}${LOGIN}`, body: {}, headers: forged(), localAddress: TERMINATOR_SOURCE });
+      expect(r.status, JSON.stringify(r.body)).toBe(200);
+    });
+
     it('a forged header next to a real certificate: the presented certificate wins', async () => {
       const c = client('undici');
       const login = await c.call({ method: 'POST', url: via(LOGIN), body: {}, creds: ctx.creds.agent1, headers: forged() });
@@ -224,6 +242,20 @@ export function defineTerminatorSuite(product: TerminatorProduct): void {
       const fwd = await c.call({ method: 'GET', url: via(FORWARD), headers: { authorization: `Bearer ${login.body.accessToken}` } });
       expect(fwd.status, JSON.stringify(fwd.body)).toBe(204);
       expect(fwd.headers['x-certgate-identity']).toBe('agents');
+    });
+
+    it('examples/node-client/login.mjs logs in and calls a protected route through it', async () => {
+      const script = `${REPO_ROOT}/examples/node-client/login.mjs`;
+      const args = [script, '--url', ctx.terminator.url, '--cert', ctx.creds.agent1.certFile, '--key', ctx.creds.agent1.keyFile, '--ca', ctx.caFile];
+      const { stdout, stderr } = await new Promise<{ stdout: string; stderr: string }>((resolve, reject) =>
+        execFile(process.execPath, args, { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } }, (err, stdout, stderr) =>
+          err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve({ stdout, stderr }),
+        ),
+      );
+      expect(JSON.parse(stdout)).toEqual(expect.objectContaining({ identityId: 'agents' }));
+      expect(stderr).toMatch(/^logged in: Bearer token/);
+      // The example must never print the token.
+      expect(stdout + stderr).not.toMatch(/eyJ[\w-]+\.eyJ/);
     });
 
     describe('what the terminator forwards (captured by a plain upstream)', () => {
