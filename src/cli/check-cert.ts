@@ -1,12 +1,18 @@
 import { readFileSync } from 'node:fs';
+import { pino } from 'pino';
 import { isCertgateError } from '../errors.js';
 import { authenticateCertificate } from '../identity/authenticate.js';
 import { compileIdentity } from '../identity/policy.js';
 import { parsePemBundle } from '../pki/certificate.js';
+import { createRevocationChecker } from '../revocation/checker.js';
+import { systemClock } from '../util/clock.js';
 import { configFrom } from './config-file.js';
 
-/** Offline dry run of a login: the same validation and policy code, no network, no store. */
-export function checkCert(values: { config?: string; cert?: string; chain?: string; identity?: string }): number {
+/**
+ * Dry run of a login: the same validation, policy and revocation code, without a gateway or a
+ * store. The only network use is downloading the CRLs an identity's revocation block names.
+ */
+export async function checkCert(values: { config?: string; cert?: string; chain?: string; identity?: string }): Promise<number> {
   if (!values.cert) {
     process.stderr.write('certgate check-cert: --cert FILE is required\n');
     return 2;
@@ -16,13 +22,16 @@ export function checkCert(values: { config?: string; cert?: string; chain?: stri
   if (!leaf) throw new Error(`${values.cert} holds no certificate`);
   const chain = [...extra, ...(values.chain ? parsePemBundle(readFileSync(values.chain, 'utf8')) : [])];
   process.stdout.write(`certificate: ${leaf.subject}\n  sha256: ${leaf.sha256}\n  not after: ${leaf.notAfter.toISOString()}\n`);
+  // failOpen warnings (which CRL could not be checked, and why) go to stderr.
+  const revocation = createRevocationChecker({ clock: systemClock, log: pino({ level: 'warn', base: null }, pino.destination({ dest: 2, sync: true })) });
   try {
-    const auth = authenticateCertificate({
+    const auth = await authenticateCertificate({
       cert: { leaf, chain },
       clientIp: '127.0.0.1',
       identityId: values.identity,
       identities: config.identities.map(compileIdentity),
       now: new Date(),
+      revocation,
     });
     process.stdout.write(`would log in as identity "${auth.identity.config.id}" via ${auth.path.map((c) => c.subject).join(' <- ')}\n`);
     return 0;
@@ -30,5 +39,7 @@ export function checkCert(values: { config?: string; cert?: string; chain?: stri
     if (!isCertgateError(e)) throw e;
     process.stdout.write(`refused: ${e.code}: ${e.message}\n`);
     return 1;
+  } finally {
+    await revocation.close();
   }
 }

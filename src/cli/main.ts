@@ -15,7 +15,7 @@ usage: certgate <verb> [options]    (npx certgate <verb> --help for each)
 verbs:
   serve        run the gateway (default config: config/dev.yaml)
   login        log in with a client certificate and print the token response
-  check-cert   explain which identity a certificate would log in as, offline
+  check-cert   explain which identity a certificate would log in as, without a store
   keys         list signing keys, or generate the next one
   tokens       revoke every token of an identity (writes to the store)
   check-config validate a configuration file and exit`,
@@ -27,7 +27,8 @@ verbs:
   the JSON token response.`,
   'check-cert': `certgate check-cert --cert FILE [--chain FILE] [--identity ID] [--config FILE]
   Validates a PEM certificate (and optional PEM chain) against the configured identities, exactly
-  as a login would, without a network or a store. Exit 0 when it would log in.`,
+  as a login would (including CRL checks when an identity configures them), without a store.
+  Exit 0 when it would log in.`,
   keys: `certgate keys list|rotate [--config FILE]
   list: the kids in keys.dir (the newest signs). rotate: generate a new key; it is published in the
   JWKS and signs from the next start. Publish before signing: some downstreams never refetch.`,

@@ -71,13 +71,11 @@ export function buildConfig(
       throw new ConfigError(where, `not a PEM certificate bundle: ${(e as Error).message}`);
     }
     if (bundle.length === 0) throw new ConfigError(where, 'holds no PEM certificate');
-    if (id.revocation?.crl?.urls.length || id.revocation?.crl?.fromCertificate || id.revocation?.ocsp?.enabled || id.revocation?.crl?.files.length) {
-      // Accepting a revocation policy we do not enforce would be a silent fail-open.
-      throw new ConfigError(['identities', i, 'revocation'], 'revocation checking is not supported by this build yet; remove the block');
-    }
+    const revocation = resolveRevocation(id.revocation, ['identities', i, 'revocation'], at);
     return {
       ...id,
       caCertificateFile: id.caCertificateFile ? at(id.caCertificateFile) : undefined,
+      revocation,
       bundle,
     };
   });
@@ -100,6 +98,27 @@ export function buildConfig(
     baseDir: opts.baseDir,
     source: opts.source ?? '(inline)',
   };
+}
+
+/**
+ * CRL checking is enforced (src/revocation); OCSP is not, and accepting a policy we do not
+ * enforce would be a silent fail-open, so `ocsp.enabled: true` is refused.
+ */
+function resolveRevocation(
+  rev: IdentityConfig['revocation'],
+  key: (string | number)[],
+  at: (p: string) => string,
+): IdentityConfig['revocation'] {
+  if (!rev) return rev;
+  if (rev.ocsp?.enabled) {
+    throw new ConfigError([...key, 'ocsp', 'enabled'], 'OCSP is not supported yet; set it to false and use revocation.crl (fromCertificate, urls or files)');
+  }
+  if (!rev.crl) return rev;
+  rev.crl.urls.forEach((u, j) => {
+    if (!/^https?:$/.test(new URL(u).protocol)) throw new ConfigError([...key, 'crl', 'urls', j], 'only http and https CRL URLs are supported');
+  });
+  const files = rev.crl.files.map((f, j) => readable(at(f), [...key, 'crl', 'files', j]));
+  return { ...rev, crl: { ...rev.crl, files } };
 }
 
 function readable(path: string, key: (string | number)[]): string {

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/load.js';
 import type { CompiledIdentity } from '../identity/policy.js';
 import type { CompiledProxies } from '../proxy/trusted.js';
+import type { RevocationChecker } from '../revocation/checker.js';
 import type { TokenStore } from '../store/types.js';
 import type { KeyRing } from '../token/keys.js';
 import type { TokenService } from '../token/service.js';
@@ -19,4 +20,6 @@ export interface Gateway {
   clock: Clock;
   log: Logger;
   metrics: Metrics;
+  /** CRL checking at login, with its caches (one per gateway). */
+  revocation: RevocationChecker;
 }

@@ -6,6 +6,7 @@ import { pino, type Logger } from 'pino';
 import type { Config } from '../config/load.js';
 import { compileIdentity } from '../identity/policy.js';
 import { compileTrustedProxies } from '../proxy/trusted.js';
+import { createRevocationChecker, type RevocationOptions } from '../revocation/checker.js';
 import { storeFromConfig } from '../store/from-config.js';
 import type { TokenStore } from '../store/types.js';
 import { KeyRing } from '../token/keys.js';
@@ -29,6 +30,8 @@ export interface StartOptions {
   clock?: Clock;
   log?: Logger;
   store?: TokenStore;
+  /** CRL download limits and retry interval (defaults: 5 s, 16 MiB, 10 s). */
+  revocation?: Pick<RevocationOptions, 'timeoutMs' | 'maxBytes' | 'retryMs'>;
 }
 
 export async function buildGateway(config: Config, opts: StartOptions = {}): Promise<Gateway> {
@@ -44,6 +47,7 @@ export async function buildGateway(config: Config, opts: StartOptions = {}): Pro
     keys,
     clock,
   });
+  const metrics = createMetrics();
   return {
     config,
     identities: config.identities.map(compileIdentity),
@@ -53,7 +57,8 @@ export async function buildGateway(config: Config, opts: StartOptions = {}): Pro
     tokens,
     clock,
     log,
-    metrics: createMetrics(),
+    metrics,
+    revocation: createRevocationChecker({ ...opts.revocation, clock, log, registry: metrics.registry }),
   };
 }
 
@@ -96,11 +101,13 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
       tlsPort,
       async close() {
         await Promise.all(servers.map((s) => new Promise<void>((r) => { s.close(() => r()); s.closeAllConnections(); })));
+        await gateway.revocation.close();
         await gateway.store.close();
       },
     };
   } catch (e) {
     servers.forEach((s) => s.close());
+    await gateway.revocation.close();
     await gateway.store.close();
     throw e;
   }

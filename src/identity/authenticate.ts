@@ -1,6 +1,7 @@
 import { CertgateError, badRequest, certRefused, isCertgateError } from '../errors.js';
 import type { ParsedCert } from '../pki/certificate.js';
 import { validateClientChain } from '../pki/validate.js';
+import type { RevocationChecker } from '../revocation/checker.js';
 import { checkLoginIp, checkNamePolicy, type CompiledIdentity } from './policy.js';
 
 export interface PresentedCertificate {
@@ -15,20 +16,25 @@ export interface Authenticated {
   path: ParsedCert[];
 }
 
-/** How far an identity got before it refused: the deepest refusal is the one reported. */
+/**
+ * How far an identity got before it refused: the deepest refusal is the one reported. Revocation
+ * is deeper than all of these: it is checked only for identities the certificate satisfies.
+ */
 const enum Stage {
   Ip = 1,
   Chain = 2,
   Policy = 3,
 }
 
-/** Tries one identity; returns the validated path or the refusal with the stage it came from. */
+type Attempt = { ok: true; path: ParsedCert[] } | { ok: false; stage: Stage; error: CertgateError };
+
+/** The synchronous part of one identity: IP, chain, name policy. */
 function tryIdentity(
   identity: CompiledIdentity,
   cert: PresentedCertificate,
   clientIp: string,
   now: Date,
-): { ok: true; path: ParsedCert[] } | { ok: false; stage: Stage; error: CertgateError } {
+): Attempt {
   let stage = Stage.Ip;
   try {
     checkLoginIp(identity, clientIp);
@@ -47,38 +53,62 @@ function tryIdentity(
  * Decides which identity a verified certificate logs in as. With `identityId`, only that identity
  * is tried. Without it, the certificate must satisfy exactly one identity: none → the most
  * specific refusal, several → 409 ambiguous_identity (the caller must name one).
+ *
+ * Revocation is checked per identity (its own CRL sources and onUnavailable policy) once IP,
+ * chain and name policy pass; which identities a certificate satisfies is decided without it, so
+ * the choice (and a 409) never flips with the availability of a CRL server. A certificate that any
+ * satisfied identity finds revoked is refused outright rather than logged in as another one: a
+ * verified CRL of its own issuer says it must no longer be used.
  */
-export function authenticateCertificate(opts: {
+export async function authenticateCertificate(opts: {
   cert: PresentedCertificate;
   clientIp: string;
   identityId?: string;
   identities: CompiledIdentity[];
   now: Date;
-}): Authenticated {
-  const { cert, clientIp, now } = opts;
+  revocation: RevocationChecker;
+}): Promise<Authenticated> {
+  const { cert, clientIp, now, revocation } = opts;
   if (opts.identityId !== undefined) {
     const identity = opts.identities.find((i) => i.config.id === opts.identityId);
     if (!identity) throw badRequest('unknown_identity', `no identity "${opts.identityId}" is configured`);
     const r = tryIdentity(identity, cert, clientIp, now);
     if (!r.ok) throw r.error;
-    return { identity, leaf: cert.leaf, path: r.path };
+    const auth = { identity, leaf: cert.leaf, path: r.path };
+    const refused = await revocationRefusal(revocation, auth, now);
+    if (refused) throw refused;
+    return auth;
   }
   if (opts.identities.length === 0) throw certRefused('no_identities_configured', 'no identity is configured');
 
-  const matches: Authenticated[] = [];
+  const candidates: Authenticated[] = [];
   let best: { stage: Stage; error: CertgateError } | undefined;
   for (const identity of opts.identities) {
     const r = tryIdentity(identity, cert, clientIp, now);
-    if (r.ok) matches.push({ identity, leaf: cert.leaf, path: r.path });
+    if (r.ok) candidates.push({ identity, leaf: cert.leaf, path: r.path });
     else if (!best || r.stage > best.stage) best = r;
   }
-  if (matches.length === 1) return matches[0]!;
-  if (matches.length > 1) {
+  if (candidates.length === 0) throw best!.error;
+  const refusals = await Promise.all(candidates.map((c) => revocationRefusal(revocation, c, now)));
+  const revoked = refusals.find((e) => e?.code === 'certificate_revoked');
+  if (revoked) throw revoked;
+  if (candidates.length > 1) {
     throw new CertgateError(
       'ambiguous_identity',
       409,
-      `the certificate satisfies several identities (${matches.map((m) => m.identity.config.id).join(', ')}); pass identityId`,
+      `the certificate satisfies several identities (${candidates.map((m) => m.identity.config.id).join(', ')}); pass identityId`,
     );
   }
-  throw best!.error;
+  if (refusals[0]) throw refusals[0];
+  return candidates[0]!;
+}
+
+async function revocationRefusal(revocation: RevocationChecker, a: Authenticated, now: Date): Promise<CertgateError | undefined> {
+  try {
+    await revocation.check(a.identity.config, a.path, now);
+    return undefined;
+  } catch (e) {
+    if (!isCertgateError(e)) throw e;
+    return e;
+  }
 }

@@ -35,6 +35,12 @@ function identities(p: TestPki) {
       allowedSubjectAltNames: ['URI:spiffe://corp/ns/ci/*'],
       accessTokenNumUsesLimit: 3,
     },
+    {
+      id: 'bound',
+      caCertificate: p.rootA.pem + p.interA.pem,
+      allowedCommonNames: ['bound-*'],
+      bindTokenToCertificate: true,
+    },
   ];
 }
 
@@ -268,6 +274,22 @@ describe('direct mTLS listener', () => {
     expect(res.status).toBe(401);
     expect(res.data.error).toBe('certificate_required');
     httpsAgent.destroy();
+  });
+
+  it('binds a token to the TLS client certificate: the same certificate passes, another or none does not', async () => {
+    const boundCert = await pki.leaf({ cn: 'bound-1' });
+    const otherCert = await pki.leaf({ cn: 'bound-2' });
+    const withCert = (c: MintedCert) => new HttpsAgent({ cert: c.pem, key: c.keyPem, ca: pki.rootA.pem });
+    const login = await axios.post(gw.tlsUrl + LOGIN_PATH, {}, { httpsAgent: withCert(boundCert), validateStatus: () => true });
+    expect(login.status).toBe(200);
+    const auth = { authorization: `Bearer ${login.data.accessToken}` };
+    const same = await axios.get(gw.tlsUrl + '/api/v1/auth/forward', { httpsAgent: withCert(boundCert), headers: auth, validateStatus: () => true });
+    expect(same.status).toBe(204);
+    const other = await axios.get(gw.tlsUrl + '/api/v1/auth/forward', { httpsAgent: withCert(otherCert), headers: auth, validateStatus: () => true });
+    expect(other.status).toBe(401);
+    expect(other.data.error).toBe('token_certificate_mismatch');
+    const none = await axios.get(gw.url + '/api/v1/auth/forward', { headers: auth, validateStatus: () => true });
+    expect(none.status).toBe(401);
   });
 
   it('ignores forwarded certificate headers on the TLS listener', async () => {

@@ -19,12 +19,15 @@ export function authRoutes(gw: Gateway): Router {
       const identityId = optionalString(body, 'identityId');
       const cert = requireCertificate(presentedCertificate(ctx, gw, caller));
       Object.assign(audit, { certSha256: cert.leaf.sha256, cn: cert.leaf.commonNames[0], serial: cert.leaf.serial, requestedIdentity: identityId });
-      const auth = authenticateCertificate({
+      // Revocation (CRLs) is checked here, at login only: tokens are short-lived and revoke-identity
+      // withdraws the ones already issued.
+      const auth = await authenticateCertificate({
         cert,
         clientIp: caller.clientIp,
         identityId,
         identities: gw.identities,
         now: new Date(gw.clock.now()),
+        revocation: gw.revocation,
       });
       const { response, record } = await gw.tokens.issue(auth.identity, auth.leaf);
       Object.assign(audit, { identity: auth.identity.config.id, jti: record.jti, outcome: 'success' });
