@@ -37,7 +37,7 @@ export interface StartOptions {
 export async function buildGateway(config: Config, opts: StartOptions = {}): Promise<Gateway> {
   const log = opts.log ?? pino({ level: config.log.level, base: { svc: 'certgate' } });
   const clock = opts.clock ?? systemClock;
-  const store = opts.store ?? storeFromConfig(config, (e) => log.warn({ event: 'store_error', err: e.message }, 'token store connection error'));
+  const store = opts.store ?? storeFromConfig(config, throttledStoreErrorLog(log, clock));
   const keys = await KeyRing.open(config.keys.dir);
   const tokens = new TokenService({
     issuer: config.issuer,
@@ -59,6 +59,25 @@ export async function buildGateway(config: Config, opts: StartOptions = {}): Pro
     log,
     metrics,
     revocation: createRevocationChecker({ ...opts.revocation, clock, log, registry: metrics.registry }),
+  };
+}
+
+/**
+ * While Redis is down the client reports every reconnect attempt (several a second): log the
+ * first at once, then at most one line per 30 s with how many were folded into it.
+ */
+function throttledStoreErrorLog(log: Logger, clock: Clock): (e: Error) => void {
+  let last = -Infinity;
+  let folded = 0;
+  return (e) => {
+    const now = clock.now();
+    if (now - last < 30_000) {
+      folded++;
+      return;
+    }
+    log.warn({ event: 'store_error', err: e.message, repeated: folded }, 'token store connection error');
+    last = now;
+    folded = 0;
   };
 }
 
