@@ -68,4 +68,43 @@ export function tlv(tag: number, ...content: Uint8Array[]): Uint8Array<ArrayBuff
 }
 
 export const bytesEqual = (a: Uint8Array, b: Uint8Array): boolean =>
-  a.length === b.length && a.every((v, i) => v === b[i]);
+  a.length === b.length && Buffer.compare(a, b) === 0;
+
+/** Dotted text of an OBJECT IDENTIFIER's content octets. */
+export function decodeOid(content: Uint8Array): string {
+  const parts: number[] = [];
+  let acc = 0;
+  for (const b of content) {
+    acc = acc * 128 + (b & 0x7f);
+    if (!(b & 0x80)) {
+      if (parts.length === 0) parts.push(acc < 80 ? Math.floor(acc / 40) : 2, acc < 80 ? acc % 40 : acc - 80);
+      else parts.push(acc);
+      acc = 0;
+    }
+  }
+  return parts.join('.');
+}
+
+/**
+ * True when the content octets are a DER OBJECT IDENTIFIER every decoder reads the same way:
+ * non-empty, no arc with a leading 0x80 octet, the last arc terminated, every arc below 2^42.
+ */
+export function isStrictOid(content: Uint8Array): boolean {
+  const n = content.length;
+  if (n === 0 || content[n - 1]! & 0x80) return false;
+  let arcLen = 0;
+  for (let i = 0; i < n; i++) {
+    const b = content[i]!;
+    if (arcLen === 0 && b === 0x80) return false;
+    arcLen = b & 0x80 ? arcLen + 1 : 0;
+    if (arcLen >= 6) return false;
+  }
+  return true;
+}
+
+/** True when the element's length octets are the shortest form (DER), not just a valid BER form. */
+export function hasMinimalLength(node: DerNode): boolean {
+  const len = node.value.length;
+  const header = node.raw.length - len;
+  return header === (len < 0x80 ? 2 : len < 0x100 ? 3 : len < 0x10000 ? 4 : len < 0x1000000 ? 5 : 6);
+}

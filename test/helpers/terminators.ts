@@ -227,3 +227,80 @@ export async function startTerminator(product: TerminatorProduct, opts: StartTer
     }
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// nginx from any template under proxy-configs/ (e.g. nginx-auth-request/, which is no TLS
+// terminator: a plain-HTTP site protected by certgate's forward-auth endpoint).
+
+export interface StartNginxTemplateOptions {
+  /** Template path inside proxy-configs/, e.g. 'nginx-auth-request/nginx.conf.template'. */
+  template: string;
+  /** Values for the template's placeholders other than LISTEN_HOST, LISTEN_PORT, RUN_DIR, LOG_DIR. */
+  vars: Record<string, string>;
+  /** Default 127.0.0.1. */
+  host?: string;
+}
+
+export interface NginxInstance {
+  readonly host: string;
+  readonly port: number;
+  /** http://host:port */
+  readonly url: string;
+  readonly dir: string;
+  readonly configFile: string;
+  readonly process: ManagedProcess;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts nginx from a shipped template on a free loopback port, in its own temp directory, and
+ * waits until it answers HTTP (any status). Plain-HTTP listeners only.
+ */
+export async function startNginxTemplate(opts: StartNginxTemplateOptions): Promise<NginxInstance> {
+  const spec = PRODUCTS.nginx;
+  const bin = ensureBinary(spec.binary.bin, spec.binary.debPackage);
+  const host = opts.host ?? '127.0.0.1';
+  const template = readFileSync(join(PROXY_CONFIGS_DIR, opts.template), 'utf8');
+  const answersHttp = async (url: string) => {
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
+      await res.arrayBuffer();
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  for (let attempt = 1; ; attempt++) {
+    const dir = makeTempDir('certgate-nginx-');
+    chmodSync(dir, 0o755);
+    const port = await freePort(host);
+    const vars = { ...opts.vars, LISTEN_HOST: host, LISTEN_PORT: String(port), RUN_DIR: dir, LOG_DIR: dir };
+    const configFile = join(dir, spec.rendered);
+    writeFileSync(configFile, renderTemplate(template, vars), { mode: 0o644 });
+    const url = `http://${host}:${port}`;
+    try {
+      const proc = await startProcess({
+        name: `nginx (${opts.template}) :${port}`,
+        cmd: bin,
+        args: spec.args(configFile, dir),
+        cwd: dir,
+        readyWhen: () => answersHttp(`${url}/`),
+      });
+      return {
+        host,
+        port,
+        url,
+        dir,
+        configFile,
+        process: proc,
+        stop: async () => {
+          await proc.stop();
+          rmSync(dir, { recursive: true, force: true });
+        },
+      };
+    } catch (err) {
+      rmSync(dir, { recursive: true, force: true });
+      if (!/address already in use/i.test(String(err)) || attempt >= 3) throw err;
+    }
+  }
+}

@@ -2,9 +2,17 @@ import { parseCertificate, type ParsedCert } from '../../src/pki/certificate.js'
 import { mintCertificate, type MintOptions, type MintedCert } from '../../src/pki/mint.js';
 import { validateClientChain, type ValidatedPath } from '../../src/pki/validate.js';
 import { isCertgateError } from '../../src/errors.js';
+import { expectSameAsReference } from './equivalence.js';
 
-/** Shared helpers for the pki tests: mint + parse in one step, and a validation outcome as data. */
-export const parsed = (m: MintedCert): ParsedCert => parseCertificate(m.der);
+/**
+ * Shared helpers for the pki tests: mint + parse in one step, and a validation outcome as data.
+ * Every certificate parsed here is also checked against the reference decoder, field by field, and
+ * must have been read by the fast decoder (minted certificates are all inside its subset).
+ */
+export const parsed = (m: MintedCert): ParsedCert => {
+  if (!expectSameAsReference(m.der, m.subject)) throw new Error(`minted certificate "${m.subject}" fell back to the reference decoder`);
+  return parseCertificate(m.der);
+};
 
 export async function mint(opts: MintOptions): Promise<MintedCert & { parsed: ParsedCert }> {
   const m = await mintCertificate(opts);

@@ -1,0 +1,126 @@
+// @peculiar/x509 2 needs the Reflect metadata polyfill loaded before it.
+import 'reflect-metadata';
+import { X509Certificate as NativeCert, createHash } from 'node:crypto';
+import * as x509 from '@peculiar/x509';
+import { bytesEqual, decodeOid, readChildren, readNode, type DerNode } from './der.js';
+import { nameRdns, parseGeneralNames, parseNameConstraints } from './general-names.js';
+import { bytesToIp } from './ip.js';
+import type { ParsedCert, PublicKeyInfo, TypedName } from './certificate.js';
+import { OID, HANDLED, EMAIL_ATTR } from './extension-oids.js';
+
+/**
+ * The original three-decoder certificate parser (own DER reader + node:crypto + @peculiar/x509),
+ * kept unchanged as the reference the fast decoder in certificate.ts is tested against, and as its
+ * fallback for anything outside the strict DER subset the fast decoder accepts (malformed input,
+ * BER, unusual string types or name forms). Every value and every error message of this module is
+ * what parseCertificate has always returned, so routing a certificate here never changes a result.
+ */
+
+
+/** The pieces of the TBSCertificate that need exact bytes: names, serial, signature OID. */
+function splitTbs(der: Uint8Array) {
+  const { node: cert, next } = readNode(der);
+  if (cert.tag !== 0x30 || next !== der.length) throw new Error('not a single DER SEQUENCE');
+  const [tbs, sigAlg, sig] = readChildren(cert.value);
+  if (tbs?.tag !== 0x30 || sigAlg?.tag !== 0x30 || sig?.tag !== 0x03) throw new Error('not a Certificate');
+  const fields = readChildren(tbs.value);
+  const f = (fields[0]?.tag === 0xa0 ? fields.slice(1) : fields) as (DerNode | undefined)[];
+  const [serial, , issuer, , subject] = f;
+  if (serial?.tag !== 0x02 || issuer?.tag !== 0x30 || subject?.tag !== 0x30) throw new Error('malformed TBSCertificate');
+  const oid = readChildren(sigAlg.value)[0];
+  if (oid?.tag !== 0x06) throw new Error('malformed signatureAlgorithm');
+  let s = 0;
+  while (s < serial.value.length - 1 && serial.value[s] === 0) s++;
+  return {
+    serial: Buffer.from(serial.value.subarray(s)).toString('hex'),
+    issuerDer: issuer.raw,
+    subjectDer: subject.raw,
+    signatureAlgorithm: decodeOid(oid.value),
+  };
+}
+
+/** emailAddress attribute values of a Name. */
+export function emailAttributes(rdns: Uint8Array[]): string[] {
+  const out: string[] = [];
+  for (const rdn of rdns) {
+    for (const atv of readChildren(readNode(rdn).node.value)) {
+      const [type, value] = readChildren(atv.value);
+      if (type?.tag === 0x06 && value && decodeOid(type.value) === EMAIL_ATTR) out.push(Buffer.from(value.value).toString('latin1'));
+    }
+  }
+  return out;
+}
+
+const CURVES: Record<string, string> = { prime256v1: 'P-256', secp384r1: 'P-384', secp521r1: 'P-521' };
+
+/** Shared with the fast decoder: both read the key through node:crypto. */
+export function publicKeyInfo(native: NativeCert): PublicKeyInfo {
+  try {
+    const key = native.publicKey;
+    const d = key.asymmetricKeyDetails ?? {};
+    return {
+      algorithm: key.asymmetricKeyType ?? 'unknown',
+      ...(d.modulusLength !== undefined ? { bits: d.modulusLength } : {}),
+      ...(d.namedCurve !== undefined ? { curve: CURVES[d.namedCurve] ?? d.namedCurve } : {}),
+    };
+  } catch {
+    // OpenSSL could not load the key (unknown algorithm or curve): validation refuses it.
+    return { algorithm: 'unknown' };
+  }
+}
+
+/** Decodes one DER certificate the original way; throws a plain Error when it is not well-formed. */
+export function decodeReference(der: Uint8Array<ArrayBuffer>): ParsedCert {
+  const tbs = splitTbs(der);
+  const native = new NativeCert(der);
+  const cert = new x509.X509Certificate(der);
+  const seen = new Set<string>();
+  const unhandled: string[] = [];
+  for (const ext of cert.extensions) {
+    if (seen.has(ext.type)) throw new Error(`duplicate extension ${ext.type}`);
+    seen.add(ext.type);
+    if (ext.critical && !HANDLED.has(ext.type)) unhandled.push(ext.type);
+  }
+  const raw = (oid: string) => cert.extensions.find((e) => e.type === oid);
+  const bc = cert.getExtension(x509.BasicConstraintsExtension);
+  const ku = cert.getExtension(x509.KeyUsagesExtension);
+  const eku = cert.getExtension(x509.ExtendedKeyUsageExtension);
+  const ski = cert.getExtension(x509.SubjectKeyIdentifierExtension);
+  const aki = cert.getExtension(x509.AuthorityKeyIdentifierExtension);
+  const crl = cert.getExtension(x509.CRLDistributionPointsExtension);
+  const sanExt = raw(OID.subjectAltName);
+  const ncExt = raw(OID.nameConstraints);
+  const allSans = sanExt ? parseGeneralNames(new Uint8Array(sanExt.value)) : [];
+  const subjectRdns = nameRdns(tbs.subjectDer);
+  return {
+    der,
+    sha256: createHash('sha256').update(der).digest('hex'),
+    subject: cert.subject,
+    issuer: cert.issuer,
+    commonNames: cert.subjectName.getField('CN'),
+    subjectAltNames: allSans.flatMap((n): TypedName[] =>
+      n.type === 'ip' ? [{ type: 'ip', value: bytesToIp(n.bytes) }] : n.type === 'dns' || n.type === 'uri' || n.type === 'email' ? [n] : []),
+    allSubjectAltNames: allSans,
+    subjectEmails: emailAttributes(subjectRdns),
+    notBefore: cert.notBefore,
+    notAfter: cert.notAfter,
+    isCA: bc?.ca ?? false,
+    ...(bc?.pathLength !== undefined ? { pathLen: bc.pathLength } : {}),
+    ...(ku ? { keyUsage: ku.usages } : {}),
+    ...(eku ? { extendedKeyUsage: eku.usages.map(String) } : {}),
+    selfIssued: bytesEqual(tbs.subjectDer, tbs.issuerDer),
+    serial: tbs.serial,
+    publicKey: publicKeyInfo(native),
+    signatureAlgorithm: tbs.signatureAlgorithm,
+    subjectDer: tbs.subjectDer,
+    issuerDer: tbs.issuerDer,
+    subjectRdns,
+    ...(ski ? { subjectKeyId: ski.keyId.toLowerCase() } : {}),
+    ...(aki?.keyId ? { authorityKeyId: aki.keyId.toLowerCase() } : {}),
+    ...(ncExt ? { nameConstraints: parseNameConstraints(new Uint8Array(ncExt.value)) } : {}),
+    crlDistributionPoints: (crl?.distributionPoints ?? []).flatMap((dp) =>
+      (dp.distributionPoint?.fullName ?? []).flatMap((gn) => (gn.uniformResourceIdentifier ? [gn.uniformResourceIdentifier] : []))),
+    unhandledCriticalExtensions: unhandled,
+    native,
+  };
+}
