@@ -42,17 +42,15 @@ describe('path search', () => {
     expect(outcome({ leaf: tooDeep.parsed, presented, bundle: [root.parsed] }).code).toBe('chain_incomplete');
   });
 
-  it('many presented impostors with the root DN are all rejected quickly', async () => {
+  it('many presented impostors with the root DN are all rejected, and the real intermediate among them still found', async () => {
     const { root, int, leaf } = await basicPki();
     const impostors = [];
     for (let i = 0; i < 12; i++) {
       impostors.push((await mint({ subject: root.subject, ca: true })).parsed);
       impostors.push((await mint({ subject: int.subject, ca: true, issuer: root, signWith: (await mint({ subject: 'CN=x', ca: true })).keys.privateKey })).parsed);
     }
-    const started = performance.now();
     expect(outcome({ leaf: leaf.parsed, presented: impostors, bundle: [root.parsed] }).code).toBe('signature_invalid');
     expect(outcome({ leaf: leaf.parsed, presented: [...impostors, int.parsed], bundle: [root.parsed] }).code).toBe('ok');
-    expect(performance.now() - started).toBeLessThan(2000);
   });
 
   it('the search work is capped when a client floods same-DN candidates', async () => {
@@ -62,10 +60,9 @@ describe('path search', () => {
     const flood = [];
     for (let i = 0; i < 80; i++) flood.push((await mint({ subject: 'CN=Flood', ca: true, keys: signer.keys, issuerName: 'CN=Flood', signWith: signer.keys.privateKey })).parsed);
     const leaf = await mint({ subject: 'CN=agent', issuer: signer });
-    const started = performance.now();
+    // The refusal says the step/signature budget ran out: the search stopped instead of trying all 80.
     const got = outcome({ leaf: leaf.parsed, presented: flood, bundle: [root.parsed] });
     expect(got).toMatchObject({ code: 'chain_incomplete', message: expect.stringMatching(/gave up/) });
-    expect(performance.now() - started).toBeLessThan(1000);
   });
 
   it('an unknown critical extension on the leaf is refused', async () => {
