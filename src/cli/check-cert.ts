@@ -10,7 +10,7 @@ import { configFrom } from './config-file.js';
 
 /**
  * Dry run of a login: the same validation, policy and revocation code, without a gateway or a
- * store. The only network use is downloading the CRLs an identity's revocation block names.
+ * store. The only network use is fetching the CRLs and OCSP answers an identity's revocation block names.
  */
 export async function checkCert(values: { config?: string; cert?: string; chain?: string; identity?: string }): Promise<number> {
   if (!values.cert) {

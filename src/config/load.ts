@@ -101,8 +101,8 @@ export function buildConfig(
 }
 
 /**
- * CRL checking is enforced (src/revocation); OCSP is not, and accepting a policy we do not
- * enforce would be a silent fail-open, so `ocsp.enabled: true` is refused.
+ * Revocation sources are checked here so that a policy that cannot be enforced (a CRL URL or an
+ * OCSP responder certgate would never ask) is refused at startup rather than failing at login.
  */
 function resolveRevocation(
   rev: IdentityConfig['revocation'],
@@ -110,8 +110,8 @@ function resolveRevocation(
   at: (p: string) => string,
 ): IdentityConfig['revocation'] {
   if (!rev) return rev;
-  if (rev.ocsp?.enabled) {
-    throw new ConfigError([...key, 'ocsp', 'enabled'], 'OCSP is not supported yet; set it to false and use revocation.crl (fromCertificate, urls or files)');
+  if (rev.ocsp?.responder !== undefined && new URL(rev.ocsp.responder).protocol !== 'http:') {
+    throw new ConfigError([...key, 'ocsp', 'responder'], 'only http OCSP responders are supported');
   }
   if (!rev.crl) return rev;
   rev.crl.urls.forEach((u, j) => {

@@ -31,6 +31,8 @@ export interface MintOptions {
   san?: SanEntry[];
   nameConstraints?: { permitted?: SanEntry[]; excluded?: SanEntry[] };
   crlDistributionPoints?: string[];
+  /** authorityInfoAccess id-ad-ocsp URL (the OCSP responder). */
+  ocspUrl?: string;
 }
 export interface MintedCert {
   der: Uint8Array;
@@ -126,6 +128,7 @@ export async function mintCertificate(opts: MintOptions): Promise<MintedCert> {
   }
   if (opts.nameConstraints) extensions.push(nameConstraintsExtension(opts.nameConstraints));
   if (opts.crlDistributionPoints?.length) extensions.push(new x509.CRLDistributionPointsExtension(opts.crlDistributionPoints, false));
+  if (opts.ocspUrl) extensions.push(new x509.AuthorityInfoAccessExtension({ ocsp: opts.ocspUrl }, false));
   const ski = await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, crypto);
   extensions.push(ski);
   // AKI names the issuer's key: the issuer's own SKI when it has one, our SKI when self-signed.

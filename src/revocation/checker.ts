@@ -7,12 +7,16 @@ import { checkRevocation, type CrlSources } from '../pki/revocation.js';
 import type { Clock } from '../util/clock.js';
 import { CrlFileCache, CrlUrlCache } from './cache.js';
 import { createCrlFetcher, fileVersion, readCrlFileBounded, type CrlFetchOptions, type CrlFetcher } from './fetch.js';
+import type { OcspFetcher } from './ocsp-fetch.js';
+import { createOcspChecker, type OcspOutcome } from './ocsp.js';
 
 /**
  * Revocation at login: the identity's CRL sources, loaded through the caches, judged by the pure
- * checker (src/pki/revocation.ts). Throws `certificate_revoked` (always) or
- * `revocation_unavailable` (failClosed); under failOpen it logs what could not be checked and
- * lets the login through.
+ * checker (src/pki/revocation.ts), and, with `ocsp.enabled`, the leaf's OCSP status
+ * (src/revocation/ocsp.ts; intermediates are covered by CRLs only). Throws `certificate_revoked`
+ * when either source says so (always); under failClosed `certificate_status_unknown` when the
+ * OCSP responder does not know the leaf, else `revocation_unavailable` for any CRL or OCSP
+ * problem; under failOpen it logs what could not be checked and lets the login through.
  */
 export interface RevocationChecker {
   check(identity: Identity, path: ParsedCert[], now: Date): Promise<void>;
@@ -27,9 +31,11 @@ export interface RevocationOptions extends CrlFetchOptions {
   retryMs?: number;
   /** Replaces the undici fetcher (tests). */
   fetcher?: CrlFetcher;
+  /** Replaces the undici OCSP fetcher (tests). */
+  ocspFetcher?: OcspFetcher;
 }
 
-/** The CRL sources an identity configured; undefined when it checks no revocation. */
+/** The CRL sources an identity configured; undefined when it checks no CRL. */
 export function crlSourcesOf(identity: Identity): CrlSources | undefined {
   const crl = identity.revocation?.crl;
   if (!crl || (!crl.fromCertificate && crl.urls.length === 0 && crl.files.length === 0)) return undefined;
@@ -60,7 +66,7 @@ export function createRevocationChecker(opts: RevocationOptions): RevocationChec
   });
   const checks = new Counter({
     name: 'certgate_revocation_checks_total',
-    help: 'Login revocation checks by identity and outcome (good, revoked, unavailable_refused, unavailable_allowed)',
+    help: 'Login revocation checks by identity and outcome (good, revoked, unavailable_refused, unknown_refused, unavailable_allowed)',
     labelNames: ['identity', 'outcome'],
     registers: opts.registry ? [opts.registry] : [],
   });
@@ -75,44 +81,92 @@ export function createRevocationChecker(opts: RevocationOptions): RevocationChec
   });
   const files = new CrlFileCache({ read: (p) => readCrlFileBounded(p, opts.maxBytes), version: fileVersion });
 
+  const ocspRequests = new Counter({
+    name: 'certgate_ocsp_requests_total',
+    help: 'OCSP requests by outcome (good, revoked, unknown, error, invalid)',
+    labelNames: ['outcome'],
+    registers: opts.registry ? [opts.registry] : [],
+  });
+  const ocsp = createOcspChecker({
+    clock: opts.clock,
+    timeoutMs: opts.timeoutMs,
+    maxBytes: opts.maxBytes,
+    dispatcher: opts.dispatcher,
+    fetcher: opts.ocspFetcher,
+    retryMs: opts.retryMs,
+    onRequest: (url, r) => {
+      ocspRequests.inc({ outcome: r.ok ? r.status : r.invalid ? 'invalid' : 'error' });
+      if (!r.ok) opts.log.warn({ event: 'ocsp_request_failed', url, reason: r.reason }, r.invalid ? 'OCSP response invalid' : 'OCSP request failed');
+    },
+  });
+
   return {
     async check(identity, path, now) {
       const sources = crlSourcesOf(identity);
-      if (!sources) return;
+      const ocspConfig = identity.revocation?.ocsp?.enabled ? identity.revocation.ocsp : undefined;
+      if (!sources && !ocspConfig) return;
       const onUnavailable = identity.revocation?.onUnavailable ?? 'failClosed';
-      try {
-        const r = await checkRevocation({
-          path: fetchablePath(path),
-          sources,
-          now,
-          onUnavailable,
-          fetchCrl: (u) => urls.get(u),
-          readCrlFile: (p) => files.get(p),
-        });
-        if (r.unavailable.length) {
-          checks.inc({ identity: identity.id, outcome: 'unavailable_allowed' });
-          opts.log.warn(
-            { event: 'revocation_unavailable', identity: identity.id, policy: 'failOpen', outcome: 'allowed', problems: r.unavailable },
-            'revocation status could not be established; login allowed (failOpen)',
-          );
-        } else {
-          checks.inc({ identity: identity.id, outcome: 'good' });
-        }
-      } catch (e) {
-        if (isCertgateError(e) && e.code === 'revocation_unavailable') {
-          checks.inc({ identity: identity.id, outcome: 'unavailable_refused' });
-          opts.log.warn(
-            { event: 'revocation_unavailable', identity: identity.id, policy: 'failClosed', outcome: 'refused', reason: e.message },
-            'revocation status could not be established; login refused (failClosed)',
-          );
-          // Which CRL failed and why is for the operator's log, not for the client.
-          throw certRefused('revocation_unavailable', `the revocation status of the certificate cannot be established for identity "${identity.id}"`);
-        } else if (isCertgateError(e) && e.code === 'certificate_revoked') {
-          checks.inc({ identity: identity.id, outcome: 'revoked' });
-        }
-        throw e;
+      // Both run at once; the CRL side collects its problems (failOpen) so that the policy below
+      // decides over CRL and OCSP problems together.
+      const [crl, leaf] = await Promise.allSettled([
+        sources
+          ? checkRevocation({
+              path: fetchablePath(path),
+              sources,
+              now,
+              onUnavailable: 'failOpen',
+              fetchCrl: (u) => urls.get(u),
+              readCrlFile: (p) => files.get(p),
+            })
+          : Promise.resolve({ unavailable: [] as string[] }),
+        ocspConfig ? ocsp.check(path, ocspConfig.responder, now) : Promise.resolve<OcspOutcome>({ kind: 'skipped' }),
+      ]);
+      if (leaf.status === 'rejected') throw leaf.reason;
+      // A revocation by either source refuses, whatever the other says and whatever the policy.
+      const revoked = crl.status === 'rejected' && isCertgateError(crl.reason) && crl.reason.code === 'certificate_revoked'
+        ? crl.reason
+        : leaf.value.kind === 'revoked' ? leaf.value.error : undefined;
+      if (revoked) {
+        checks.inc({ identity: identity.id, outcome: 'revoked' });
+        throw revoked;
       }
+      if (crl.status === 'rejected') throw crl.reason;
+
+      const problems = [...crl.value.unavailable];
+      if (leaf.value.kind === 'unavailable' || leaf.value.kind === 'unknown') problems.push(leaf.value.problem);
+      if (problems.length === 0) {
+        checks.inc({ identity: identity.id, outcome: 'good' });
+        return;
+      }
+      if (onUnavailable === 'failOpen') {
+        checks.inc({ identity: identity.id, outcome: 'unavailable_allowed' });
+        opts.log.warn(
+          { event: 'revocation_unavailable', identity: identity.id, policy: 'failOpen', outcome: 'allowed', problems },
+          'revocation status could not be established; login allowed (failOpen)',
+        );
+        return;
+      }
+      const unknown = leaf.value.kind === 'unknown';
+      checks.inc({ identity: identity.id, outcome: unknown ? 'unknown_refused' : 'unavailable_refused' });
+      opts.log.warn(
+        {
+          event: 'revocation_unavailable',
+          identity: identity.id,
+          policy: 'failClosed',
+          outcome: 'refused',
+          reason: `revocation status cannot be established: ${problems[0]}`,
+          problems,
+        },
+        'revocation status could not be established; login refused (failClosed)',
+      );
+      // Which CRL or responder failed and why is for the operator's log, not for the client.
+      if (unknown) {
+        throw certRefused('certificate_status_unknown', `the OCSP responder does not know the certificate; identity "${identity.id}" requires a known status`);
+      }
+      throw certRefused('revocation_unavailable', `the revocation status of the certificate cannot be established for identity "${identity.id}"`);
     },
-    close: () => fetcher.close(),
+    close: async () => {
+      await Promise.all([fetcher.close(), ocsp.close()]);
+    },
   };
 }

@@ -47,12 +47,6 @@ describe('revocation configuration', () => {
     expect(c.identities[0]!.revocation?.onUnavailable).toBe('failClosed');
   });
 
-  it('refuses ocsp.enabled: true, naming the key (an unenforced policy would fail open)', () => {
-    const e = refusal(doc({ crl: { fromCertificate: true }, ocsp: { enabled: true } }));
-    expect(e.path).toEqual(['identities', 0, 'revocation', 'ocsp', 'enabled']);
-    expect(e.message).toMatch(/^identities\.0\.revocation\.ocsp\.enabled: OCSP is not supported yet/);
-  });
-
   it('accepts an ocsp block that is disabled', () => {
     expect(() => buildConfig(doc({ ocsp: { enabled: false, responder: 'http://ocsp.example' } }), { baseDir: dir, env: {} })).not.toThrow();
   });
