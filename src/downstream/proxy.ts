@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Context, Next } from 'koa';
 import { Agent, request, type Dispatcher } from 'undici';
-import { CertgateError } from '../errors.js';
+import { CertgateError, badRequest } from '../errors.js';
 import type { RouteConfig } from '../config/schema.js';
 import { authorizeRequest } from '../http/bearer.js';
 import { callerOf } from '../http/caller.js';
@@ -18,11 +18,20 @@ interface CompiledRoute {
   dispatcher: Dispatcher;
 }
 
-function requestHeaders(ctx: Context, gw: Gateway, strip: Set<string>): Record<string, string | string[]> {
+/**
+ * Headers a client must never be able to hand the upstream: the gateway's own identity headers,
+ * forwarding metadata (certgate writes its own X-Forwarded-For), and every terminator's
+ * client-certificate headers, whether or not this deployment's trustedProxies name them.
+ */
+const CLIENT_HEADER_PREFIXES = ['x-certgate-', 'x-forwarded-', 'x-amzn-mtls-', 'x-ssl-', 'ssl-client-', 'x-client-cert', 'client-cert', 'cf-client-cert', 'x-arr-clientcert'];
+const CLIENT_HEADERS = new Set(['authorization', 'cookie', 'forwarded', 'x-real-ip', 'x-client-ip', 'true-client-ip']);
+
+function requestHeaders(ctx: Context, strip: Set<string>): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   const connectionTokens = new Set((ctx.get('connection') || '').toLowerCase().split(',').map((s) => s.trim()));
   for (const [name, value] of Object.entries(ctx.req.headers as IncomingHttpHeaders)) {
     if (value === undefined || HOP_BY_HOP.has(name) || connectionTokens.has(name) || strip.has(name)) continue;
+    if (CLIENT_HEADERS.has(name) || CLIENT_HEADER_PREFIXES.some((p) => name.startsWith(p))) continue;
     out[name] = value;
   }
   return out;
@@ -44,7 +53,9 @@ export function downstreamRoutes(gw: Gateway) {
     }),
   }));
   // Headers the gateway itself interprets never travel on.
-  const strip = new Set(['authorization', 'cookie', ...gw.config.trustedProxies.flatMap((p) => [p.header, p.chainHeader, p.verifyHeader].filter((h): h is string => !!h))]);
+  const strip = new Set(gw.config.trustedProxies.flatMap((p) => [p.header, p.chainHeader, p.verifyHeader].filter((h): h is string => !!h)));
+  // Longest prefix first: a more specific route (with stronger scopes) is never shadowed.
+  routes.sort((a, b) => b.config.pathPrefix.length - a.config.pathPrefix.length);
 
   const match = (path: string) =>
     routes.find((r) => path === r.config.pathPrefix || path.startsWith(r.config.pathPrefix.replace(/\/$/, '') + '/'));
@@ -52,9 +63,11 @@ export function downstreamRoutes(gw: Gateway) {
   return async (ctx: Context, next: Next) => {
     const route = match(ctx.path);
     if (!route) return next();
+    // Matched on the raw path, so the path must not be able to leave the route afterwards.
+    assertNoTraversal(ctx.path);
     const { record } = await authorizeRequest(ctx, gw, true, route.config.requiredScopes);
     const identity = gw.identities.find((i) => i.config.id === record.identityId);
-    const headers = requestHeaders(ctx, gw, strip);
+    const headers = requestHeaders(ctx, strip);
     const cred = await upstreamCredential(route.config, record, identity, gw.keys, gw.config.issuer, gw.clock.now());
     if (cred) headers[cred[0]] = cred[1];
     const caller = callerOf(ctx, gw);
@@ -62,6 +75,7 @@ export function downstreamRoutes(gw: Gateway) {
     headers['x-certgate-identity'] = record.identityId;
     const base = route.upstream.pathname.replace(/\/$/, '');
     const target = new URL(route.upstream.origin + base + ctx.path + (ctx.querystring ? `?${ctx.querystring}` : ''));
+    if (target.pathname !== base + ctx.path) throw badRequest('invalid_path', 'the request path is not allowed');
     const hasBody = !['GET', 'HEAD'].includes(ctx.method);
     let res: Dispatcher.ResponseData;
     try {
@@ -81,4 +95,23 @@ export function downstreamRoutes(gw: Gateway) {
     }
     ctx.body = res.body;
   };
+}
+
+/**
+ * Refuses paths that a URL parser or the upstream would resolve to somewhere else than the route
+ * they matched: dot segments (also percent-encoded, also with `;` parameters), encoded slashes and
+ * backslashes, and empty segments.
+ */
+export function assertNoTraversal(path: string): void {
+  if (/%2f|%5c|\\/i.test(path) || path.includes('//')) throw badRequest('invalid_path', 'the request path is not allowed');
+  for (const raw of path.split('/')) {
+    let seg: string;
+    try {
+      seg = decodeURIComponent(raw);
+    } catch {
+      throw badRequest('invalid_path', 'the request path is not allowed');
+    }
+    const bare = seg.split(';')[0];
+    if (bare === '.' || bare === '..') throw badRequest('invalid_path', 'the request path is not allowed');
+  }
 }

@@ -1,4 +1,4 @@
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getJson, LOGIN_PATH, postJson, startTestGateway, type TestGateway } from '../helpers/gateway.js';
@@ -67,6 +67,8 @@ describe('downstream routes', () => {
       ],
       routes: [
         { pathPrefix: '/api/certificate', upstream: `http://127.0.0.1:${upstreamPort}`, requiredScopes: ['certificates:request'], upstreamAuth: { type: 'jwt', audience: 'https://le-cert-server', ttl: 60 } },
+        // Listed after the broader route on purpose: the longer prefix must still win.
+        { pathPrefix: '/api/certificate/admin', upstream: `http://127.0.0.1:${upstreamPort}`, requiredScopes: ['certificates:admin'], upstreamAuth: { type: 'jwt', audience: 'https://le-cert-server', ttl: 60 } },
       ],
     }, { clock: { now: () => Date.now() } });
     upstream = await startLeCertServerLike(upstreamPort, issuer);
@@ -89,6 +91,62 @@ describe('downstream routes', () => {
     expect(last.headers['x-ssl-client-cert']).toBeUndefined();
     expect(last.headers['x-certgate-identity']).toBe('agents');
     expect((await getJson(gw.url + '/api/v1/auth/token/self', { authorization: `Bearer ${token}` })).body.usesRemaining).toBe(1);
+  });
+
+  it('keeps client-sent identity, forwarding and certificate headers away from the upstream', async () => {
+    const fresh = (await postJson(gw.url + LOGIN_PATH, { identityId: 'agents' }, { 'x-ssl-client-cert': header })).body.accessToken;
+    const res = await postJson(gw.url + '/api/certificate', { domain: 'b.ci.example.com' }, {
+      authorization: `Bearer ${fresh}`,
+      'x-certgate-identity': 'root',
+      'x-certgate-scopes': 'admin',
+      forwarded: 'for=1.1.1.1',
+      'x-forwarded-host': 'evil.example',
+      'x-real-ip': '1.1.1.1',
+      'x-forwarded-client-cert': 'Hash=00',
+      'x-amzn-mtls-clientcert': 'forged',
+      'x-forwarded-for': '1.1.1.1',
+    });
+    expect(res.status).toBe(200);
+    const h = upstream.seen.at(-1)!.headers;
+    expect(h['x-certgate-identity']).toBe('agents');
+    for (const name of ['x-certgate-scopes', 'forwarded', 'x-forwarded-host', 'x-real-ip', 'x-forwarded-client-cert', 'x-amzn-mtls-clientcert']) expect(h[name], name).toBeUndefined();
+    // This caller is itself a trusted proxy, so its X-Forwarded-For names the client: certgate
+    // passes on exactly that one address, computed, not the client's header.
+    expect(h['x-forwarded-for']).toBe('1.1.1.1');
+  });
+
+  it.each([
+    '/api/certificate/../admin/x',
+    '/api/certificate/%2e%2e/%2E%2E/internal',
+    '/api/certificate/..;/admin',
+    '/api/certificate/a%2fb',
+    '/api/certificate/a%5c..%5cb',
+    '/api/certificate//x',
+  ])('refuses %s with 400 before any use is taken or the upstream is called', async (path) => {
+    const fresh = (await postJson(gw.url + LOGIN_PATH, { identityId: 'agents' }, { 'x-ssl-client-cert': header })).body.accessToken;
+    const before = upstream.seen.length;
+    const res = await new Promise<{ status: number; body: any }>((resolve, reject) => {
+      // Raw request: fetch would normalise the dot segments before they reach the gateway.
+      const { hostname, port } = new URL(gw.url);
+      const req = httpRequest({ hostname, port, path, method: 'GET', headers: { authorization: `Bearer ${fresh}` } }, (r) => {
+        let t = '';
+        r.on('data', (d) => (t += d));
+        r.on('end', () => resolve({ status: r.statusCode!, body: JSON.parse(t) }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.error).toBe('invalid_path');
+    expect(upstream.seen.length).toBe(before);
+    expect((await getJson(gw.url + '/api/v1/auth/token/self', { authorization: `Bearer ${fresh}` })).body.usesRemaining).toBe(2);
+  });
+
+  it('routes by the longest prefix, so a stricter sub-route is not shadowed', async () => {
+    const fresh = (await postJson(gw.url + LOGIN_PATH, { identityId: 'agents' }, { 'x-ssl-client-cert': header })).body.accessToken;
+    const res = await postJson(gw.url + '/api/certificate/admin/revoke', { domain: 'a.ci.example.com' }, { authorization: `Bearer ${fresh}` });
+    expect(res.status).toBe(403);
+    expect(res.body.error).toBe('insufficient_scope');
   });
 
   it('passes the upstream refusal through (domain outside the claim)', async () => {
