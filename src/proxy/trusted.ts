@@ -62,7 +62,8 @@ function single(headers: DistinctHeaders, name: string): string | undefined {
  *
  * A header is read only when the TCP `peer` is inside the CIDRs of the entry that configures
  * it; when several entries trust the peer, the first (config order) whose header is present
- * wins. A configured certificate header that arrives from a peer no entry trusts for it is a
+ * wins — and when the headers of two such entries are both present, the request is refused
+ * (401 `ambiguous_certificate_headers`). A configured certificate header that arrives from a peer no entry trusts for it is a
  * spoofing attempt or a missing proxy range: 401 `untrusted_proxy` (the caller logs it).
  * Then: 401 `duplicate_certificate_header`, the decoder's refusals (431/400/401), and, when
  * `verifyHeader` is configured and a certificate was forwarded, 401 `proxy_verification_failed`.
@@ -73,7 +74,13 @@ export function readForwardedCertificate(
   proxies: CompiledProxies,
 ): { proxy: TrustedProxyConfig; certs: ForwardedCerts } | null {
   const trusted = proxies.entries.filter((e) => e.cidrs.contains(peer));
-  const chosen = trusted.find((e) => present(headers[e.config.header]));
+  const carried = trusted.filter((e) => present(headers[e.config.header]));
+  // Two certificate headers from one peer: the terminator set one, a client may have slipped in
+  // the other (a header this terminator does not know it must strip). Refuse rather than guess.
+  if (new Set(carried.map((e) => e.config.header)).size > 1) {
+    throw certRefused('ambiguous_certificate_headers', `several certificate headers (${carried.map((e) => e.config.header).join(', ')}) from one peer`);
+  }
+  const chosen = carried[0];
 
   if (!chosen) {
     const spoofed = proxies.entries.find((e) => present(headers[e.config.header]));

@@ -71,13 +71,19 @@ describe('readForwardedCertificate: several entries for one peer', () => {
     { cidrs: ['10.0.0.0/16'], header: 'x-ssl-client-cert', format: 'der-base64' },
   ]);
 
-  it('uses the first entry, in config order, whose header is present', () => {
+  it('uses the entry whose header is present, the first in config order when several share it', () => {
     expect(readForwardedCertificate('10.0.0.5', { 'x-client-der': [HAPROXY_CERT] }, overlapping)!.proxy.format).toBe('haproxy');
-    expect(readForwardedCertificate('10.0.0.5', { 'x-ssl-client-cert': [NGINX_CERT], 'x-client-der': [HAPROXY_CERT] }, overlapping)!.proxy.format).toBe('nginx');
+    expect(readForwardedCertificate('10.0.0.5', { 'x-ssl-client-cert': [NGINX_CERT] }, overlapping)!.proxy.format).toBe('nginx');
   });
 
-  it('an empty header of the first matching entry means no certificate; later entries are not tried', () => {
-    expect(readForwardedCertificate('10.0.0.5', { 'x-ssl-client-cert': [''], 'x-client-der': [HAPROXY_CERT] }, overlapping)).toBeNull();
+  it('refuses when the headers of two entries trusting the peer are both present, even one empty', () => {
+    // One of them was set by the terminator; the other may be a client's, which this terminator
+    // does not know to strip (and it could skip the other entry's verifyHeader).
+    for (const first of [NGINX_CERT, '']) {
+      expect(() => readForwardedCertificate('10.0.0.5', { 'x-ssl-client-cert': [first], 'x-client-der': [HAPROXY_CERT] }, overlapping)).toThrow(
+        expect.objectContaining({ code: 'ambiguous_certificate_headers', status: 401 }),
+      );
+    }
   });
 
   it('the same header name under another entry is read with that entry\'s format when only it trusts the peer', () => {
