@@ -8,9 +8,9 @@ export async function tokensCommand(args: string[], values: { config?: string })
     return 2;
   }
   const config = configFrom(values);
-  if (!config.identities.some((i) => i.id === id)) {
-    process.stderr.write(`certgate: no identity "${id}" in ${config.source}\n`);
-    return 1;
+  if (!/^[a-z0-9._-]{1,128}$/.test(id)) {
+    process.stderr.write(`certgate: "${id}" is not an identity id ([a-z0-9._-]{1,128})\n`);
+    return 2;
   }
   if (config.store.url === 'memory') {
     process.stderr.write('certgate: the in-memory store lives inside the running gateway; use POST /api/v1/admin/identities/ID/revoke-tokens\n');

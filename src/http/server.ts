@@ -46,6 +46,7 @@ export async function buildGateway(config: Config, opts: StartOptions = {}): Pro
     store,
     keys,
     clock,
+    identityExists: (id) => config.identities.some((i) => i.id === id),
   });
   const metrics = createMetrics();
   return {

@@ -29,6 +29,8 @@ export interface TokenServiceOptions {
   store: TokenStore;
   keys: KeyRing;
   clock: Clock;
+  /** Whether an identity is still configured: tokens of a removed identity stop working at once. */
+  identityExists: (id: string) => boolean;
 }
 
 /** What a successful bearer check yields to the route that asked for it. */
@@ -152,11 +154,14 @@ export class TokenService {
 
   /** Looks a record up without consuming a use (token/self, introspection). */
   async lookup(claims: AccessClaims): Promise<TokenRecord> {
-    return unwrap(await this.o.store.check(claims.jti, claims.sub, this.o.clock.now(), false));
+    const record = unwrap(await this.o.store.check(claims.jti, claims.sub, this.o.clock.now(), false));
+    if (!this.o.identityExists(record.identityId)) throw tokenRefused('token_unknown', 'the identity of this token is no longer configured');
+    return record;
   }
 
   private checkCaller(claims: AccessClaims, record: FixedFields, ctx: CallerContext): void {
     if (record.identityId !== claims.sub) throw tokenRefused('token_unknown', 'the access token is not known');
+    if (!this.o.identityExists(record.identityId)) throw tokenRefused('token_unknown', 'the identity of this token is no longer configured');
     if (!this.cidrs(record.trustedIps).contains(ctx.clientIp)) {
       throw forbidden('token_ip_not_allowed', 'the access token may not be used from this address');
     }
