@@ -68,7 +68,7 @@ async function main(argv: string[]): Promise<number> {
       const { DEFAULT_CONFIG } = await import('./paths.js');
       const file = values.config ?? process.env.CERTGATE_CONFIG ?? DEFAULT_CONFIG;
       const c = loadConfigFile(file);
-      process.stdout.write(`${file}: valid (${c.identities.length} identities, ${c.trustedProxies.length} trusted proxies, store ${c.store.url.startsWith('redis') ? 'redis' : c.store.url})\n`);
+      process.stdout.write(`${file}: valid (${c.identities.length} identities, ${c.trustedProxies.length} trusted proxies, store ${c.store.url === 'memory' ? 'memory' : 'redis'})\n`);
       return 0;
     }
     case 'check-cert':

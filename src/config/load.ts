@@ -31,7 +31,10 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
   try {
     doc = parseYaml(text);
   } catch (e) {
-    throw new ConfigError([], `not valid YAML: ${(e as Error).message}`);
+    // yaml's message quotes the offending source lines, which may hold a secret: position only.
+    const pos = (e as { linePos?: { line: number; col: number }[] }).linePos?.[0];
+    const code = (e as { code?: string }).code ?? 'syntax error';
+    throw new ConfigError([], `not valid YAML (${code}${pos ? ` at line ${pos.line}, column ${pos.col}` : ''})`);
   }
   return buildConfig(doc ?? {}, { baseDir: dirname(resolve(file)), source: file, env });
 }
@@ -110,6 +113,11 @@ function resolveRevocation(
   at: (p: string) => string,
 ): IdentityConfig['revocation'] {
   if (!rev) return rev;
+  const crl = rev.crl;
+  if (!rev.ocsp?.enabled && !(crl && (crl.fromCertificate || crl.urls.length > 0 || crl.files.length > 0))) {
+    // A revocation block that names no source would read as "revocation is checked" and check nothing.
+    throw new ConfigError(key, 'names no revocation source: enable crl.fromCertificate, list crl.urls or crl.files, or enable ocsp');
+  }
   if (rev.ocsp?.responder !== undefined && new URL(rev.ocsp.responder).protocol !== 'http:') {
     throw new ConfigError([...key, 'ocsp', 'responder'], 'only http OCSP responders are supported');
   }

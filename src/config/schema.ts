@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { HEADER_FORMATS } from '../proxy/types.js';
-import { assertCidr } from '../util/cidr.js';
+import { assertCidr, CidrSet } from '../util/cidr.js';
 
 /** A CIDR list whose entries are validated at startup, not at first use. */
 const cidrList = z.array(
@@ -18,9 +18,25 @@ const headerName = z
   .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'not a valid HTTP header name')
   .transform((s) => s.toLowerCase());
 
+/**
+ * A trusted-proxy range lets every peer inside it speak for any client certificate, so ranges that
+ * cover everyone are refused: /0, and IPv6 ranges that contain the IPv4-mapped space
+ * (::ffff:0:0/96), which would match every IPv4 peer too.
+ */
+const proxyCidrList = cidrList.min(1).superRefine((cidrs, ctx) => {
+  cidrs.forEach((c, i) => {
+    const [addr, len] = c.split('/');
+    const prefix = len === undefined ? 128 : Number(len);
+    if (prefix === 0) ctx.addIssue({ code: 'custom', path: [i], message: 'a /0 range would trust every peer as a terminator' });
+    else if (addr?.includes(':') && prefix <= 96 && new CidrSet([c]).contains('::ffff:0.0.0.0') && new CidrSet([c]).contains('::ffff:255.255.255.255')) {
+      ctx.addIssue({ code: 'custom', path: [i], message: 'this IPv6 range contains the IPv4-mapped space and would trust every IPv4 peer' });
+    }
+  });
+});
+
 const trustedProxy = z
   .object({
-    cidrs: cidrList.min(1),
+    cidrs: proxyCidrList,
     header: headerName,
     format: z.enum(HEADER_FORMATS),
     chainHeader: headerName.optional(),

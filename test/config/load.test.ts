@@ -58,6 +58,9 @@ describe('configuration', () => {
     ['a bad proxy CIDR', { ...base(), trustedProxies: [{ cidrs: ['nope'], header: 'x-c', format: 'nginx' }] }, 'trustedProxies.0.cidrs.0', /CIDR/],
     ['an unknown header format', { ...base(), trustedProxies: [{ cidrs: ['10.0.0.0/8'], header: 'x-c', format: 'f5' }] }, 'trustedProxies.0.format', /.+/],
     ['a chain header for XFCC', { ...base(), trustedProxies: [{ cidrs: ['10.0.0.0/8'], header: 'x-forwarded-client-cert', format: 'envoy-xfcc', chainHeader: 'x-c' }] }, 'trustedProxies.0.chainHeader', /XFCC/],
+    ['a /0 trusted-proxy range', { ...base(), trustedProxies: [{ cidrs: ['0.0.0.0/0'], header: 'x-c', format: 'nginx' }] }, 'trustedProxies.0.cidrs.0', /every peer/],
+    ['an IPv6 trusted-proxy range covering mapped IPv4', { ...base(), trustedProxies: [{ cidrs: ['10.0.0.0/8', '::/1'], header: 'x-c', format: 'nginx' }] }, 'trustedProxies.0.cidrs.1', /IPv4-mapped/],
+    ['a revocation block without a source', { ...base(), identities: [{ id: 'a', caCertificateFile: 'ca.pem', revocation: { crl: { fromCertificate: false } } }] }, 'identities.0.revocation', /no revocation source/],
     ['duplicate identity ids', { ...base(), identities: [{ id: 'a', caCertificateFile: 'ca.pem' }, { id: 'a', caCertificateFile: 'ca.pem' }] }, 'identities.1.id', /duplicate/],
     ['an invalid identity id', { ...base(), identities: [{ id: 'Agents!', caCertificateFile: 'ca.pem' }] }, 'identities.0.id', /a-z0-9/],
     ['both CA forms', { ...base(), identities: [{ id: 'a', caCertificateFile: 'ca.pem', caCertificate: '-----BEGIN CERTIFICATE-----' }] }, 'identities.0.caCertificate', /exactly one/],
@@ -89,7 +92,9 @@ describe('configuration', () => {
   it('loads a YAML file relative to its directory and refuses broken YAML', () => {
     writeFileSync(join(dir, 'gw.yaml'), 'issuer: https://gw.example.com\nidentities:\n  - id: a\n    caCertificateFile: ca.pem\n');
     expect(loadConfigFile(join(dir, 'gw.yaml'), {}).identities[0]!.id).toBe('a');
-    writeFileSync(join(dir, 'bad.yaml'), 'issuer: [unclosed\n');
-    expect(() => loadConfigFile(join(dir, 'bad.yaml'), {})).toThrow(/YAML/);
+    writeFileSync(join(dir, 'bad.yaml'), 'admin:\n  tokens: ["secret-admin-token-123456"\nissuer: [unclosed\n');
+    expect(() => loadConfigFile(join(dir, 'bad.yaml'), {})).toThrow(/YAML .*line \d+/);
+    // The message gives the position, never the source text around it (it may hold secrets).
+    expect(() => loadConfigFile(join(dir, 'bad.yaml'), {})).not.toThrow(/secret-admin-token/);
   });
 });

@@ -138,6 +138,13 @@ describe.each(['memory', 'redis'] as const)('token lifecycle (%s store)', (kind)
     expect(r.status).toBe(403);
   });
 
+  it('percent-encodes a non-ASCII certificate subject in the forward-auth headers', async () => {
+    const t = await login('open', await pki.leaf({ cn: 'wörker-ü' }));
+    const r = await forward(t);
+    expect(r.status).toBe(204);
+    expect(decodeURIComponent(r.headers.get('x-certgate-subject')!)).toContain('CN=wörker-ü');
+  });
+
   it('revokes a token', async () => {
     const t = await login('open');
     const r = await postJson(gw.url + '/api/v1/auth/token/revoke', { accessToken: t });

@@ -47,8 +47,9 @@ describe('revocation configuration', () => {
     expect(c.identities[0]!.revocation?.onUnavailable).toBe('failClosed');
   });
 
-  it('accepts an ocsp block that is disabled', () => {
-    expect(() => buildConfig(doc({ ocsp: { enabled: false, responder: 'http://ocsp.example' } }), { baseDir: dir, env: {} })).not.toThrow();
+  it('accepts an ocsp block that is disabled beside a CRL source, and refuses it as the only "source"', () => {
+    expect(() => buildConfig(doc({ crl: { fromCertificate: true }, ocsp: { enabled: false, responder: 'http://ocsp.example' } }), { baseDir: dir, env: {} })).not.toThrow();
+    expect(refusal(doc({ ocsp: { enabled: false, responder: 'http://ocsp.example' } })).message).toMatch(/names no revocation source/);
   });
 
   it('refuses a CRL URL that is not http(s), and an unreadable CRL file, naming the entry', () => {

@@ -85,7 +85,11 @@ export function authRoutes(gw: Gateway): Router {
   return r;
 }
 
-/** Header values must be printable ASCII; a UTF-8 subject is percent-encoded instead of crashing. */
+/**
+ * Header values must be printable ASCII; a UTF-8 subject is percent-encoded instead of crashing.
+ * Lone surrogates are replaced first: a BMPString subject may decode to a lone surrogate, which
+ * encodeURIComponent would throw on.
+ */
 function headerSafe(v: string): string {
-  return /^[\x20-\x7e]*$/.test(v) ? v : encodeURIComponent(v);
+  return /^[\x20-\x7e]*$/.test(v) ? v : encodeURIComponent(v.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD'));
 }
