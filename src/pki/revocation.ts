@@ -4,7 +4,7 @@ import { webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import { CertgateError, certRefused } from '../errors.js';
 import type { ParsedCert } from './certificate.js';
-import { bytesEqual, readChildren, readNode } from './der.js';
+import { bytesEqual, decodeOid, readChildren, readNode, type DerNode } from './der.js';
 
 /**
  * CRL checking of a validated path, pure apart from the injected loaders.
@@ -17,7 +17,10 @@ import { bytesEqual, readChildren, readNode } from './der.js';
  * - A serial listed in a verified CRL of its issuer is `certificate_revoked`, stale CRL or not,
  *   under either policy.
  * - Coverage: the leaf, and every intermediate whose distribution points were consulted, needs
- *   a verified CRL with thisUpdate <= now <= nextUpdate. A failed load, an unparsable CRL, a bad
+ *   a verified CRL with thisUpdate <= now <= nextUpdate. A CRL without nextUpdate (RFC 5280
+ *   requires it; some CAs omit it) is current for CRL_MAX_AGE_WITHOUT_NEXT_UPDATE_MS after its
+ *   thisUpdate, not forever: otherwise a last good copy kept while the distribution point is
+ *   blocked would stay authoritative indefinitely. A failed load, an unparsable CRL, a bad
  *   signature, a stale CRL or a missing CRL is a problem: `failClosed` refuses with
  *   `revocation_unavailable`, `failOpen` passes and returns the problems for logging.
  * - CRLs with critical extensions (issuingDistributionPoint, deltaCRLIndicator) are not
@@ -44,25 +47,100 @@ export interface RevocationResult {
 const crypto = webcrypto as unknown as Crypto;
 const CRL_SIGN = 64; // x509.KeyUsageFlags.cRLSign
 const REMOVE_FROM_CRL = 8;
+const REASON_CODE = '2.5.29.21';
 
-interface Crl { source: string; issuerDer: Uint8Array; crl: x509.X509Crl }
+/**
+ * How long a CRL that carries no nextUpdate counts as current, from its thisUpdate: 24 h. CAs that
+ * omit nextUpdate typically republish at least daily; one older than this is stale (failClosed
+ * refuses, failOpen logs), though the serials it lists are still refused.
+ */
+export const CRL_MAX_AGE_WITHOUT_NEXT_UPDATE_MS = 24 * 3600_000;
+
+/** Until when (epoch ms) a CRL counts as current: its nextUpdate, else thisUpdate + the max age. */
+export function crlCurrentUntil(thisUpdate: Date, nextUpdate: Date | undefined): number {
+  return nextUpdate ? nextUpdate.getTime() : thisUpdate.getTime() + CRL_MAX_AGE_WITHOUT_NEXT_UPDATE_MS;
+}
+
+interface CrlEntry { serial: string; revocationDate: string; reason?: number }
+interface Crl {
+  source: string;
+  issuerDer: Uint8Array;
+  /** Signature, thisUpdate and nextUpdate. Not its entries or extensions: see decodeCrl. */
+  crl: x509.X509Crl;
+  entries: CrlEntry[];
+  criticalExtensions: string[];
+}
 
 const normSerial = (hex: string) => hex.toLowerCase().replace(/^(00)+(?=..)/, '');
+const isTime = (n: DerNode | undefined) => n?.tag === 0x17 || n?.tag === 0x18;
 
+/** UTCTime / GeneralizedTime as ISO text for messages; the raw text when it is in another form. */
+function timeText(n: DerNode): string {
+  const s = Buffer.from(n.value).toString('latin1');
+  const m = n.tag === 0x17 ? /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(s) : /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(s);
+  if (!m) return s;
+  const year = n.tag === 0x17 ? (Number(m[1]) >= 50 ? 1900 : 2000) + Number(m[1]) : Number(m[1]);
+  return new Date(Date.UTC(year, Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]))).toISOString();
+}
+
+/** Extensions ::= SEQUENCE OF SEQUENCE { extnID OID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING } */
+function extensions(n: DerNode): { oid: string; critical: boolean; value: Uint8Array }[] {
+  if (n.tag !== 0x30) throw new Error('malformed Extensions');
+  return readChildren(n.value).map((e) => {
+    const [id, second, third, ...rest] = e.tag === 0x30 ? readChildren(e.value) : [];
+    const critical = third !== undefined ? second : undefined;
+    const value = third ?? second;
+    if (id?.tag !== 0x06 || value?.tag !== 0x04 || rest.length || (critical && critical.tag !== 0x01)) throw new Error('malformed Extension');
+    return { oid: decodeOid(id.value), critical: critical !== undefined && critical.value.some((b) => b !== 0), value: value.value };
+  });
+}
+
+function entryOf(n: DerNode): CrlEntry {
+  const [serial, date, exts, ...rest] = n.tag === 0x30 ? readChildren(n.value) : [];
+  if (serial?.tag !== 0x02 || !isTime(date) || rest.length) throw new Error('malformed revokedCertificates entry');
+  const entry: CrlEntry = { serial: normSerial(Buffer.from(serial.value).toString('hex')), revocationDate: timeText(date!) };
+  const reason = exts ? extensions(exts).find((e) => e.oid === REASON_CODE) : undefined;
+  if (reason) {
+    const { node } = readNode(reason.value);
+    if (node.tag !== 0x0a || node.value.length !== 1) throw new Error('malformed reasonCode');
+    entry.reason = node.value[0];
+  }
+  return entry;
+}
+
+/**
+ * Entries and CRL extensions are read here from the TBSCertList itself, not from @peculiar/x509:
+ * for a CRL without the optional nextUpdate, @peculiar/x509 2.2 (asn1-x509 2.11) silently loses
+ * revokedCertificates and crlExtensions, so every serial such a CRL lists would pass.
+ */
 function decodeCrl(source: string, bytes: Uint8Array): Crl {
   const text = Buffer.from(bytes).toString('latin1');
   const der = text.trimStart().startsWith('-----BEGIN X509 CRL-----')
     ? new Uint8Array(Buffer.from(text.replace(/-----(BEGIN|END) X509 CRL-----|\s+/g, ''), 'base64'))
     : new Uint8Array(bytes);
-  // The issuer DN is taken as raw bytes for exact comparison with certificate subjects.
   const { node, next } = readNode(der);
   if (node.tag !== 0x30 || next !== der.length) throw new Error('not a single DER SEQUENCE');
   const tbs = readChildren(node.value)[0];
   if (tbs?.tag !== 0x30) throw new Error('not a CertificateList');
+  // TBSCertList ::= SEQUENCE { version INTEGER OPTIONAL, signature, issuer, thisUpdate,
+  //   nextUpdate Time OPTIONAL, revokedCertificates SEQUENCE OF … OPTIONAL, crlExtensions [0] OPTIONAL }
   const fields = readChildren(tbs.value);
-  const issuer = fields[fields[0]?.tag === 0x02 ? 2 : 1];
-  if (issuer?.tag !== 0x30) throw new Error('malformed TBSCertList');
-  return { source, issuerDer: issuer.raw, crl: new x509.X509Crl(der) };
+  let i = fields[0]?.tag === 0x02 ? 1 : 0;
+  // The issuer DN is taken as raw bytes for exact comparison with certificate subjects.
+  const issuer = fields[i + 1];
+  if (fields[i]?.tag !== 0x30 || issuer?.tag !== 0x30 || !isTime(fields[i + 2])) throw new Error('malformed TBSCertList');
+  i += 3;
+  if (isTime(fields[i])) i++;
+  let entries: CrlEntry[] = [];
+  if (fields[i]?.tag === 0x30) entries = readChildren(fields[i++]!.value).map(entryOf);
+  let criticalExtensions: string[] = [];
+  if (fields[i]?.tag === 0xa0) {
+    const [exts, ...rest] = readChildren(fields[i++]!.value);
+    if (!exts || rest.length) throw new Error('malformed crlExtensions');
+    criticalExtensions = extensions(exts).filter((e) => e.critical).map((e) => e.oid);
+  }
+  if (i !== fields.length) throw new Error('malformed TBSCertList');
+  return { source, issuerDer: issuer.raw, crl: new x509.X509Crl(der), entries, criticalExtensions };
 }
 
 async function load(input: RevocationInput, problems: string[]): Promise<Crl[]> {
@@ -95,13 +173,12 @@ export async function checkRevocation(input: RevocationInput): Promise<Revocatio
   // covered[i]: path[i] has a fresh, verified CRL from path[i + 1].
   const covered = new Array<boolean>(path.length).fill(false);
   let revoked: CertgateError | undefined;
-  for (const { source, issuerDer, crl } of crls) {
+  for (const { source, issuerDer, crl, entries, criticalExtensions } of crls) {
     const j = path.findIndex((c, k) => k > 0 && bytesEqual(c.subjectDer, issuerDer));
     if (j < 0) continue; // a CRL of some other CA of the bundle
     const ca = path[j]!;
     const subject = path[j - 1]!;
-    const critical = crl.extensions.filter((e) => e.critical).map((e) => e.type);
-    if (critical.length) { problems.push(`CRL ${source} has critical extensions certgate does not interpret: ${critical.join(', ')}`); continue; }
+    if (criticalExtensions.length) { problems.push(`CRL ${source} has critical extensions certgate does not interpret: ${criticalExtensions.join(', ')}`); continue; }
     if (ca.keyUsage !== undefined && !(ca.keyUsage & CRL_SIGN)) { problems.push(`CRL ${source}: "${ca.subject}" may not sign CRLs`); continue; }
     let ok = false;
     try {
@@ -110,12 +187,15 @@ export async function checkRevocation(input: RevocationInput): Promise<Revocatio
       ok = false;
     }
     if (!ok) { problems.push(`CRL ${source} is not signed by "${ca.subject}"`); continue; }
-    const entry = crl.entries.find((e) => normSerial(e.serialNumber) === normSerial(subject.serial));
+    const entry = entries.find((e) => e.serial === normSerial(subject.serial));
     if (entry && entry.reason !== REMOVE_FROM_CRL && !revoked) {
-      revoked = certRefused('certificate_revoked', `"${subject.subject}" (serial ${subject.serial}) was revoked at ${entry.revocationDate.toISOString()}`);
+      revoked = certRefused('certificate_revoked', `"${subject.subject}" (serial ${subject.serial}) was revoked at ${entry.revocationDate}`);
     }
     if (crl.thisUpdate > now) problems.push(`CRL ${source} is not valid before ${crl.thisUpdate.toISOString()}`);
     else if (crl.nextUpdate && crl.nextUpdate < now) problems.push(`CRL ${source} is stale (nextUpdate ${crl.nextUpdate.toISOString()})`);
+    else if (!crl.nextUpdate && crlCurrentUntil(crl.thisUpdate, undefined) < now.getTime()) {
+      problems.push(`CRL ${source} is stale (no nextUpdate, thisUpdate ${crl.thisUpdate.toISOString()} more than 24 h ago)`);
+    }
     else covered[j - 1] = true;
   }
   if (revoked) throw revoked;

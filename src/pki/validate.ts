@@ -11,10 +11,13 @@ import { nameConstraintViolation } from './name-constraints.js';
  *
  * Refusal codes (all 401 via certRefused):
  *   leaf:   ca_certificate_as_client, certificate_expired, certificate_not_yet_valid,
- *           extended_key_usage_not_allowed
+ *           key_usage_not_allowed (keyUsage present without digitalSignature: TLS client
+ *           authentication signs with the key), extended_key_usage_not_allowed
  *   any:    weak_or_unsupported_key, weak_signature_algorithm, unhandled_critical_extension
  *   CAs (intermediates and the anchor): issuer_expired, issuer_not_yet_valid, issuer_not_ca,
- *           path_length_exceeded, name_constraints_violated
+ *           path_length_exceeded, name_constraints_violated, extended_key_usage_not_allowed
+ *           (an EKU extension with neither clientAuth nor anyExtendedKeyUsage: EKUs nest, as in
+ *           Go's crypto/x509 and browsers, so such a CA cannot issue client certificates)
  *   path:   signature_invalid (a DN-matching issuer exists, no signature verifies),
  *           chain_incomplete (no issuer with a matching DN, or no path within MAX_PATH_LENGTH)
  */
@@ -36,6 +39,12 @@ const MAX_SIGNATURE_CHECKS = 64;
 const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
 const ANY_EKU = '2.5.29.37.0';
 const KEY_CERT_SIGN = 32; // x509.KeyUsageFlags.keyCertSign
+const DIGITAL_SIGNATURE = 1; // x509.KeyUsageFlags.digitalSignature
+
+/** No EKU extension means no restriction (RFC 5280 4.2.1.12). */
+const allowsClientAuth = (c: ParsedCert) =>
+  c.extendedKeyUsage === undefined || c.extendedKeyUsage.includes(CLIENT_AUTH) || c.extendedKeyUsage.includes(ANY_EKU);
+
 const SIGNATURE_ALGORITHMS = new Set([
   '1.2.840.113549.1.1.11', '1.2.840.113549.1.1.12', '1.2.840.113549.1.1.13', // sha256/384/512WithRSA
   '1.2.840.113549.1.1.10', // RSASSA-PSS
@@ -75,9 +84,12 @@ function leafProblem(leaf: ParsedCert, now: Date): CertgateError | undefined {
   if (intrinsic) return intrinsic;
   if (leaf.notAfter < now) return certRefused('certificate_expired', `the client certificate expired at ${leaf.notAfter.toISOString()}`);
   if (leaf.notBefore > now) return certRefused('certificate_not_yet_valid', `the client certificate is not valid before ${leaf.notBefore.toISOString()}`);
-  const eku = leaf.extendedKeyUsage;
-  // No EKU extension means no restriction (RFC 5280 4.2.1.12).
-  if (eku && !eku.includes(CLIENT_AUTH) && !eku.includes(ANY_EKU)) {
+  // No keyUsage extension means no restriction; with one, the TLS handshake's signature
+  // (CertificateVerify) needs digitalSignature.
+  if (leaf.keyUsage !== undefined && !(leaf.keyUsage & DIGITAL_SIGNATURE)) {
+    return certRefused('key_usage_not_allowed', 'the client certificate key usage does not allow digitalSignature');
+  }
+  if (!allowsClientAuth(leaf)) {
     return certRefused('extended_key_usage_not_allowed', 'the client certificate extended key usage does not allow clientAuth');
   }
   return undefined;
@@ -94,6 +106,9 @@ function issuerProblem(ca: ParsedCert, below: ParsedCert[], isAnchor: boolean, n
   if (intrinsic) return intrinsic;
   if (ca.notAfter < now) return certRefused('issuer_expired', `${who} expired at ${ca.notAfter.toISOString()}`);
   if (ca.notBefore > now) return certRefused('issuer_not_yet_valid', `${who} is not valid before ${ca.notBefore.toISOString()}`);
+  if (!allowsClientAuth(ca)) {
+    return certRefused('extended_key_usage_not_allowed', `${who} has an extended key usage without clientAuth, so it cannot issue client certificates`);
+  }
   // pathLenConstraint counts the non-self-issued intermediates between this CA and the leaf.
   const intermediates = below.slice(1).filter((c) => !c.selfIssued).length;
   if (ca.pathLen !== undefined && intermediates > ca.pathLen) {

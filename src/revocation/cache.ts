@@ -1,11 +1,15 @@
 // @peculiar/x509 2 needs the Reflect metadata polyfill loaded before it.
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
+import { crlCurrentUntil } from '../pki/revocation.js';
 import type { Clock } from '../util/clock.js';
 
 /**
  * CRL caches. A CRL fetched from a URL is kept until its nextUpdate (by the gateway clock) and
- * fetched again after; a CRL file is kept while its mtime/size/inode stay the same.
+ * fetched again after; one without nextUpdate is refetched every `noNextUpdateMs`, and once past
+ * thisUpdate + CRL_MAX_AGE_WITHOUT_NEXT_UPDATE_MS (src/pki/revocation.ts) it is treated like a CRL
+ * past its nextUpdate (retried every `retryMs`; the checker reports it stale). A CRL file is kept
+ * while its mtime/size/inode stay the same.
  *
  * - Concurrent logins needing the same URL share one fetch.
  * - A failed fetch is remembered for `retryMs`, so an unreachable distribution point is not
@@ -21,7 +25,7 @@ export interface UrlCacheOptions {
   load: (url: string) => Promise<Uint8Array>;
   /** How long a failure (or a CRL already past its nextUpdate) is kept before trying again. */
   retryMs?: number;
-  /** Kept when a CRL has no nextUpdate. */
+  /** Kept when a CRL has no nextUpdate (never beyond its thisUpdate + 24 h max age). */
   noNextUpdateMs?: number;
   maxEntries?: number;
   maxTotalBytes?: number;
@@ -94,9 +98,11 @@ export class CrlUrlCache {
     }
     this.opts.onFetch?.(url, { ok: true, bytes: bytes.length });
     const now = this.opts.clock.now();
-    const next = nextUpdateOf(bytes);
+    const validity = crlValidity(bytes);
     // An unparsable CRL is handed over anyway (the checker names the defect) but retried soon.
-    const freshUntil = next === null ? now + this.retryMs : next === undefined ? now + this.noNextUpdateMs : next;
+    const freshUntil = validity === null
+      ? now + this.retryMs
+      : validity.nextUpdate !== undefined ? validity.nextUpdate : Math.min(now + this.noNextUpdateMs, validity.currentUntil);
     this.put(url, { bytes, freshUntil, retryAt: Math.max(freshUntil, now + this.retryMs) });
     return bytes;
   }
@@ -142,15 +148,18 @@ export class CrlFileCache {
   }
 }
 
-/** nextUpdate in ms; undefined when the CRL has none; null when the bytes are not a CRL. */
-export function nextUpdateOf(bytes: Uint8Array): number | undefined | null {
+/**
+ * nextUpdate in ms (undefined when the CRL has none) and until when it counts as current
+ * (crlCurrentUntil: nextUpdate, else thisUpdate + 24 h); null when the bytes are not a CRL.
+ */
+export function crlValidity(bytes: Uint8Array): { nextUpdate: number | undefined; currentUntil: number } | null {
   try {
     const text = Buffer.from(bytes).toString('latin1');
     const der = text.trimStart().startsWith('-----BEGIN X509 CRL-----')
       ? new Uint8Array(Buffer.from(text.replace(/-----(BEGIN|END) X509 CRL-----|\s+/g, ''), 'base64'))
       : new Uint8Array(bytes);
     const crl = new x509.X509Crl(der);
-    return crl.nextUpdate ? crl.nextUpdate.getTime() : undefined;
+    return { nextUpdate: crl.nextUpdate?.getTime(), currentUntil: crlCurrentUntil(crl.thisUpdate, crl.nextUpdate) };
   } catch {
     return null;
   }

@@ -92,5 +92,6 @@ function parseNode(raw: string, defaultPort = 6379): ParsedNode {
 
 /** Connection strings may carry a password; error messages must not. */
 export function redact(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, '//***@');
+  // Everything up to the LAST '@' of the authority is credentials (a password may contain '@').
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1***@');
 }

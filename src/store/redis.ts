@@ -24,7 +24,10 @@ export interface RedisTokenStoreOptions extends RedisTarget {
  * script with CROSSSLOT). revoke(jti) is only given the jti, so put also writes a small
  * jti → identityId index (same expiry as the token) that revoke reads first; it is written once
  * and never changes, so reading it outside the script races with nothing.
- * Trade-off: all tokens of one identity live on one shard.
+ * Trade-off: all tokens of one identity live on one shard. Benefit: a token's serverCreatedAt and
+ * its identity's watermark are both read from the TIME of that one shard's primary, so revoke-all
+ * depends on no gateway's clock (residual: a failover to a replica whose clock lags the old
+ * primary's by more than the time between an issue and a revoke-all; NTP keeps that to ms).
  */
 export function redisKeys(prefix = 'certgate:') {
   return {
@@ -37,6 +40,7 @@ export function redisKeys(prefix = 'certgate:') {
 
 const lua = (name: string) => readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
 const withRefusal = (name: string) => `${lua('refusal')}\n${lua(name)}`;
+const withServerTime = (name: string) => `${lua('server-time')}\n${lua(name)}`;
 
 /** The custom commands defineCommand adds (ioredis runs them with EVALSHA, EVAL on NOSCRIPT). */
 interface Scripts {
@@ -44,7 +48,7 @@ interface Scripts {
   certgateCheck(key: string, watermark: string, now: string, consume: '0' | '1'): Promise<unknown>;
   certgateRenew(key: string, watermark: string, now: string, newExpiresAt: string): Promise<unknown>;
   certgateRevoke(key: string): Promise<number>;
-  certgateRevokeIdentity(watermark: string, at: string): Promise<number>;
+  certgateRevokeIdentity(watermark: string): Promise<string>;
 }
 
 const REFUSALS: readonly string[] = ['not_found', 'revoked', 'expired', 'uses_exhausted'] satisfies TokenRefusal[];
@@ -67,11 +71,11 @@ export class RedisTokenStore implements TokenStore {
     client.on('error', (err: Error) => opts.onError?.(err));
     this.firstReady = new Promise((resolve) => client.once('ready', () => resolve()));
     void this.firstReady.then(() => (this.everReady = true));
-    client.defineCommand('certgatePut', { numberOfKeys: 1, lua: lua('put') });
+    client.defineCommand('certgatePut', { numberOfKeys: 1, lua: withServerTime('put') });
     client.defineCommand('certgateCheck', { numberOfKeys: 2, lua: withRefusal('check') });
     client.defineCommand('certgateRenew', { numberOfKeys: 2, lua: withRefusal('renew') });
     client.defineCommand('certgateRevoke', { numberOfKeys: 1, lua: lua('revoke') });
-    client.defineCommand('certgateRevokeIdentity', { numberOfKeys: 1, lua: lua('revoke-identity') });
+    client.defineCommand('certgateRevokeIdentity', { numberOfKeys: 1, lua: withServerTime('revoke-identity') });
     this.client = client as (Redis | Cluster) & Scripts;
   }
 
@@ -110,8 +114,13 @@ export class RedisTokenStore implements TokenStore {
     });
   }
 
-  async revokeIdentity(identityId: string, at: number): Promise<void> {
-    await this.run(() => this.client.certgateRevokeIdentity(this.keys.revokedBefore(identityId), String(Math.trunc(at))));
+  /**
+   * `at` is ignored: the watermark is Redis TIME, taken inside the script, and tokens are compared
+   * by the Redis TIME their put stamped (serverCreatedAt), so the clocks of the gateway that issued
+   * a token and of the host that revokes do not have to agree. See TokenStore.revokeIdentity.
+   */
+  async revokeIdentity(identityId: string, _at?: number): Promise<void> {
+    await this.run(() => this.client.certgateRevokeIdentity(this.keys.revokedBefore(identityId)));
   }
 
   async ping(): Promise<void> {

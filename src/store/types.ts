@@ -1,7 +1,8 @@
 /**
  * The token store: the single source of truth for a token's limits. A JWT alone is never enough;
  * every follow-up call must find the record for its `jti` here, unrevoked and with uses left.
- * Times are epoch milliseconds, passed in by the caller (injected clock), never read inside.
+ * Times are epoch milliseconds, passed in by the caller (injected clock), never read inside —
+ * with one exception: the Redis store orders revoke-all by Redis's own clock (see revokeIdentity).
  */
 export interface TokenRecord {
   jti: string;
@@ -9,6 +10,10 @@ export interface TokenRecord {
   /** The certificate subject (RFC 4514 string) the token was issued for. */
   subject: string;
   scopes: string[];
+  /**
+   * Issue time by the issuing gateway's clock: JWT iat, max-TTL arithmetic, and (memory store)
+   * the revoke-all comparison. The Redis store compares its own serverCreatedAt instead.
+   */
   createdAt: number;
   /** Current expiry; renew moves it forward, never past maxExpiresAt. */
   expiresAt: number;
@@ -35,7 +40,7 @@ export interface TokenStore {
   put(record: TokenRecord): Promise<void>;
   /**
    * Atomically: the record exists, is not revoked (by itself or by its identity's revoke-all
-   * watermark: createdAt <= watermark), `now < expiresAt`, and — when usesLimit > 0 — has a use
+   * watermark: created at or before it, see revokeIdentity), `now < expiresAt`, and — when usesLimit > 0 — has a use
    * left. With `consume`, one use is then taken in the same atomic step; the returned record shows
    * the uses left after it. A missing record is `not_found`, never re-created.
    */
@@ -44,7 +49,17 @@ export interface TokenStore {
   renew(jti: string, identityId: string, now: number, newExpiresAt: number): Promise<StoreOutcome>;
   /** Marks the record revoked; false when it did not exist. */
   revoke(jti: string): Promise<boolean>;
-  /** Revokes every token of the identity created at or before `at` (a watermark), on every gateway. */
+  /**
+   * Revokes every token of the identity created so far, on every gateway, by raising the
+   * identity's watermark (never lowering it: an older call arriving late changes nothing).
+   * - memory: the watermark is `at`, compared with each record's createdAt. One process, so the
+   *   caller's clock is the issuer's clock.
+   * - redis: `at` is IGNORED. The watermark is Redis TIME taken inside the script, compared with the
+   *   serverCreatedAt that put stamped from Redis TIME, so both sides come from one clock. The
+   *   issuing gateway's and the revoking host's (admin API, CLI) clocks may disagree: a gateway
+   *   running ahead can no longer issue tokens that survive a revoke-all, and one running behind
+   *   no longer has fresh tokens revoked. Callers should not report `at` as exact for Redis.
+   */
   revokeIdentity(identityId: string, at: number): Promise<void>;
   /** Resolves when the store answers; rejects with store_unavailable otherwise. */
   ping(): Promise<void>;

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { checkRevocation, type RevocationInput } from '../../src/pki/revocation.js';
+import { CRL_MAX_AGE_WITHOUT_NEXT_UPDATE_MS, checkRevocation, type RevocationInput } from '../../src/pki/revocation.js';
 import { DAY, basicPki, mint } from './pki-fixtures.js';
 
 type Minted = Awaited<ReturnType<typeof mint>>;
@@ -11,12 +11,14 @@ const now = new Date();
 const at = (days: number) => new Date(now.getTime() + days * DAY);
 
 /** A CRL by `ca` (or signed with `signWith` under ca's name) listing `revoked`. */
-async function crl(ca: Minted, opts: { revoked?: Minted[]; thisUpdate?: Date; nextUpdate?: Date; signWith?: CryptoKey } = {}): Promise<Uint8Array> {
+async function crl(ca: Minted, opts: { revoked?: Minted[]; thisUpdate?: Date; nextUpdate?: Date | null; signWith?: CryptoKey; extensions?: x509.Extension[]; reason?: number } = {}): Promise<Uint8Array> {
   const c = await x509.X509CrlGenerator.create({
     issuer: ca.cert.subjectName,
     thisUpdate: opts.thisUpdate ?? at(-1),
-    nextUpdate: opts.nextUpdate ?? at(7),
-    entries: (opts.revoked ?? []).map((m) => ({ serialNumber: m.cert.serialNumber, revocationDate: at(-1) })),
+    // null: a CRL without the (optional in the ASN.1, required by RFC 5280) nextUpdate field.
+    nextUpdate: opts.nextUpdate === null ? undefined : (opts.nextUpdate ?? at(7)),
+    entries: (opts.revoked ?? []).map((m) => ({ serialNumber: m.cert.serialNumber, revocationDate: at(-1), reason: opts.reason })),
+    extensions: opts.extensions,
     signingKey: opts.signWith ?? ca.keys.privateKey,
     signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' } as EcdsaParams,
   }, crypto);
@@ -68,6 +70,60 @@ describe('checkRevocation', () => {
   it('refuses a revoked intermediate', async () => {
     const blobs = { a: await crl(pki.int), b: await crl(pki.root, { revoked: [pki.int] }) };
     expect(await refusal(checkRevocation(input(chain, blobs, { sources: { files: ['a', 'b'] } })))).toBe('certificate_revoked');
+  });
+
+  it('a CRL without nextUpdate is current for 24 h after its thisUpdate, then stale (injected now)', async () => {
+    expect(CRL_MAX_AGE_WITHOUT_NEXT_UPDATE_MS).toBe(24 * 3600_000);
+    const thisUpdate = new Date(Math.floor(at(-30).getTime() / 1000) * 1000); // CRL times have whole seconds
+    const blobs = { a: await crl(pki.int, { thisUpdate, nextUpdate: null }) };
+    expect(new x509.X509Crl(new Uint8Array(blobs.a)).nextUpdate).toBeUndefined();
+    const sources = { files: ['a'] };
+    const atAge = (ms: number) => new Date(thisUpdate.getTime() + ms);
+    // Current up to and including thisUpdate + 24 h.
+    for (const ms of [0, 3600_000, CRL_MAX_AGE_WITHOUT_NEXT_UPDATE_MS]) {
+      expect((await checkRevocation(input(chain, blobs, { sources, now: atAge(ms) }))).unavailable).toEqual([]);
+    }
+    // One millisecond later it no longer is: failClosed refuses, failOpen names it stale.
+    const late = atAge(CRL_MAX_AGE_WITHOUT_NEXT_UPDATE_MS + 1);
+    expect(await refusal(checkRevocation(input(chain, blobs, { sources, now: late })))).toBe('revocation_unavailable');
+    const r = await checkRevocation(input(chain, blobs, { sources, now: late, onUnavailable: 'failOpen' }));
+    expect(r.unavailable.join('\n')).toMatch(/stale \(no nextUpdate/);
+    // Years later, still stale (before the fix it counted as current forever).
+    expect(await refusal(checkRevocation(input(chain, blobs, { sources, now: at(3650) })))).toBe('revocation_unavailable');
+  });
+
+  // @peculiar/x509 2.2 drops revokedCertificates and crlExtensions of a CRL without nextUpdate;
+  // the checker reads both from the DER itself.
+  it('refuses a leaf listed in a current CRL without nextUpdate', async () => {
+    const blobs = { a: await crl(pki.int, { revoked: [pki.root, pki.leaf], thisUpdate: at(-0.1), nextUpdate: null }) };
+    expect(await refusal(checkRevocation(input(chain, blobs, { sources: { files: ['a'] } })))).toBe('certificate_revoked');
+    const err = await checkRevocation(input(chain, blobs, { sources: { files: ['a'] } })).catch((e: Error) => e);
+    expect((err as Error).message).toMatch(/was revoked at \d{4}-\d{2}-\d{2}T/);
+  });
+
+  it('sees critical CRL extensions with and without nextUpdate', async () => {
+    const delta = new x509.Extension('2.5.29.27', true, new Uint8Array([0x02, 0x01, 0x01])); // deltaCRLIndicator
+    for (const nextUpdate of [undefined, null]) {
+      const blobs = { a: await crl(pki.int, { thisUpdate: at(-0.1), nextUpdate, extensions: [delta] }) };
+      const r = await checkRevocation(input(chain, blobs, { sources: { files: ['a'] }, onUnavailable: 'failOpen' }));
+      expect(r.unavailable.join('\n')).toMatch(/critical extensions certgate does not interpret: 2\.5\.29\.27/);
+    }
+  });
+
+  it('honours removeFromCRL entries (reasonCode 8) with and without nextUpdate', async () => {
+    for (const nextUpdate of [undefined, null]) {
+      const blobs = { a: await crl(pki.int, { revoked: [pki.leaf], reason: 8, thisUpdate: at(-0.1), nextUpdate }) };
+      expect(await refusal(checkRevocation(input(chain, blobs, { sources: { files: ['a'] } })))).toBe('ok');
+      const keyCompromise = { a: await crl(pki.int, { revoked: [pki.leaf], reason: 1, thisUpdate: at(-0.1), nextUpdate }) };
+      expect(await refusal(checkRevocation(input(chain, keyCompromise, { sources: { files: ['a'] } })))).toBe('certificate_revoked');
+    }
+  });
+
+  it('an old CRL without nextUpdate still refuses the serials it lists, under either policy', async () => {
+    const blobs = { a: await crl(pki.int, { revoked: [pki.leaf], thisUpdate: at(-30), nextUpdate: null }) };
+    for (const onUnavailable of ['failClosed', 'failOpen'] as const) {
+      expect(await refusal(checkRevocation(input(chain, blobs, { sources: { files: ['a'] }, onUnavailable })))).toBe('certificate_revoked');
+    }
   });
 
   it('a stale CRL: refused under failClosed, passes under failOpen with the reason', async () => {

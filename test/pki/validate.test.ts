@@ -192,6 +192,72 @@ const rows: Row[] = [
     build: async ({ root }) => ({ leaf: (await mint({ subject: 'CN=anyeku', issuer: root, eku: ['anyExtendedKeyUsage'] })).parsed, bundle: [root.parsed] }),
     want: { code: 'ok', path: ['anyeku', 'Test Root'] },
   },
+  // keyUsage of the leaf: TLS client authentication signs the handshake with the key.
+  ...([
+    ['keyUsage digitalSignature', KeyUsageFlags.digitalSignature, 'ok'],
+    ['keyUsage digitalSignature + keyEncipherment', KeyUsageFlags.digitalSignature | KeyUsageFlags.keyEncipherment, 'ok'],
+    ['keyUsage keyEncipherment only', KeyUsageFlags.keyEncipherment, 'key_usage_not_allowed'],
+    ['keyUsage keyAgreement only', KeyUsageFlags.keyAgreement, 'key_usage_not_allowed'],
+    ['keyUsage nonRepudiation only', KeyUsageFlags.nonRepudiation, 'key_usage_not_allowed'],
+  ] as const).map(([label, keyUsage, code]): Row => ({
+    name: `leaf ${label}: ${code}`,
+    build: async ({ root }) => ({ leaf: (await mint({ subject: 'CN=ku', issuer: root, keyUsage })).parsed, bundle: [root.parsed] }),
+    want: code === 'ok' ? { code, path: ['ku', 'Test Root'] } : { code },
+  })),
+  {
+    name: 'leaf without keyUsage is accepted',
+    build: async ({ root }) => ({ leaf: (await mint({ subject: 'CN=noku', issuer: root, omitKeyUsage: true })).parsed, bundle: [root.parsed] }),
+    want: { code: 'ok', path: ['noku', 'Test Root'] },
+  },
+  {
+    name: 'a pinned leaf whose keyUsage lacks digitalSignature is refused too',
+    build: async () => {
+      const pinned = await mint({ subject: 'CN=pinned-ku', keyUsage: KeyUsageFlags.keyEncipherment });
+      return { leaf: pinned.parsed, bundle: [pinned.parsed] };
+    },
+    want: { code: 'key_usage_not_allowed' },
+  },
+  // EKUs nest: a CA whose EKU extension lacks clientAuth (and anyExtendedKeyUsage) cannot issue client certificates.
+  ...([
+    ['intermediate EKU serverAuth only', ['serverAuth'], 'extended_key_usage_not_allowed'],
+    ['intermediate EKU emailProtection + codeSigning', ['1.3.6.1.5.5.7.3.4', '1.3.6.1.5.5.7.3.3'], 'extended_key_usage_not_allowed'],
+    ['intermediate EKU serverAuth + clientAuth', ['serverAuth', 'clientAuth'], 'ok'],
+    ['intermediate EKU anyExtendedKeyUsage', ['anyExtendedKeyUsage'], 'ok'],
+    ['intermediate without EKU', [], 'ok'],
+  ] as const).map(([label, eku, code]): Row => ({
+    name: `${label}: ${code}`,
+    build: async ({ root }) => {
+      const int = await mint({ subject: 'CN=EKU Int', ca: true, issuer: root, eku: [...eku] });
+      return { leaf: (await mint({ subject: 'CN=agent', issuer: int })).parsed, presented: [int.parsed], bundle: [root.parsed] };
+    },
+    want: code === 'ok' ? { code, path: ['agent', 'EKU Int', 'Test Root'] } : { code },
+  })),
+  {
+    name: 'trust anchor EKU serverAuth only (leaf clientAuth): refused',
+    build: async () => {
+      const anchor = await mint({ subject: 'CN=Server Root', ca: true, eku: ['serverAuth'] });
+      return { leaf: (await mint({ subject: 'CN=agent', issuer: anchor })).parsed, bundle: [anchor.parsed] };
+    },
+    want: { code: 'extended_key_usage_not_allowed' },
+  },
+  {
+    name: 'intermediate as trust anchor with EKU serverAuth only: refused',
+    build: async ({ root }) => {
+      const int = await mint({ subject: 'CN=Server Int', ca: true, issuer: root, eku: ['serverAuth'] });
+      return { leaf: (await mint({ subject: 'CN=agent', issuer: int })).parsed, bundle: [int.parsed] };
+    },
+    want: { code: 'extended_key_usage_not_allowed' },
+  },
+  {
+    name: 'a clientAuth path is found beside a serverAuth-only cross-signed intermediate of the same key',
+    build: async ({ root }) => {
+      const serverOnly = await mint({ subject: 'CN=Cross Int', ca: true, issuer: root, eku: ['serverAuth'] });
+      const clientOk = await mint({ subject: 'CN=Cross Int', ca: true, issuer: root, keys: serverOnly.keys, eku: ['clientAuth'] });
+      const leaf = await mint({ subject: 'CN=agent', issuer: serverOnly });
+      return { leaf: leaf.parsed, presented: [serverOnly.parsed, clientOk.parsed], bundle: [root.parsed] };
+    },
+    want: { code: 'ok', path: ['agent', 'Cross Int', 'Test Root'] },
+  },
   {
     name: 'CA certificate as the client certificate',
     build: async ({ root, int }) => ({ leaf: int.parsed, bundle: [root.parsed] }),

@@ -9,16 +9,16 @@ const crypto = webcrypto as unknown as Crypto;
 export const HOUR = 3600_000;
 export const DAY = 24 * HOUR;
 
-/** A DER CRL issued by `ca` listing `revoked`, valid thisUpdate..nextUpdate. */
+/** A DER CRL issued by `ca` listing `revoked`, valid thisUpdate..nextUpdate (null: no nextUpdate field). */
 export async function makeCrl(
   ca: MintedCert,
-  opts: { revoked?: MintedCert[]; thisUpdate: Date; nextUpdate: Date },
+  opts: { revoked?: MintedCert[]; thisUpdate: Date; nextUpdate: Date | null },
 ): Promise<Uint8Array> {
   const crl = await x509.X509CrlGenerator.create(
     {
       issuer: ca.cert.subjectName,
       thisUpdate: opts.thisUpdate,
-      nextUpdate: opts.nextUpdate,
+      nextUpdate: opts.nextUpdate ?? undefined,
       entries: (opts.revoked ?? []).map((m) => ({ serialNumber: m.cert.serialNumber, revocationDate: opts.thisUpdate })),
       signingKey: ca.keys.privateKey,
       signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' } as EcdsaParams,

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCrlFetcher, type CrlFetcher } from '../../src/revocation/fetch.js';
 import { CrlUrlCache } from '../../src/revocation/cache.js';
 import { ManualClock } from '../../src/util/clock.js';
-import { closedPort, startCrlServer, type CrlServer } from './crl-fixtures.js';
+import { makeTestPki } from '../helpers/pki.js';
+import { closedPort, DAY, HOUR, makeCrl, startCrlServer, type CrlServer } from './crl-fixtures.js';
 
 /** The undici CRL fetcher against a real node:http server on 127.0.0.1. */
 
@@ -96,6 +97,29 @@ describe('CrlUrlCache', () => {
     clock.advance(2000);
     expect(Array.from(await cache.get('a'))).toEqual([7]);
     await expect(cache.get('b')).rejects.toThrow('boom');
+  });
+
+  it('refetches a CRL without nextUpdate hourly, and every retryMs once it is past thisUpdate + 24 h', async () => {
+    const pki = await makeTestPki();
+    const t0 = 10 * DAY;
+    const clock = new ManualClock(t0);
+    const bytes = await makeCrl(pki.interA, { thisUpdate: new Date(t0 - 2 * HOUR), nextUpdate: null });
+    let loads = 0;
+    const cache = new CrlUrlCache({ clock, retryMs: 1000, load: async () => { loads++; return bytes; } });
+    await cache.get('u');
+    clock.advance(HOUR - 1);
+    await cache.get('u');
+    expect(loads).toBe(1);
+    clock.advance(2);
+    await cache.get('u');
+    expect(loads).toBe(2);
+    // Past thisUpdate + 24 h the copy is no longer kept for an hour, only for the retry interval.
+    clock.set(t0 + DAY);
+    await cache.get('u');
+    expect(loads).toBe(3);
+    clock.advance(1001);
+    await cache.get('u');
+    expect(loads).toBe(4);
   });
 
   it('is bounded by entry count', async () => {

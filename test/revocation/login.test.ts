@@ -180,6 +180,22 @@ describe('CRL revocation at login', () => {
     expect(crls.hits('/stale.crl')).toBe(1);
   });
 
+  it('a CRL without nextUpdate stops counting 24 h after its thisUpdate, even as the last good copy while its server is blocked', async () => {
+    const leaf = await leafWithCdp('agent-1', crls.url('/no-next.crl'));
+    crls.files.set('/no-next.crl', await makeCrl(pki.interA, { thisUpdate: new Date(t0 - HOUR), nextUpdate: null }));
+    const gw = await gateway([identity('agents', { crl: { fromCertificate: true } })]);
+    expect((await gw.login(leaf, 'agents')).status).toBe(200);
+    // The distribution point is blocked from now on: the cached copy is all the gateway has.
+    crls.handlers.set('/no-next.crl', (_req, res) => void res.writeHead(503).end());
+    gw.clock.set(t0 + DAY - HOUR - 1000);
+    expect((await gw.login(leaf, 'agents')).status).toBe(200);
+    gw.clock.set(t0 + DAY - HOUR + 1000);
+    const refused = await gw.login(leaf, 'agents');
+    expect(refused.body.error).toBe('revocation_unavailable');
+    expect(JSON.stringify(gw.logs.filter((l) => l.event === 'revocation_unavailable'))).toMatch(/no nextUpdate/);
+    crls.handlers.delete('/no-next.crl');
+  });
+
   it('an unreachable CRL is retried after the retry interval, not on every login', async () => {
     const leaf = await leafWithCdp('agent-1', crls.url('/flaky.crl'));
     crls.handlers.set('/flaky.crl', (_req, res) => void res.writeHead(503).end());

@@ -1,6 +1,7 @@
 /**
  * The TokenStore contract (src/store/types.ts), run unchanged against every implementation:
- * whatever store a deployment picks, a token's limits mean the same thing.
+ * whatever store a deployment picks, a token's limits mean the same thing. One documented
+ * difference: which clock orders revoke-all (`revokeAllClock`, see TokenStore.revokeIdentity).
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { StoreOutcome, TokenStore } from '../../src/store/types.js';
@@ -11,7 +12,18 @@ const okRecord = (o: StoreOutcome) => {
   return o.record;
 };
 
-export function tokenStoreContract(label: string, create: () => Promise<StoreUnderTest>): void {
+export interface ContractOptions {
+  /**
+   * 'arguments': the watermark is revokeIdentity's `at`, compared with createdAt (memory).
+   * 'store': the store orders put and revokeIdentity by its own clock and ignores both (Redis
+   * TIME); assertions then follow the real order of the calls.
+   */
+  revokeAllClock: 'arguments' | 'store';
+}
+
+const HOUR = 3_600_000;
+
+export function tokenStoreContract(label: string, create: () => Promise<StoreUnderTest>, opts: ContractOptions): void {
   describe(`TokenStore contract: ${label}`, () => {
     let store: TokenStore;
     let raw: RawAccess;
@@ -101,26 +113,62 @@ export function tokenStoreContract(label: string, create: () => Promise<StoreUnd
       expect(await store.check('no-such-jti', rec.identityId, T0, false)).toEqual({ ok: false, reason: 'not_found' });
     });
 
-    it('revokeIdentity revokes tokens created at or before the watermark, not after, not others', async () => {
-      const identityId = makeRecord().identityId;
-      const before = makeRecord({ identityId, createdAt: T0 - 1 });
-      const at = makeRecord({ identityId, createdAt: T0 });
-      const after = makeRecord({ identityId, createdAt: T0 + 1 });
-      const otherIdentity = makeRecord({ createdAt: T0 - 1 });
-      for (const r of [before, at, after, otherIdentity]) await store.put(r);
-      await store.revokeIdentity(identityId, T0);
-      const reason = async (r: typeof before) => {
-        const o = await store.check(r.jti, r.identityId, T0, false);
-        return o.ok ? 'ok' : o.reason;
-      };
-      expect([await reason(before), await reason(at), await reason(after), await reason(otherIdentity)]).toEqual(['revoked', 'revoked', 'ok', 'ok']);
-      // A late call with an older watermark must not un-revoke anything.
-      await store.revokeIdentity(identityId, T0 - 10);
-      expect(await reason(at)).toBe('revoked');
-      // Tokens issued after the revocation are valid.
-      const fresh = makeRecord({ identityId, createdAt: T0 + 5 });
-      await store.put(fresh);
-      expect(await reason(fresh)).toBe('ok');
+    const reasonOf = async (r: { jti: string; identityId: string }) => {
+      const o = await store.check(r.jti, r.identityId, T0, false);
+      return o.ok ? 'ok' : o.reason;
+    };
+
+    if (opts.revokeAllClock === 'arguments') {
+      it('revokeIdentity revokes tokens created at or before the watermark, not after, not others', async () => {
+        const identityId = makeRecord().identityId;
+        const before = makeRecord({ identityId, createdAt: T0 - 1 });
+        const at = makeRecord({ identityId, createdAt: T0 });
+        const after = makeRecord({ identityId, createdAt: T0 + 1 });
+        const otherIdentity = makeRecord({ createdAt: T0 - 1 });
+        for (const r of [before, at, after, otherIdentity]) await store.put(r);
+        await store.revokeIdentity(identityId, T0);
+        expect([await reasonOf(before), await reasonOf(at), await reasonOf(after), await reasonOf(otherIdentity)]).toEqual(['revoked', 'revoked', 'ok', 'ok']);
+        // A late call with an older watermark must not un-revoke anything.
+        await store.revokeIdentity(identityId, T0 - 10);
+        expect(await reasonOf(at)).toBe('revoked');
+        // Tokens issued after the revocation are valid.
+        const fresh = makeRecord({ identityId, createdAt: T0 + 5 });
+        await store.put(fresh);
+        expect(await reasonOf(fresh)).toBe('ok');
+      });
+    } else {
+      it('revokeIdentity revokes every token put before it, whatever createdAt and `at` say; not others', async () => {
+        const identityId = makeRecord().identityId;
+        // Issued by gateways whose clocks run an hour ahead of / behind the revoking host.
+        const ahead = makeRecord({ identityId, createdAt: T0 + HOUR });
+        const behind = makeRecord({ identityId, createdAt: T0 - HOUR });
+        const otherIdentity = makeRecord({ createdAt: T0 - HOUR });
+        for (const r of [ahead, behind, otherIdentity]) await store.put(r);
+        // The revoking host's clock is far behind everything: `at` must not decide.
+        await store.revokeIdentity(identityId, T0 - 10 * HOUR);
+        expect([await reasonOf(ahead), await reasonOf(behind), await reasonOf(otherIdentity)]).toEqual(['revoked', 'revoked', 'ok']);
+        // Another call, whatever its `at`, revokes again and un-revokes nothing.
+        await store.revokeIdentity(identityId, 0);
+        expect(await reasonOf(ahead)).toBe('revoked');
+      });
+
+      it('tokens put after revokeIdentity are valid, even when createdAt lies before its `at`', async () => {
+        const identityId = makeRecord().identityId;
+        await store.revokeIdentity(identityId, T0 + HOUR); // a revoking host an hour ahead
+        const fresh = makeRecord({ identityId, createdAt: T0 - HOUR }); // an issuer an hour behind
+        await store.put(fresh);
+        expect(await reasonOf(fresh)).toBe('ok');
+        expect((await store.check(fresh.jti, fresh.identityId, T0, true)).ok).toBe(true);
+        expect((await store.renew(fresh.jti, fresh.identityId, T0, T0 + 1000)).ok).toBe(true);
+      });
+    }
+
+    it('revokeIdentity covers renew as well as check', async () => {
+      const rec = makeRecord();
+      await store.put(rec);
+      await store.revokeIdentity(rec.identityId, rec.createdAt);
+      expect(await store.renew(rec.jti, rec.identityId, T0, T0 + 1000)).toEqual({ ok: false, reason: 'revoked' });
+      expect(await store.check(rec.jti, rec.identityId, T0, true)).toEqual({ ok: false, reason: 'revoked' });
     });
 
     it('renew moves expiresAt, caps it at maxExpiresAt and consumes no use', async () => {

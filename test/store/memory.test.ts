@@ -19,7 +19,7 @@ tokenStoreContract('memory', async () => {
       recordExists: async (_identityId, jti) => store.has(jti),
     },
   };
-});
+}, { revokeAllClock: 'arguments' });
 
 describe('MemoryTokenStore housekeeping', () => {
   afterEach(() => {

@@ -35,7 +35,7 @@ tokenStoreContract('redis cluster', async () => {
       recordExists: async (identityId, jti) => (await raw.exists(store.keys.token(identityId, jti))) === 1,
     },
   };
-});
+}, { revokeAllClock: 'store' });
 
 describe('Redis key layout under cluster', () => {
   it('puts a token and its identity watermark in the same hash slot', async () => {

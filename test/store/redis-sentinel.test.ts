@@ -29,4 +29,4 @@ tokenStoreContract('redis via sentinel', async () => {
       recordExists: async (identityId, jti) => (await raw.exists(store.keys.token(identityId, jti))) === 1,
     },
   };
-});
+}, { revokeAllClock: 'store' });

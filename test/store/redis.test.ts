@@ -29,7 +29,7 @@ tokenStoreContract('redis', async () => {
       recordExists: async (identityId, jti) => (await raw.exists(store.keys.token(identityId, jti))) === 1,
     },
   };
-});
+}, { revokeAllClock: 'store' });
 
 describe('RedisTokenStore on a real redis-server', () => {
   it('lets Redis drop the record itself at maxExpiresAt (key expiry = the hard cap)', async () => {
@@ -61,6 +61,58 @@ describe('RedisTokenStore on a real redis-server', () => {
     expect(await a.check(one.jti, one.identityId, T0, false)).toEqual({ ok: false, reason: 'revoked' });
     expect(await a.check(all.jti, all.identityId, T0, false)).toEqual({ ok: false, reason: 'revoked' });
     await Promise.all([a.close(), b.close()]);
+  });
+
+  it('revoke-all holds when the issuing gateway\'s clock is an hour AHEAD of the revoking host', async () => {
+    const [issuer, revoker] = [newStore(), newStore()];
+    const now = Date.now();
+    const rec = makeRecord({ createdAt: now + 3_600_000, expiresAt: now + 3_660_000, maxExpiresAt: now + 7_200_000 });
+    await issuer.put(rec);
+    await revoker.revokeIdentity(rec.identityId, now);
+    // Compared by createdAt, the token would survive (now + 1 h > now); by Redis TIME it does not.
+    expect(await issuer.check(rec.jti, rec.identityId, now, false)).toEqual({ ok: false, reason: 'revoked' });
+    expect(await revoker.renew(rec.jti, rec.identityId, now, now + 60_000)).toEqual({ ok: false, reason: 'revoked' });
+    await Promise.all([issuer.close(), revoker.close()]);
+  });
+
+  it('stamps serverCreatedAt and the watermark from Redis TIME, and never lowers the watermark', async () => {
+    const store = newStore();
+    const rec = makeRecord();
+    const [sec, usec] = await raw.time();
+    await store.put(rec);
+    const tokenKey = store.keys.token(rec.identityId, rec.jti);
+    const stamped = await raw.hget(tokenKey, 'serverCreatedAt');
+    // Epoch ms with microsecond decimals, as a plain decimal string (never 1.7e+12).
+    expect(stamped).toMatch(/^\d{13}\.\d{3}$/);
+    expect(Number(stamped)).toBeGreaterThanOrEqual(Number(sec) * 1000 + Math.floor(Number(usec) / 1000));
+    // The record handed back is the one put: serverCreatedAt stays internal.
+    expect(await store.check(rec.jti, rec.identityId, T0, false)).toEqual({ ok: true, record: rec });
+
+    await store.revokeIdentity(rec.identityId, 0);
+    const watermark = await raw.get(store.keys.revokedBefore(rec.identityId));
+    expect(watermark).toMatch(/^\d{13}\.\d{3}$/);
+    expect(Number(watermark)).toBeGreaterThanOrEqual(Number(stamped));
+    // A watermark already ahead of Redis (written by an older version from a fast gateway clock) stays.
+    const future = String(Date.now() + 86_400_000);
+    await raw.set(store.keys.revokedBefore(rec.identityId), future);
+    await store.revokeIdentity(rec.identityId, 0);
+    expect(await raw.get(store.keys.revokedBefore(rec.identityId))).toBe(future);
+    await store.close();
+  });
+
+  it('falls back to createdAt for a record written before serverCreatedAt existed', async () => {
+    const store = newStore();
+    const old = makeRecord({ createdAt: T0 - 1 });
+    const newer = makeRecord({ identityId: old.identityId, createdAt: T0 + 1 });
+    for (const r of [old, newer]) {
+      await store.put(r);
+      await raw.hdel(store.keys.token(r.identityId, r.jti), 'serverCreatedAt');
+    }
+    // A whole-millisecond watermark, as a previous version wrote it.
+    await raw.set(store.keys.revokedBefore(old.identityId), String(T0));
+    expect(await store.check(old.jti, old.identityId, T0, false)).toEqual({ ok: false, reason: 'revoked' });
+    expect((await store.check(newer.jti, newer.identityId, T0, false)).ok).toBe(true);
+    await store.close();
   });
 
   it('keeps keys apart under different keyPrefixes', async () => {

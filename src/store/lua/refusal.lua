@@ -5,10 +5,13 @@
 local function refusal(now)
   -- EXISTS first: no script ever writes to a missing token key, so nothing re-creates it.
   if redis.call('EXISTS', KEYS[1]) == 0 then return 'not_found' end
-  local f = redis.call('HMGET', KEYS[1], 'revoked', 'createdAt', 'expiresAt', 'usesLimit', 'usesRemaining')
+  local f = redis.call('HMGET', KEYS[1], 'revoked', 'serverCreatedAt', 'expiresAt', 'usesLimit', 'usesRemaining', 'createdAt')
   if f[1] == '1' then return 'revoked' end
+  -- Revoke-all: the watermark and serverCreatedAt both come from Redis TIME (one clock). A record
+  -- written by an older version has no serverCreatedAt; its gateway createdAt is all there is.
   local watermark = redis.call('GET', KEYS[2])
-  if watermark and tonumber(f[2]) <= tonumber(watermark) then return 'revoked' end
+  local created = f[2] or f[6]
+  if watermark and tonumber(created) <= tonumber(watermark) then return 'revoked' end
   if now >= tonumber(f[3]) then return 'expired' end
   if tonumber(f[4]) > 0 and tonumber(f[5]) <= 0 then return 'uses_exhausted' end
   return nil
