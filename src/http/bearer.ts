@@ -22,26 +22,13 @@ export async function authorizeRequest(ctx: Context, gw: Gateway, consume: boole
   try {
     const token = bearerToken(ctx);
     const caller = callerOf(ctx, gw);
-    // Only certificate-bound tokens need the request's certificate; reading it is not free.
-    let certSha256: string | undefined;
-    const needsCert = tokenNeedsCertificate(token);
-    if (needsCert) certSha256 = presentedCertificate(ctx, gw, caller)?.leaf.sha256;
-    const auth = await gw.tokens.authorize(token, { clientIp: caller.clientIp, certSha256, consume, requiredScopes });
+    // Reading the request's certificate is only needed, and only done, for a bound token.
+    const presentedCertSha256 = () => presentedCertificate(ctx, gw, caller)?.leaf.sha256;
+    const auth = await gw.tokens.authorize(token, { clientIp: caller.clientIp, presentedCertSha256, consume, requiredScopes });
     gw.metrics.tokenChecks.inc({ outcome: 'allowed', code: '' });
     return auth;
   } catch (e) {
     gw.metrics.tokenChecks.inc({ outcome: 'refused', code: (e as { code?: string }).code ?? 'unknown' });
     throw e;
-  }
-}
-
-/** Cheap pre-check on the unverified payload; the verified claims decide in TokenService. */
-function tokenNeedsCertificate(token: string): boolean {
-  const payload = token.split('.')[1];
-  if (!payload) return false;
-  try {
-    return JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'))?.cnf !== undefined;
-  } catch {
-    return false;
   }
 }

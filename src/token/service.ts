@@ -19,7 +19,8 @@ export interface TokenResponse {
 /** What the caller's request says about it: where it comes from and which certificate it carries. */
 export interface CallerContext {
   clientIp: string;
-  certSha256?: string;
+  /** SHA-256 of the client certificate this request carries; asked only for bound tokens. */
+  presentedCertSha256: () => string | undefined;
 }
 
 export interface TokenServiceOptions {
@@ -166,10 +167,10 @@ export class TokenService {
       throw forbidden('token_ip_not_allowed', 'the access token may not be used from this address');
     }
     const bound = claims.cnf?.['x5t#S256'];
-    if (bound !== undefined && bound !== toX5t(record.certSha256)) {
-      throw tokenRefused('token_binding_invalid', 'the token binding does not match its record');
-    }
-    if (bound !== undefined && (ctx.certSha256 === undefined || toX5t(ctx.certSha256) !== bound)) {
+    if (bound === undefined) return;
+    if (bound !== toX5t(record.certSha256)) throw tokenRefused('token_binding_invalid', 'the token binding does not match its record');
+    const presented = ctx.presentedCertSha256();
+    if (presented === undefined || toX5t(presented) !== bound) {
       throw tokenRefused('token_certificate_mismatch', 'this token is bound to a client certificate the request does not carry');
     }
   }

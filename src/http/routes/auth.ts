@@ -48,8 +48,8 @@ export function authRoutes(gw: Gateway): Router {
     const claims = await gw.tokens.verify(token);
     const identity = gw.identities.find((i) => i.config.id === claims.sub);
     if (!identity) throw tokenRefused('token_unknown', 'the identity of this token no longer exists');
-    const certSha256 = claims.cnf ? presentedCertificate(ctx, gw, caller)?.leaf.sha256 : undefined;
-    ctx.body = await gw.tokens.renew(token, identity, { clientIp: caller.clientIp, certSha256 });
+    const presentedCertSha256 = () => presentedCertificate(ctx, gw, caller)?.leaf.sha256;
+    ctx.body = await gw.tokens.renew(token, identity, { clientIp: caller.clientIp, presentedCertSha256 });
     gw.log.info({ event: 'renew', identity: identity.config.id, jti: claims.jti, clientIp: caller.clientIp }, 'renew');
   });
 
