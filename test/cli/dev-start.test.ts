@@ -16,6 +16,7 @@ describe('npm start on the embedded default', () => {
   let dir: string;
   let gw: ManagedProcess;
   let httpPort: number;
+  let tlsPort: number;
 
   beforeAll(async () => {
     ensureBinary('curl', 'curl');
@@ -25,7 +26,7 @@ describe('npm start on the embedded default', () => {
     cpSync(join(REPO_ROOT, 'package.json'), join(dir, 'package.json'));
     symlinkSync(join(REPO_ROOT, 'node_modules'), join(dir, 'node_modules'));
     httpPort = await freePort();
-    const tlsPort = await freePort();
+    tlsPort = await freePort();
     const devYaml = join(dir, 'config', 'dev.yaml');
     writeFileSync(devYaml, readFileSync(devYaml, 'utf8').replace('port: 8080', `port: ${httpPort}`).replace('port: 8443', `port: ${tlsPort}`).replace('http://127.0.0.1:8080', `http://127.0.0.1:${httpPort}`));
     gw = await startProcess({
@@ -53,5 +54,15 @@ describe('npm start on the embedded default', () => {
     expect(body).toMatchObject({ tokenType: 'Bearer', expiresIn: 3600 });
     const self = spawnSync('curl', ['-sS', '-H', `Authorization: Bearer ${body.accessToken}`, `http://127.0.0.1:${httpPort}/api/v1/auth/token/self`], { encoding: 'utf8' });
     expect(JSON.parse(self.stdout)).toMatchObject({ identityId: 'dev', scopes: ['certificates:request'] });
+  });
+
+  it('logs in with `certgate login` using the same dev certificate', () => {
+    const pki = (f: string) => join(dir, '.certgate-dev', f);
+    const r = spawnSync(process.execPath, ['dist/cli/main.js', 'login', '--cert', pki('client.pem'), '--key', pki('client-key.pem'), '--cacert', pki('ca.pem'), '--url', `https://127.0.0.1:${tlsPort}`], { cwd: dir, encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ tokenType: 'Bearer' });
+    const refused = spawnSync(process.execPath, ['dist/cli/main.js', 'login', '--cert', pki('ca.pem'), '--key', pki('ca-key.pem'), '--cacert', pki('ca.pem'), '--url', `https://127.0.0.1:${tlsPort}`], { cwd: dir, encoding: 'utf8' });
+    expect(refused.status).toBe(1);
+    expect(JSON.parse(refused.stdout).error).toBe('ca_certificate_as_client');
   });
 });
