@@ -159,6 +159,9 @@ describe.each(['memory', 'redis'] as const)('token lifecycle (%s store)', (kind)
   it('revokes every earlier token of an identity through the admin API, not later ones', async () => {
     const before = await login('open');
     expect((await postJson(gw.url + '/api/v1/admin/identities/open/revoke-tokens', {}, { authorization: 'Bearer wrong-admin-token-xxxx' })).status).toBe(401);
+    const list = await getJson(gw.url + '/api/v1/admin/identities', { authorization: `Bearer ${ADMIN}` });
+    expect(list.body.identities.map((i: { id: string }) => i.id)).toEqual(['limited', 'elsewhere', 'bound', 'open']);
+    expect((await getJson(gw.url + '/api/v1/admin/identities')).status).toBe(401);
     const res = await postJson(gw.url + '/api/v1/admin/identities/open/revoke-tokens', {}, { authorization: `Bearer ${ADMIN}` });
     expect(res.status).toBe(200);
     expect((await forward(before)).body.error).toBe('token_revoked');
