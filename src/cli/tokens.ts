@@ -1,3 +1,4 @@
+import { IDENTITY_ID } from '../config/schema.js';
 import { storeFromConfig } from '../store/from-config.js';
 import { configFrom } from './config-file.js';
 
@@ -8,7 +9,7 @@ export async function tokensCommand(args: string[], values: { config?: string })
     return 2;
   }
   const config = configFrom(values);
-  if (!/^[a-z0-9._-]{1,128}$/.test(id)) {
+  if (!IDENTITY_ID.test(id)) {
     process.stderr.write(`certgate: "${id}" is not an identity id ([a-z0-9._-]{1,128})\n`);
     return 2;
   }

@@ -48,6 +48,9 @@ const trustedProxy = z
     message: 'envoy-xfcc carries the chain inside the XFCC header (Chain=); remove chainHeader',
   });
 
+/** Identity ids: also the `sub` of tokens and part of Redis keys. */
+export const IDENTITY_ID = /^[a-z0-9._-]{1,128}$/;
+
 const secret = (what: string) => z.string().min(16, `${what} must be at least 16 characters`);
 
 /** Claims an identity may not set: they are the gateway's own. */
@@ -55,7 +58,7 @@ const RESERVED_CLAIMS = ['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'scope
 
 const identity = z
   .object({
-    id: z.string().regex(/^[a-z0-9._-]{1,128}$/, 'must match [a-z0-9._-]{1,128}'),
+    id: z.string().regex(IDENTITY_ID, 'must match [a-z0-9._-]{1,128}'),
     name: z.string().optional(),
     caCertificate: z.string().optional(),
     caCertificateFile: z.string().optional(),
@@ -134,7 +137,7 @@ export const configSchema = z
           })
           .strict()
           .optional(),
-        /** Seconds the HTTP layer waits for the store before answering 503. */
+        /** Per-command Redis timeout in ms; a whole store operation answers 503 within twice this. */
         storeTimeoutMs: z.number().int().positive().default(1000),
       })
       .strict()

@@ -5,7 +5,6 @@ import { Agent, request, type Dispatcher } from 'undici';
 import { CertgateError, badRequest } from '../errors.js';
 import type { RouteConfig } from '../config/schema.js';
 import { authorizeRequest } from '../http/bearer.js';
-import { callerOf } from '../http/caller.js';
 import type { Gateway } from '../http/gateway.js';
 import { upstreamCredential } from './upstream-auth.js';
 
@@ -65,12 +64,12 @@ export function downstreamRoutes(gw: Gateway) {
     if (!route) return next();
     // Matched on the raw path, so the path must not be able to leave the route afterwards.
     assertNoTraversal(ctx.path);
-    const { record } = await authorizeRequest(ctx, gw, true, route.config.requiredScopes);
-    const identity = gw.identities.find((i) => i.config.id === record.identityId);
+    const { record, caller } = await authorizeRequest(ctx, gw, true, route.config.requiredScopes);
+    // The bearer check refused tokens whose identity is no longer configured.
+    const identity = gw.identityById.get(record.identityId)!;
     const headers = requestHeaders(ctx, strip);
     const cred = await upstreamCredential(route.config, record, identity, gw.keys, gw.config.issuer, gw.clock.now());
     if (cred) headers[cred[0]] = cred[1];
-    const caller = callerOf(ctx, gw);
     headers['x-forwarded-for'] = caller.clientIp;
     headers['x-certgate-identity'] = record.identityId;
     const base = route.upstream.pathname.replace(/\/$/, '');

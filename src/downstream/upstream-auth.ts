@@ -14,7 +14,7 @@ import type { KeyRing } from '../token/keys.js';
 export async function upstreamCredential(
   route: RouteConfig,
   record: TokenRecord,
-  identity: CompiledIdentity | undefined,
+  identity: CompiledIdentity,
   keys: KeyRing,
   issuer: string,
   nowMs: number,
@@ -25,7 +25,7 @@ export async function upstreamCredential(
   const now = Math.floor(nowMs / 1000);
   const token = await signToken(
     {
-      ...(identity?.config.claims ?? {}),
+      ...identity.config.claims,
       iss: issuer,
       aud: auth.audience,
       sub: record.identityId,

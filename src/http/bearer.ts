@@ -1,7 +1,7 @@
 import type { Context } from 'koa';
 import { tokenRefused } from '../errors.js';
 import type { Authorized } from '../token/service.js';
-import { callerOf, presentedCertificate } from './caller.js';
+import { callerOf, presentedCertificate, type Caller } from './caller.js';
 import type { Gateway } from './gateway.js';
 
 /** The token of `Authorization: Bearer …` (RFC 6750: scheme case-insensitive, one space). */
@@ -18,7 +18,7 @@ export function bearerToken(ctx: Context): string {
  * The one bearer check used by every protected endpoint and route. `consume` says whether the
  * call counts as a use (lookups like token/self do not).
  */
-export async function authorizeRequest(ctx: Context, gw: Gateway, consume: boolean, requiredScopes?: readonly string[]): Promise<Authorized> {
+export async function authorizeRequest(ctx: Context, gw: Gateway, consume: boolean, requiredScopes?: readonly string[]): Promise<Authorized & { caller: Caller }> {
   try {
     const token = bearerToken(ctx);
     const caller = callerOf(ctx, gw);
@@ -26,7 +26,7 @@ export async function authorizeRequest(ctx: Context, gw: Gateway, consume: boole
     const presentedCertSha256 = () => presentedCertificate(ctx, gw, caller)?.leaf.sha256;
     const auth = await gw.tokens.authorize(token, { clientIp: caller.clientIp, presentedCertSha256, consume, requiredScopes });
     gw.metrics.tokenChecks.inc({ outcome: 'allowed', code: '' });
-    return auth;
+    return { ...auth, caller };
   } catch (e) {
     gw.metrics.tokenChecks.inc({ outcome: 'refused', code: (e as { code?: string }).code ?? 'unknown' });
     throw e;

@@ -13,6 +13,7 @@ import type { Metrics } from './metrics.js';
 export interface Gateway {
   config: Config;
   identities: CompiledIdentity[];
+  identityById: ReadonlyMap<string, CompiledIdentity>;
   proxies: CompiledProxies;
   store: TokenStore;
   keys: KeyRing;
@@ -20,6 +21,6 @@ export interface Gateway {
   clock: Clock;
   log: Logger;
   metrics: Metrics;
-  /** CRL checking at login, with its caches (one per gateway). */
+  /** CRL and OCSP checking at login, with its caches (one per gateway). */
   revocation: RevocationChecker;
 }

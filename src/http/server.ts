@@ -30,7 +30,7 @@ export interface StartOptions {
   clock?: Clock;
   log?: Logger;
   store?: TokenStore;
-  /** CRL download limits and retry interval (defaults: 5 s, 16 MiB, 10 s). */
+  /** CRL and OCSP download limits and retry interval (defaults: 5 s, 16 MiB, 10 s). */
   revocation?: Pick<RevocationOptions, 'timeoutMs' | 'maxBytes' | 'retryMs'>;
 }
 
@@ -39,6 +39,8 @@ export async function buildGateway(config: Config, opts: StartOptions = {}): Pro
   const clock = opts.clock ?? systemClock;
   const store = opts.store ?? storeFromConfig(config, throttledStoreErrorLog(log, clock));
   const keys = await KeyRing.open(config.keys.dir);
+  const identities = config.identities.map(compileIdentity);
+  const identityById = new Map(identities.map((i) => [i.config.id, i]));
   const tokens = new TokenService({
     issuer: config.issuer,
     audience: config.audience,
@@ -46,12 +48,13 @@ export async function buildGateway(config: Config, opts: StartOptions = {}): Pro
     store,
     keys,
     clock,
-    identityExists: (id) => config.identities.some((i) => i.id === id),
+    identity: (id) => identityById.get(id),
   });
   const metrics = createMetrics();
   return {
     config,
-    identities: config.identities.map(compileIdentity),
+    identities,
+    identityById,
     proxies: compileTrustedProxies(config.trustedProxies),
     store,
     keys,

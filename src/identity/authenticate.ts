@@ -69,21 +69,17 @@ export async function authenticateCertificate(opts: {
   revocation: RevocationChecker;
 }): Promise<Authenticated> {
   const { cert, clientIp, now, revocation } = opts;
+  let pool = opts.identities;
   if (opts.identityId !== undefined) {
-    const identity = opts.identities.find((i) => i.config.id === opts.identityId);
-    if (!identity) throw badRequest('unknown_identity', `no identity "${opts.identityId}" is configured`);
-    const r = tryIdentity(identity, cert, clientIp, now);
-    if (!r.ok) throw r.error;
-    const auth = { identity, leaf: cert.leaf, path: r.path };
-    const refused = await revocationRefusal(revocation, auth, now);
-    if (refused) throw refused;
-    return auth;
+    // A named identity is the same decision over a pool of one.
+    pool = opts.identities.filter((i) => i.config.id === opts.identityId);
+    if (pool.length === 0) throw badRequest('unknown_identity', `no identity "${opts.identityId}" is configured`);
   }
-  if (opts.identities.length === 0) throw certRefused('no_identities_configured', 'no identity is configured');
+  if (pool.length === 0) throw certRefused('no_identities_configured', 'no identity is configured');
 
   const candidates: Authenticated[] = [];
   let best: { stage: Stage; error: CertgateError } | undefined;
-  for (const identity of opts.identities) {
+  for (const identity of pool) {
     const r = tryIdentity(identity, cert, clientIp, now);
     if (r.ok) candidates.push({ identity, leaf: cert.leaf, path: r.path });
     else if (!best || r.stage > best.stage) best = r;

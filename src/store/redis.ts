@@ -3,7 +3,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { CertgateError, storeUnavailable } from '../errors.js';
 import { decodeRecord, encodeRecord } from './record-codec.js';
 import { connectRedis, type RedisTarget } from './redis-connection.js';
-import type { StoreOutcome, TokenRecord, TokenRefusal, TokenStore } from './types.js';
+import { TOKEN_REFUSALS, type StoreOutcome, type TokenRecord, type TokenRefusal, type TokenStore } from './types.js';
 
 export type { RedisTarget } from './redis-connection.js';
 
@@ -51,7 +51,6 @@ interface Scripts {
   certgateRevokeIdentity(watermark: string): Promise<string>;
 }
 
-const REFUSALS: readonly string[] = ['not_found', 'revoked', 'expired', 'uses_exhausted'] satisfies TokenRefusal[];
 
 export class RedisTokenStore implements TokenStore {
   readonly kind = 'redis' as const;
@@ -167,6 +166,6 @@ function outcome(reply: unknown): StoreOutcome {
   if (!Array.isArray(reply) || typeof reply[0] !== 'string') throw new Error('token store: unexpected script reply');
   const [status, fields] = reply as [string, unknown];
   if (status === 'ok') return { ok: true, record: decodeRecord(fields) };
-  if (REFUSALS.includes(status)) return { ok: false, reason: status as TokenRefusal };
+  if ((TOKEN_REFUSALS as readonly string[]).includes(status)) return { ok: false, reason: status as TokenRefusal };
   throw new Error(`token store: unexpected script status ${status}`);
 }

@@ -30,7 +30,8 @@ export interface TokenRecord {
   revoked: boolean;
 }
 
-export type TokenRefusal = 'not_found' | 'revoked' | 'expired' | 'uses_exhausted';
+export const TOKEN_REFUSALS = ['not_found', 'revoked', 'expired', 'uses_exhausted'] as const;
+export type TokenRefusal = (typeof TOKEN_REFUSALS)[number];
 
 export type StoreOutcome = { ok: true; record: TokenRecord } | { ok: false; reason: TokenRefusal };
 

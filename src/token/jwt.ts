@@ -1,5 +1,5 @@
 import { SignJWT, jwtVerify, errors as joseErrors, decodeProtectedHeader, type JWTPayload } from 'jose';
-import { tokenRefused, type CertgateError } from '../errors.js';
+import { isCertgateError, tokenRefused, type CertgateError } from '../errors.js';
 import { SIGNING_ALG, type KeyRing } from './keys.js';
 import type { BoundedMap } from '../util/bounded-map.js';
 
@@ -87,7 +87,6 @@ function mapJoseError(e: unknown): CertgateError {
   }
   if (e instanceof joseErrors.JWSSignatureVerificationFailed) return tokenRefused('token_signature_invalid', 'the access token signature does not verify');
   if (e instanceof joseErrors.JOSEAlgNotAllowed) return tokenRefused('token_algorithm_not_allowed', `tokens must be signed with ${SIGNING_ALG}`);
-  if (e && typeof e === 'object' && 'code' in e && (e as { code?: unknown }).code === 'ERR_CERTGATE') return e as CertgateError;
-  if (e instanceof Error && e.name === 'CertgateError') return e as CertgateError;
+  if (isCertgateError(e)) return e;
   return tokenRefused('token_malformed', 'the access token is not a well-formed JWT');
 }

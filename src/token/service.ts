@@ -30,8 +30,8 @@ export interface TokenServiceOptions {
   store: TokenStore;
   keys: KeyRing;
   clock: Clock;
-  /** Whether an identity is still configured: tokens of a removed identity stop working at once. */
-  identityExists: (id: string) => boolean;
+  /** The configured identity of that id: tokens of a removed identity stop working at once. */
+  identity: (id: string) => CompiledIdentity | undefined;
 }
 
 /** What a successful bearer check yields to the route that asked for it. */
@@ -61,7 +61,7 @@ const floorSec = (ms: number) => Math.floor(ms / 1000);
  */
 export class TokenService {
   // Trusted-IP lists are immutable per token; compile each distinct list once.
-  private readonly cidrCache = new Map<string, CidrSet>();
+  private readonly cidrCache = new BoundedMap<string, CidrSet>(1000);
   private readonly verified = new BoundedMap<string, AccessClaims>(50_000);
   private readonly fixedFields = new BoundedMap<string, FixedFields>(50_000);
 
@@ -121,11 +121,12 @@ export class TokenService {
   }
 
   /** New JWT, same jti, uses and limits; exp = min(now + TTL, max expiry, certificate notAfter). */
-  async renew(token: string, identity: CompiledIdentity, ctx: CallerContext): Promise<TokenResponse> {
+  async renew(token: string, ctx: CallerContext): Promise<{ response: TokenResponse; claims: AccessClaims }> {
     const claims = await this.verify(token);
     const now = this.o.clock.now();
     const current = unwrap(await this.o.store.check(claims.jti, claims.sub, now, false));
     this.checkCaller(claims, current, ctx);
+    const identity = this.o.identity(current.identityId)!; // checkCaller refused a removed identity
     if (current.expiresAt >= current.maxExpiresAt) {
       throw tokenRefused('token_max_ttl_reached', 'the access token has reached its maximum lifetime; log in again');
     }
@@ -133,7 +134,7 @@ export class TokenService {
     const target = nowSec + identity.config.accessTokenTTL * 1000;
     const record = unwrap(await this.o.store.renew(claims.jti, claims.sub, now, target));
     const accessToken = await signToken(this.claimsFor(record, identity, floorSec(now)), this.o.keys);
-    return this.response(accessToken, record, nowSec);
+    return { response: this.response(accessToken, record, nowSec), claims };
   }
 
   async revoke(token: string): Promise<AccessClaims> {
@@ -142,7 +143,7 @@ export class TokenService {
     return claims;
   }
 
-  /** Signature and claims only; used by introspection, which must not throw for inactive tokens. */
+  /** Signature and claims only (no store): the first step of every token operation. */
   verify(token: string): Promise<AccessClaims> {
     return verifyToken(token, this.o.keys, {
       issuer: this.o.issuer,
@@ -156,13 +157,13 @@ export class TokenService {
   /** Looks a record up without consuming a use (token/self, introspection). */
   async lookup(claims: AccessClaims): Promise<TokenRecord> {
     const record = unwrap(await this.o.store.check(claims.jti, claims.sub, this.o.clock.now(), false));
-    if (!this.o.identityExists(record.identityId)) throw tokenRefused('token_unknown', 'the identity of this token is no longer configured');
+    if (!this.o.identity(record.identityId)) throw tokenRefused('token_unknown', 'the identity of this token is no longer configured');
     return record;
   }
 
   private checkCaller(claims: AccessClaims, record: FixedFields, ctx: CallerContext): void {
     if (record.identityId !== claims.sub) throw tokenRefused('token_unknown', 'the access token is not known');
-    if (!this.o.identityExists(record.identityId)) throw tokenRefused('token_unknown', 'the identity of this token is no longer configured');
+    if (!this.o.identity(record.identityId)) throw tokenRefused('token_unknown', 'the identity of this token is no longer configured');
     if (!this.cidrs(record.trustedIps).contains(ctx.clientIp)) {
       throw forbidden('token_ip_not_allowed', 'the access token may not be used from this address');
     }
@@ -180,7 +181,6 @@ export class TokenService {
     let set = this.cidrCache.get(key);
     if (!set) {
       set = new CidrSet(list);
-      if (this.cidrCache.size > 1000) this.cidrCache.clear();
       this.cidrCache.set(key, set);
     }
     return set;

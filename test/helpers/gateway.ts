@@ -45,25 +45,8 @@ export async function startTestGateway(
 
 export const LOGIN_PATH = '/api/v1/auth/tls-cert-auth/login';
 
-/** POST JSON with fetch; returns status, parsed body and headers. */
-export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}) {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
-    body: typeof body === 'string' ? body : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let json: any;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = text;
-  }
-  return { status: res.status, body: json, headers: res.headers };
-}
-
-export async function getJson(url: string, headers: Record<string, string> = {}) {
-  const res = await fetch(url, { headers });
+/** Status, body (JSON when it parses, else text) and headers of a fetch answer. */
+async function answer(res: Response) {
   const text = await res.text();
   let json: any;
   try {
@@ -72,4 +55,17 @@ export async function getJson(url: string, headers: Record<string, string> = {})
     json = text;
   }
   return { status: res.status, body: json, headers: res.headers };
+}
+
+/** POST JSON with fetch. */
+export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}) {
+  return answer(await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  }));
+}
+
+export async function getJson(url: string, headers: Record<string, string> = {}) {
+  return answer(await fetch(url, { headers }));
 }

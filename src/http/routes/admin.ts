@@ -1,12 +1,13 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { CertgateError, badRequest } from '../../errors.js';
+import { IDENTITY_ID } from '../../config/schema.js';
 import { secretMatches } from '../../util/secret.js';
 import type { Gateway } from '../gateway.js';
 
 function requireAdmin(ctx: Context, gw: Gateway): void {
   const m = /^Bearer (.+)$/i.exec(ctx.get('authorization'));
-  if (!m || gw.config.admin.tokens.length === 0 || !secretMatches(m[1]!, gw.config.admin.tokens)) {
+  if (!m || !secretMatches(m[1]!, gw.config.admin.tokens)) {
     throw new CertgateError('admin_unauthorized', 401, 'a valid admin token is required', { 'WWW-Authenticate': 'Bearer realm="certgate admin"' });
   }
 }
@@ -25,7 +26,7 @@ export function adminRoutes(gw: Gateway): Router {
     const id = ctx.params.id!;
     // Also for ids no longer configured: their tokens are refused anyway, but an operator who
     // removed an identity and then revokes it must not be told no.
-    if (!/^[a-z0-9._-]{1,128}$/.test(id)) throw badRequest('invalid_identity_id', 'identity ids match [a-z0-9._-]{1,128}');
+    if (!IDENTITY_ID.test(id)) throw badRequest('invalid_identity_id', 'identity ids match [a-z0-9._-]{1,128}');
     const at = gw.clock.now();
     await gw.store.revokeIdentity(id, at);
     gw.log.warn({ event: 'revoke_identity', identity: id, at }, 'all tokens of identity revoked');

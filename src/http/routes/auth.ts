@@ -1,6 +1,6 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import { isCertgateError, tokenRefused } from '../../errors.js';
+import { isCertgateError } from '../../errors.js';
 import { authenticateCertificate } from '../../identity/authenticate.js';
 import { optionalString, readJsonObject, requiredString } from '../body.js';
 import { authorizeRequest } from '../bearer.js';
@@ -19,7 +19,7 @@ export function authRoutes(gw: Gateway): Router {
       const identityId = optionalString(body, 'identityId');
       const cert = requireCertificate(presentedCertificate(ctx, gw, caller));
       Object.assign(audit, { certSha256: cert.leaf.sha256, cn: cert.leaf.commonNames[0], serial: cert.leaf.serial, requestedIdentity: identityId });
-      // Revocation (CRLs) is checked here, at login only: tokens are short-lived and revoke-identity
+      // Revocation (CRL, OCSP) is checked inside, at login only: tokens are short-lived and revoke-identity
       // withdraws the ones already issued.
       const auth = await authenticateCertificate({
         cert,
@@ -45,12 +45,10 @@ export function authRoutes(gw: Gateway): Router {
   r.post('/token/renew', async (ctx) => {
     const token = requiredString(await readJsonObject(ctx), 'accessToken');
     const caller = callerOf(ctx, gw);
-    const claims = await gw.tokens.verify(token);
-    const identity = gw.identities.find((i) => i.config.id === claims.sub);
-    if (!identity) throw tokenRefused('token_unknown', 'the identity of this token no longer exists');
     const presentedCertSha256 = () => presentedCertificate(ctx, gw, caller)?.leaf.sha256;
-    ctx.body = await gw.tokens.renew(token, identity, { clientIp: caller.clientIp, presentedCertSha256 });
-    gw.log.info({ event: 'renew', identity: identity.config.id, jti: claims.jti, clientIp: caller.clientIp }, 'renew');
+    const { response, claims } = await gw.tokens.renew(token, { clientIp: caller.clientIp, presentedCertSha256 });
+    gw.log.info({ event: 'renew', identity: claims.sub, jti: claims.jti, clientIp: caller.clientIp }, 'renew');
+    ctx.body = response;
   });
 
   r.post('/token/revoke', async (ctx) => {

@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { CertgateError, isCertgateError } from '../../errors.js';
-import { secretMatches } from '../../util/secret.js';
+import { secretIndex } from '../../util/secret.js';
 import { readFormOrJson } from '../body.js';
 import type { Gateway } from '../gateway.js';
 
@@ -26,9 +26,11 @@ function authenticateClient(ctx: Context, gw: Gateway): string {
   } catch {
     throw unauthorizedClient();
   }
-  const client = gw.config.introspection.clients.find((c) => secretMatches(id, [c.id]));
-  const ok = secretMatches(secret, client ? [client.secret] : ['\0never-matches\0']);
-  if (!client || !ok) throw unauthorizedClient();
+  // id and secret compared together, in constant time, against every configured client.
+  const clients = gw.config.introspection.clients;
+  const i = secretIndex(`${id}\0${secret}`, clients.map((c) => `${c.id}\0${c.secret}`));
+  const client = clients[i];
+  if (!client) throw unauthorizedClient();
   return client.id;
 }
 
