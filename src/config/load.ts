@@ -3,6 +3,8 @@ import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { parsePemBundle, type ParsedCert } from '../pki/certificate.js';
+import { httpCrlUrl } from '../revocation/fetch.js';
+import { httpOcspUrl } from '../revocation/ocsp-fetch.js';
 import { configSchema, type IdentityConfig, type RawConfig } from './schema.js';
 import { ConfigError, expandEnv } from './env.js';
 
@@ -118,15 +120,26 @@ function resolveRevocation(
     // A revocation block that names no source would read as "revocation is checked" and check nothing.
     throw new ConfigError(key, 'names no revocation source: enable crl.fromCertificate, list crl.urls or crl.files, or enable ocsp');
   }
-  if (rev.ocsp?.responder !== undefined && new URL(rev.ocsp.responder).protocol !== 'http:') {
+  // The schema has already checked that these are URLs: the fetchers' checks only refuse schemes.
+  if (rev.ocsp?.responder !== undefined && !accepts(httpOcspUrl, rev.ocsp.responder)) {
     throw new ConfigError([...key, 'ocsp', 'responder'], 'only http OCSP responders are supported');
   }
   if (!rev.crl) return rev;
   rev.crl.urls.forEach((u, j) => {
-    if (!/^https?:$/.test(new URL(u).protocol)) throw new ConfigError([...key, 'crl', 'urls', j], 'only http and https CRL URLs are supported');
+    if (!accepts(httpCrlUrl, u)) throw new ConfigError([...key, 'crl', 'urls', j], 'only http and https CRL URLs are supported');
   });
   const files = rev.crl.files.map((f, j) => readable(at(f), [...key, 'crl', 'files', j]));
   return { ...rev, crl: { ...rev.crl, files } };
+}
+
+/** True when the fetcher's URL check lets `url` through. */
+function accepts(check: (raw: string) => URL, url: string): boolean {
+  try {
+    check(url);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function readable(path: string, key: (string | number)[]): string {

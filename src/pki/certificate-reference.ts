@@ -1,8 +1,8 @@
 // @peculiar/x509 2 needs the Reflect metadata polyfill loaded before it.
 import 'reflect-metadata';
-import { X509Certificate as NativeCert, createHash } from 'node:crypto';
+import { X509Certificate as NativeCert } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
-import { bytesEqual, decodeOid, readChildren, readNode, type DerNode } from './der.js';
+import { bytesEqual, decodeOid, latin1, readChildren, readNode, serialHex, sha256Hex, type DerNode } from './der.js';
 import { nameRdns, parseGeneralNames, parseNameConstraints } from './general-names.js';
 import { bytesToIp } from './ip.js';
 import type { ParsedCert, PublicKeyInfo, TypedName } from './certificate.js';
@@ -29,10 +29,8 @@ function splitTbs(der: Uint8Array) {
   if (serial?.tag !== 0x02 || issuer?.tag !== 0x30 || subject?.tag !== 0x30) throw new Error('malformed TBSCertificate');
   const oid = readChildren(sigAlg.value)[0];
   if (oid?.tag !== 0x06) throw new Error('malformed signatureAlgorithm');
-  let s = 0;
-  while (s < serial.value.length - 1 && serial.value[s] === 0) s++;
   return {
-    serial: Buffer.from(serial.value.subarray(s)).toString('hex'),
+    serial: serialHex(serial.value),
     issuerDer: issuer.raw,
     subjectDer: subject.raw,
     signatureAlgorithm: decodeOid(oid.value),
@@ -45,7 +43,7 @@ export function emailAttributes(rdns: Uint8Array[]): string[] {
   for (const rdn of rdns) {
     for (const atv of readChildren(readNode(rdn).node.value)) {
       const [type, value] = readChildren(atv.value);
-      if (type?.tag === 0x06 && value && decodeOid(type.value) === EMAIL_ATTR) out.push(Buffer.from(value.value).toString('latin1'));
+      if (type?.tag === 0x06 && value && decodeOid(type.value) === EMAIL_ATTR) out.push(latin1(value.value));
     }
   }
   return out;
@@ -70,7 +68,7 @@ export function publicKeyInfo(native: NativeCert): PublicKeyInfo {
 }
 
 /** Decodes one DER certificate the original way; throws a plain Error when it is not well-formed. */
-export function decodeReference(der: Uint8Array<ArrayBuffer>): ParsedCert {
+export function decodeReference(der: Uint8Array<ArrayBuffer>, sha256: string = sha256Hex(der)): ParsedCert {
   const tbs = splitTbs(der);
   const native = new NativeCert(der);
   const cert = new x509.X509Certificate(der);
@@ -94,7 +92,7 @@ export function decodeReference(der: Uint8Array<ArrayBuffer>): ParsedCert {
   const subjectRdns = nameRdns(tbs.subjectDer);
   return {
     der,
-    sha256: createHash('sha256').update(der).digest('hex'),
+    sha256,
     subject: cert.subject,
     issuer: cert.issuer,
     commonNames: cert.subjectName.getField('CN'),

@@ -1,11 +1,11 @@
-import { X509Certificate as NativeCert, createHash } from 'node:crypto';
+import { X509Certificate as NativeCert } from 'node:crypto';
 import { badRequest } from '../errors.js';
 import { decodeReference, publicKeyInfo } from './certificate-reference.js';
-import { bytesEqual, decodeOid, hasMinimalLength, isStrictOid, readNode, type DerNode } from './der.js';
+import { bytesEqual, decodeOid, hasMinimalLength, hex, isStrictOid, latin1, readNode, serialHex, sha256Hex, type DerNode } from './der.js';
 import { decodeName } from './dn.js';
 import { parseGeneralNames, parseNameConstraints, type GeneralNameValue, type NameConstraints } from './general-names.js';
 import { bytesToIp } from './ip.js';
-import { OID, HANDLED } from './extension-oids.js';
+import { OID, HANDLED, AUTHORITY_INFO_ACCESS } from './extension-oids.js';
 
 export type { GeneralNameValue, NameConstraints } from './general-names.js';
 export { decodeOid } from './der.js';
@@ -63,8 +63,7 @@ export interface ParsedCert {
   native: NativeCert;
 }
 
-// Not processed, but @peculiar/x509 decodes them, so the reference refuses malformed values.
-const AUTHORITY_INFO_ACCESS = '1.3.6.1.5.5.7.1.1';
+// Not processed (nor AUTHORITY_INFO_ACCESS), but @peculiar/x509 decodes them, so the reference refuses malformed values.
 const ISSUER_ALT_NAME = '2.5.29.18';
 
 /*
@@ -85,9 +84,6 @@ function need(ok: unknown): asserts ok {
 
 /** 16 KiB hold at most 8 192 elements (2 octets each at least): below asn1js's default limit of 10 000 nodes. */
 const MAX_FAST_LENGTH = 16 * 1024;
-
-const latin1 = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.length).toString('latin1');
-const hex = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.length).toString('hex');
 
 /** The elements of a constructed element's content, each with DER (minimal) length octets. */
 function kids(content: Uint8Array): DerNode[] {
@@ -297,7 +293,7 @@ function authorityInfoAccess(value: Uint8Array): void {
   }
 }
 
-function fastDecode(der: Uint8Array<ArrayBuffer>): ParsedCert {
+function fastDecode(der: Uint8Array<ArrayBuffer>, sha256: string = sha256Hex(der)): ParsedCert {
   need(der.length <= MAX_FAST_LENGTH);
   const [cert, ...trailing] = kids(der);
   need(cert?.tag === 0x30 && trailing.length === 0);
@@ -383,11 +379,9 @@ function fastDecode(der: Uint8Array<ArrayBuffer>): ParsedCert {
     }
   }
 
-  let s = 0;
-  while (s < serial.value.length - 1 && serial.value[s] === 0) s++;
   return {
     der,
-    sha256: createHash('sha256').update(der).digest('hex'),
+    sha256,
     subject: subject.text,
     issuer: issuer.text,
     commonNames: subject.commonNames,
@@ -402,7 +396,7 @@ function fastDecode(der: Uint8Array<ArrayBuffer>): ParsedCert {
     ...(keyUsage !== undefined ? { keyUsage } : {}),
     ...(eku ? { extendedKeyUsage: eku } : {}),
     selfIssued: bytesEqual(subjectNode.raw, issuerNode.raw),
-    serial: hex(serial.value.subarray(s)),
+    serial: serialHex(serial.value),
     publicKey: publicKeyInfo(native),
     signatureAlgorithm,
     subjectDer: subjectNode.raw,
@@ -418,12 +412,12 @@ function fastDecode(der: Uint8Array<ArrayBuffer>): ParsedCert {
 }
 
 /** The fast decoder when the certificate is inside its subset, else the reference decoder. */
-function decode(der: Uint8Array<ArrayBuffer>): ParsedCert {
+function decode(der: Uint8Array<ArrayBuffer>, sha256: string = sha256Hex(der)): ParsedCert {
   try {
-    return fastDecode(der);
+    return fastDecode(der, sha256);
   } catch {
     // Outside the subset, malformed, or refused by OpenSSL: the reference decides, with its own message.
-    return decodeReference(der);
+    return decodeReference(der, sha256);
   }
 }
 
@@ -436,10 +430,13 @@ export function decodeFastOnly(der: Uint8Array): ParsedCert | undefined {
   }
 }
 
-/** Decodes one DER certificate; anything that is not a well-formed X.509 certificate is a 400. */
-export function parseCertificate(der: Uint8Array): ParsedCert {
+/**
+ * Decodes one DER certificate; anything that is not a well-formed X.509 certificate is a 400.
+ * `sha256`: the caller's sha256Hex of exactly these bytes, when it has one (ParsedCertCache).
+ */
+export function parseCertificate(der: Uint8Array, sha256?: string): ParsedCert {
   try {
-    return decode(new Uint8Array(der));
+    return decode(new Uint8Array(der), sha256);
   } catch (e) {
     throw badRequest('malformed_certificate', `not a well-formed X.509 certificate: ${(e as Error).message}`);
   }

@@ -1,6 +1,10 @@
+import { createHash } from 'node:crypto';
+
 /**
- * Just enough DER to read and write GeneralNames and Name RDNs, which @peculiar/x509 either
- * does not model (name constraints) or normalises away (exact RDN bytes, unusual name forms).
+ * A small DER reader and writer, plus the byte helpers src/pki shares. It reads whole
+ * certificates (the fast decoder of certificate.ts), names and GeneralNames (which
+ * @peculiar/x509 does not model or normalises away), CRLs (revocation.ts) and OCSP requests and
+ * answers (ocsp.ts).
  */
 
 export interface DerNode {
@@ -107,4 +111,23 @@ export function hasMinimalLength(node: DerNode): boolean {
   const len = node.value.length;
   const header = node.raw.length - len;
   return header === (len < 0x80 ? 2 : len < 0x100 ? 3 : len < 0x10000 ? 4 : len < 0x1000000 ? 5 : 6);
+}
+
+/** Lowercase hex SHA-256 of the bytes (a certificate's identity in caches, pools and pins). */
+export const sha256Hex = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
+
+/** The bytes as latin1 text (one character per octet), without copying them. */
+export const latin1 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.length).toString('latin1');
+
+/** The bytes as lowercase hex, without copying them. */
+export const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.length).toString('hex');
+
+/**
+ * A serial number INTEGER's content octets as lowercase hex without leading zero octets (one
+ * octet is always kept): the form of ParsedCert.serial and of CRL entries, compared as text.
+ */
+export function serialHex(content: Uint8Array): string {
+  let s = 0;
+  while (s < content.length - 1 && content[s] === 0) s++;
+  return hex(content.subarray(s));
 }

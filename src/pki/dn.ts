@@ -1,4 +1,5 @@
-import { decodeOid, hasMinimalLength, isStrictOid, readNode, type DerNode } from './der.js';
+import { decodeOid, hasMinimalLength, hex, isStrictOid, latin1, readNode, type DerNode } from './der.js';
+import { EMAIL_ATTR } from './extension-oids.js';
 
 /**
  * Distinguished-name rendering that reproduces @peculiar/x509 2.2 `Name#toString()` and
@@ -11,11 +12,10 @@ import { decodeOid, hasMinimalLength, isStrictOid, readNode, type DerNode } from
 /** Short names @peculiar/x509 prints; every other attribute type is printed as its OID. */
 const SHORT_NAMES = new Map<string, string>([
   ['2.5.4.3', 'CN'], ['2.5.4.7', 'L'], ['2.5.4.8', 'ST'], ['2.5.4.10', 'O'], ['2.5.4.11', 'OU'], ['2.5.4.6', 'C'],
-  ['0.9.2342.19200300.100.1.25', 'DC'], ['1.2.840.113549.1.9.1', 'E'], ['2.5.4.42', 'G'], ['2.5.4.43', 'I'],
+  ['0.9.2342.19200300.100.1.25', 'DC'], [EMAIL_ATTR, 'E'], ['2.5.4.42', 'G'], ['2.5.4.43', 'I'],
   ['2.5.4.4', 'SN'], ['2.5.4.12', 'T'],
 ]);
 const CN = '2.5.4.3';
-const EMAIL = '1.2.840.113549.1.9.1';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
@@ -27,9 +27,6 @@ function escape(data: string): string {
     .replace(/([ ]$)/, '\\$1')
     .replace(/([\r\n\t])/, (_m, char: string) => `\\${Buffer.from(char, 'utf8').toString('hex').toUpperCase()}`);
 }
-
-const latin1 = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.length).toString('latin1');
-const hex = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.length).toString('hex');
 
 /**
  * The attribute value as asn1js decodes it: a string, or `{ any }` with the whole element for
@@ -111,7 +108,7 @@ export function decodeName(nameDer: Uint8Array): DecodedName | undefined {
       const str = typeof decoded === 'string';
       parts.push(`${SHORT_NAMES.get(oid) ?? oid}=${str ? escape(decoded) : `#${hex(decoded.any)}`}`);
       if (oid === CN) commonNames.push(str ? decoded : hex(decoded.any));
-      if (oid === EMAIL) emails.push(latin1(value.value));
+      if (oid === EMAIL_ATTR) emails.push(latin1(value.value));
     }
     rdnTexts.push(parts.join('+'));
   }

@@ -1,7 +1,8 @@
 import { constants, createHash, verify as verifySignature, type KeyObject } from 'node:crypto';
 import { parseCertificate, type ParsedCert } from './certificate.js';
-import { bytesEqual, decodeOid, readChildren, readNode, tlv, type DerNode } from './der.js';
-import { keyProblem } from './validate.js';
+import { bytesEqual, decodeOid, latin1, readChildren, readNode, tlv, type DerNode } from './der.js';
+import { AUTHORITY_INFO_ACCESS, SIGNATURE_ALGORITHMS as SIGNATURES } from './extension-oids.js';
+import { keyProblem, verifiesWith } from './validate.js';
 
 /**
  * OCSP (RFC 6960), pure: the request for (certificate, issuer) and the verification of the
@@ -49,7 +50,6 @@ export const OCSP_SIGNING = '1.3.6.1.5.5.7.3.9';
 export const DEFAULT_OCSP_SKEW_MS = 5 * 60_000;
 export const DEFAULT_MAX_AGE_WITHOUT_NEXT_UPDATE_MS = 3600_000;
 
-const AUTHORITY_INFO_ACCESS = '1.3.6.1.5.5.7.1.1';
 const AD_OCSP = '1.3.6.1.5.5.7.48.1';
 const ID_PKIX_OCSP_BASIC = '1.3.6.1.5.5.7.48.1.1';
 const HASHES: Record<string, 'sha1' | 'sha256' | 'sha384' | 'sha512'> = {
@@ -95,7 +95,7 @@ const oidOf = (n: DerNode | undefined, what: string): string => {
 /** GeneralizedTime, YYYYMMDDHHMMSS[.fff]Z. */
 function generalizedTime(n: DerNode | undefined, what: string): Date {
   need(n?.tag === 0x18, what);
-  const m = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(?:\.(\d{1,9}))?Z$/.exec(Buffer.from(n.value).toString('latin1'));
+  const m = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(?:\.(\d{1,9}))?Z$/.exec(latin1(n.value));
   need(m, `${what} is not a GeneralizedTime`);
   const [y, mo, d, h, mi, s] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
   const ms = m[7] ? Math.floor(Number(`0.${m[7]}`) * 1000) : 0;
@@ -160,7 +160,7 @@ export function ocspUrlsOf(cert: ParsedCert): string[] {
       for (const ad of readChildren(readNode(octets.value).node.value)) {
         const [method, location] = readChildren(ad.value);
         if (method?.tag === 0x06 && decodeOid(method.value) === AD_OCSP && location?.tag === 0x86) {
-          urls.push(Buffer.from(location.value).toString('latin1'));
+          urls.push(latin1(location.value));
         }
       }
     }
@@ -189,17 +189,6 @@ export function buildOcspRequest(cert: ParsedCert, issuer: ParsedCert): Uint8Arr
 }
 
 /* ------------------------------------------------------------------ response */
-
-const SIGNATURES: Record<string, { kind: 'rsa' | 'ecdsa'; hash: string } | { kind: 'ed25519' } | { kind: 'pss' }> = {
-  '1.2.840.113549.1.1.11': { kind: 'rsa', hash: 'sha256' },
-  '1.2.840.113549.1.1.12': { kind: 'rsa', hash: 'sha384' },
-  '1.2.840.113549.1.1.13': { kind: 'rsa', hash: 'sha512' },
-  '1.2.840.10045.4.3.2': { kind: 'ecdsa', hash: 'sha256' },
-  '1.2.840.10045.4.3.3': { kind: 'ecdsa', hash: 'sha384' },
-  '1.2.840.10045.4.3.4': { kind: 'ecdsa', hash: 'sha512' },
-  '1.3.101.112': { kind: 'ed25519' },
-  '1.2.840.113549.1.1.10': { kind: 'pss' },
-};
 
 /** RSASSA-PSS-params: hash [0], maskGen [1] (MGF1 with the same hash), saltLength [2]. */
 function pssParams(params: DerNode | undefined): { hash: string; saltLength: number } {
@@ -263,13 +252,7 @@ function namesResponder(responderId: DerNode, c: ParsedCert): boolean {
 function delegationProblem(c: ParsedCert, issuer: ParsedCert, now: Date): string | undefined {
   const who = `responder certificate "${c.subject}"`;
   if (!bytesEqual(c.issuerDer, issuer.subjectDer)) return `${who} is not issued by "${issuer.subject}"`;
-  let signed = false;
-  try {
-    signed = c.native.verify(issuer.native.publicKey);
-  } catch {
-    signed = false;
-  }
-  if (!signed) return `${who} is not signed by "${issuer.subject}"`;
+  if (!verifiesWith(c, issuer)) return `${who} is not signed by "${issuer.subject}"`;
   if (!SIGNATURES[c.signatureAlgorithm]) return `${who} is signed with ${c.signatureAlgorithm}, which is not accepted`;
   if (!c.extendedKeyUsage?.includes(OCSP_SIGNING)) return `${who} lacks extended key usage id-kp-OCSPSigning`;
   if (c.notAfter < now || c.notBefore > now) return `${who} is not valid at ${now.toISOString()}`;

@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import { badRequest } from '../errors.js';
 import { parseCertificate, type ParsedCert } from './certificate.js';
+import { sha256Hex } from './der.js';
 
 /**
  * Largest DER a presented certificate may have. Real client leaves are 0.5–2 KB (RSA-4096 about
@@ -75,14 +75,14 @@ export class ParsedCertCache {
   /** Throws 400 `certificate_too_large` or `malformed_certificate`; neither is cached. */
   parse(der: Uint8Array): ParsedCert {
     assertCertificateSize(der);
-    const key = createHash('sha256').update(der).digest('hex');
+    const key = sha256Hex(der);
     const hit = this.map.get(key);
     if (hit) {
       this.map.delete(key);
       this.map.set(key, hit);
       return hit.cert;
     }
-    const cert = parseCertificate(der);
+    const cert = parseCertificate(der, key);
     const bytes = estimatedEntryBytes(der.length);
     // An entry that alone exceeds the budget (only with a tiny maxBytes) is returned, not kept.
     if (bytes > this.maxBytes) return cert;

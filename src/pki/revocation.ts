@@ -4,7 +4,8 @@ import { webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import { CertgateError, certRefused } from '../errors.js';
 import type { ParsedCert } from './certificate.js';
-import { bytesEqual, decodeOid, readChildren, readNode, type DerNode } from './der.js';
+import { bytesEqual, decodeOid, latin1, readChildren, readNode, serialHex, type DerNode } from './der.js';
+import { KEY_USAGE } from './extension-oids.js';
 
 /**
  * CRL checking of a validated path, pure apart from the injected loaders.
@@ -45,7 +46,6 @@ export interface RevocationResult {
 }
 
 const crypto = webcrypto as unknown as Crypto;
-const CRL_SIGN = 64; // x509.KeyUsageFlags.cRLSign
 const REMOVE_FROM_CRL = 8;
 const REASON_CODE = '2.5.29.21';
 
@@ -71,12 +71,11 @@ interface Crl {
   criticalExtensions: string[];
 }
 
-const normSerial = (hex: string) => hex.toLowerCase().replace(/^(00)+(?=..)/, '');
 const isTime = (n: DerNode | undefined) => n?.tag === 0x17 || n?.tag === 0x18;
 
 /** UTCTime / GeneralizedTime as ISO text for messages; the raw text when it is in another form. */
 function timeText(n: DerNode): string {
-  const s = Buffer.from(n.value).toString('latin1');
+  const s = latin1(n.value);
   const m = n.tag === 0x17 ? /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(s) : /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(s);
   if (!m) return s;
   const year = n.tag === 0x17 ? (Number(m[1]) >= 50 ? 1900 : 2000) + Number(m[1]) : Number(m[1]);
@@ -98,7 +97,7 @@ function extensions(n: DerNode): { oid: string; critical: boolean; value: Uint8A
 function entryOf(n: DerNode): CrlEntry {
   const [serial, date, exts, ...rest] = n.tag === 0x30 ? readChildren(n.value) : [];
   if (serial?.tag !== 0x02 || !isTime(date) || rest.length) throw new Error('malformed revokedCertificates entry');
-  const entry: CrlEntry = { serial: normSerial(Buffer.from(serial.value).toString('hex')), revocationDate: timeText(date!) };
+  const entry: CrlEntry = { serial: serialHex(serial.value), revocationDate: timeText(date!) };
   const reason = exts ? extensions(exts).find((e) => e.oid === REASON_CODE) : undefined;
   if (reason) {
     const { node } = readNode(reason.value);
@@ -114,10 +113,36 @@ function entryOf(n: DerNode): CrlEntry {
  * revokedCertificates and crlExtensions, so every serial such a CRL lists would pass.
  */
 function decodeCrl(source: string, bytes: Uint8Array): Crl {
+  let decoded = decodedCrls.get(bytes);
+  if (!decoded) {
+    try {
+      decoded = { ok: true, crl: decodeCrlBytes(bytes) };
+    } catch (error) {
+      decoded = { ok: false, error };
+    }
+    decodedCrls.set(bytes, decoded);
+  }
+  if (!decoded.ok) throw decoded.error;
+  return { source, ...decoded.crl };
+}
+
+/**
+ * Decoded CRLs by the exact byte array they came from: the CRL caches (src/revocation/cache.ts)
+ * hand back the same Uint8Array until they fetch or read a new copy, so a cached CRL is decoded
+ * once, not on every login. Decoding is deterministic, so a failure is remembered too.
+ */
+const decodedCrls = new WeakMap<Uint8Array, { ok: true; crl: Omit<Crl, 'source'> } | { ok: false; error: unknown }>();
+
+/** The DER of a CRL given as DER or as PEM (-----BEGIN X509 CRL-----); always a fresh copy. */
+export function crlDer(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
   const text = Buffer.from(bytes).toString('latin1');
-  const der = text.trimStart().startsWith('-----BEGIN X509 CRL-----')
+  return text.trimStart().startsWith('-----BEGIN X509 CRL-----')
     ? new Uint8Array(Buffer.from(text.replace(/-----(BEGIN|END) X509 CRL-----|\s+/g, ''), 'base64'))
     : new Uint8Array(bytes);
+}
+
+function decodeCrlBytes(bytes: Uint8Array): Omit<Crl, 'source'> {
+  const der = crlDer(bytes);
   const { node, next } = readNode(der);
   if (node.tag !== 0x30 || next !== der.length) throw new Error('not a single DER SEQUENCE');
   const tbs = readChildren(node.value)[0];
@@ -140,7 +165,7 @@ function decodeCrl(source: string, bytes: Uint8Array): Crl {
     criticalExtensions = extensions(exts).filter((e) => e.critical).map((e) => e.oid);
   }
   if (i !== fields.length) throw new Error('malformed TBSCertList');
-  return { source, issuerDer: issuer.raw, crl: new x509.X509Crl(der), entries, criticalExtensions };
+  return { issuerDer: issuer.raw, crl: new x509.X509Crl(der), entries, criticalExtensions };
 }
 
 async function load(input: RevocationInput, problems: string[]): Promise<Crl[]> {
@@ -179,7 +204,7 @@ export async function checkRevocation(input: RevocationInput): Promise<Revocatio
     const ca = path[j]!;
     const subject = path[j - 1]!;
     if (criticalExtensions.length) { problems.push(`CRL ${source} has critical extensions certgate does not interpret: ${criticalExtensions.join(', ')}`); continue; }
-    if (ca.keyUsage !== undefined && !(ca.keyUsage & CRL_SIGN)) { problems.push(`CRL ${source}: "${ca.subject}" may not sign CRLs`); continue; }
+    if (ca.keyUsage !== undefined && !(ca.keyUsage & KEY_USAGE.cRLSign)) { problems.push(`CRL ${source}: "${ca.subject}" may not sign CRLs`); continue; }
     let ok = false;
     try {
       ok = await crl.verify({ publicKey: new x509.X509Certificate(new Uint8Array(ca.der)) }, crypto);
@@ -187,7 +212,7 @@ export async function checkRevocation(input: RevocationInput): Promise<Revocatio
       ok = false;
     }
     if (!ok) { problems.push(`CRL ${source} is not signed by "${ca.subject}"`); continue; }
-    const entry = entries.find((e) => e.serial === normSerial(subject.serial));
+    const entry = entries.find((e) => e.serial === subject.serial);
     if (entry && entry.reason !== REMOVE_FROM_CRL && !revoked) {
       revoked = certRefused('certificate_revoked', `"${subject.subject}" (serial ${subject.serial}) was revoked at ${entry.revocationDate}`);
     }

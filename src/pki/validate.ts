@@ -1,6 +1,7 @@
 import { CertgateError, certRefused } from '../errors.js';
 import type { ParsedCert } from './certificate.js';
 import { bytesEqual } from './der.js';
+import { KEY_USAGE, SIGNATURE_ALGORITHMS } from './extension-oids.js';
 import { nameConstraintViolation } from './name-constraints.js';
 
 /**
@@ -38,19 +39,22 @@ const MAX_SIGNATURE_CHECKS = 64;
 
 const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
 const ANY_EKU = '2.5.29.37.0';
-const KEY_CERT_SIGN = 32; // x509.KeyUsageFlags.keyCertSign
-const DIGITAL_SIGNATURE = 1; // x509.KeyUsageFlags.digitalSignature
 
 /** No EKU extension means no restriction (RFC 5280 4.2.1.12). */
 const allowsClientAuth = (c: ParsedCert) =>
   c.extendedKeyUsage === undefined || c.extendedKeyUsage.includes(CLIENT_AUTH) || c.extendedKeyUsage.includes(ANY_EKU);
 
-const SIGNATURE_ALGORITHMS = new Set([
-  '1.2.840.113549.1.1.11', '1.2.840.113549.1.1.12', '1.2.840.113549.1.1.13', // sha256/384/512WithRSA
-  '1.2.840.113549.1.1.10', // RSASSA-PSS
-  '1.2.840.10045.4.3.2', '1.2.840.10045.4.3.3', '1.2.840.10045.4.3.4', // ecdsa-with-SHA256/384/512
-  '1.3.101.112', // Ed25519
-]);
+/** sha256/384/512WithRSA, RSASSA-PSS, ecdsa-with-SHA256/384/512, Ed25519: the OCSP allow-list too. */
+const ACCEPTED_SIGNATURES = new Set(Object.keys(SIGNATURE_ALGORITHMS));
+
+/** Whether `issuer`'s key verifies `child`'s signature; an unreadable key or signature is false. */
+export function verifiesWith(child: ParsedCert, issuer: ParsedCert): boolean {
+  try {
+    return child.native.verify(issuer.native.publicKey);
+  } catch {
+    return false;
+  }
+}
 
 /** Ranks refusals from failed branches: a concrete defect on a verified path beats "no path". */
 const RANK: Record<string, number> = { chain_incomplete: 0, signature_invalid: 1 };
@@ -72,7 +76,7 @@ function intrinsicProblem(c: ParsedCert, checkSignatureAlgorithm: boolean): Cert
   if (c.unhandledCriticalExtensions.length) {
     return certRefused('unhandled_critical_extension', `"${c.subject}" has critical extensions certgate does not process: ${c.unhandledCriticalExtensions.join(', ')}`);
   }
-  if (checkSignatureAlgorithm && !SIGNATURE_ALGORITHMS.has(c.signatureAlgorithm)) {
+  if (checkSignatureAlgorithm && !ACCEPTED_SIGNATURES.has(c.signatureAlgorithm)) {
     return certRefused('weak_signature_algorithm', `"${c.subject}" is signed with ${c.signatureAlgorithm}, which is not accepted`);
   }
   return keyProblem(c);
@@ -86,7 +90,7 @@ function leafProblem(leaf: ParsedCert, now: Date): CertgateError | undefined {
   if (leaf.notBefore > now) return certRefused('certificate_not_yet_valid', `the client certificate is not valid before ${leaf.notBefore.toISOString()}`);
   // No keyUsage extension means no restriction; with one, the TLS handshake's signature
   // (CertificateVerify) needs digitalSignature.
-  if (leaf.keyUsage !== undefined && !(leaf.keyUsage & DIGITAL_SIGNATURE)) {
+  if (leaf.keyUsage !== undefined && !(leaf.keyUsage & KEY_USAGE.digitalSignature)) {
     return certRefused('key_usage_not_allowed', 'the client certificate key usage does not allow digitalSignature');
   }
   if (!allowsClientAuth(leaf)) {
@@ -98,7 +102,7 @@ function leafProblem(leaf: ParsedCert, now: Date): CertgateError | undefined {
 /** Checks `ca` as the issuer appended to `below` (leaf first), including constraints it imposes. */
 function issuerProblem(ca: ParsedCert, below: ParsedCert[], isAnchor: boolean, now: Date): CertgateError | undefined {
   const who = `${isAnchor ? 'trust anchor' : 'issuer'} "${ca.subject}"`;
-  if (!ca.isCA || (ca.keyUsage !== undefined && !(ca.keyUsage & KEY_CERT_SIGN))) {
+  if (!ca.isCA || (ca.keyUsage !== undefined && !(ca.keyUsage & KEY_USAGE.keyCertSign))) {
     return certRefused('issuer_not_ca', `${who} is not a CA (basicConstraints cA and keyUsage keyCertSign are required)`);
   }
   // An anchor is trusted by configuration, so how it was itself signed does not matter.
@@ -145,11 +149,7 @@ export function validateClientChain(input: ValidateInput): ValidatedPath {
         exhausted = true;
         return false;
       }
-      try {
-        ok = child.native.verify(issuer.native.publicKey);
-      } catch {
-        ok = false; // unreadable key or signature
-      }
+      ok = verifiesWith(child, issuer);
       signatures.set(key, ok);
     }
     return ok;

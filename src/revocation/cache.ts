@@ -1,8 +1,9 @@
 // @peculiar/x509 2 needs the Reflect metadata polyfill loaded before it.
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
-import { crlCurrentUntil } from '../pki/revocation.js';
+import { crlCurrentUntil, crlDer } from '../pki/revocation.js';
 import type { Clock } from '../util/clock.js';
+import { RefreshingCache } from './refreshing-cache.js';
 
 /**
  * CRL caches. A CRL fetched from a URL is kept until its nextUpdate (by the gateway clock) and
@@ -33,97 +34,38 @@ export interface UrlCacheOptions {
   onFetch?: (url: string, outcome: { ok: true; bytes: number } | { ok: false; reason: string }) => void;
 }
 
-interface UrlEntry {
-  bytes?: Uint8Array;
-  /** Until then `bytes` are served without asking the network. */
-  freshUntil: number;
-  /** The last failure, served (or stale bytes served instead) until `retryAt`. */
-  error?: Error;
-  retryAt: number;
-}
-
 export const DEFAULT_RETRY_MS = 10_000;
 
 export class CrlUrlCache {
-  private readonly entries = new Map<string, UrlEntry>();
-  private readonly inflight = new Map<string, Promise<Uint8Array>>();
-  private totalBytes = 0;
-  private readonly retryMs: number;
-  private readonly noNextUpdateMs: number;
-  private readonly maxEntries: number;
-  private readonly maxTotalBytes: number;
+  private readonly cache: RefreshingCache<Uint8Array>;
 
   constructor(private readonly opts: UrlCacheOptions) {
-    this.retryMs = opts.retryMs ?? DEFAULT_RETRY_MS;
-    this.noNextUpdateMs = opts.noNextUpdateMs ?? 3600_000;
-    this.maxEntries = opts.maxEntries ?? 256;
-    this.maxTotalBytes = opts.maxTotalBytes ?? 64 * 1024 * 1024;
+    const retryMs = opts.retryMs ?? DEFAULT_RETRY_MS;
+    const noNextUpdateMs = opts.noNextUpdateMs ?? 3600_000;
+    this.cache = new RefreshingCache<Uint8Array>({
+      clock: opts.clock,
+      retryMs,
+      freshUntil: (bytes, now) => {
+        const validity = crlValidity(bytes);
+        // An unparsable CRL is handed over anyway (the checker names the defect) but retried soon.
+        return validity === null
+          ? now + retryMs
+          : validity.nextUpdate !== undefined ? validity.nextUpdate : Math.min(now + noNextUpdateMs, validity.currentUntil);
+      },
+      maxEntries: opts.maxEntries ?? 256,
+      maxTotalSize: opts.maxTotalBytes ?? 64 * 1024 * 1024,
+      sizeOf: (bytes) => bytes.length,
+      keepNewest: true,
+      onLoad: (url, r) => opts.onFetch?.(url, r.ok ? { ok: true, bytes: r.value.length } : { ok: false, reason: r.error.message }),
+    });
   }
 
   get size(): number {
-    return this.entries.size;
+    return this.cache.size;
   }
 
-  async get(url: string): Promise<Uint8Array> {
-    const now = this.opts.clock.now();
-    const e = this.entries.get(url);
-    if (e) {
-      this.touch(url, e);
-      if (e.bytes && now < e.freshUntil) return e.bytes;
-      if (now < e.retryAt) {
-        if (e.bytes) return e.bytes;
-        if (e.error) throw e.error;
-      }
-    }
-    let p = this.inflight.get(url);
-    if (!p) {
-      p = this.refresh(url).finally(() => this.inflight.delete(url));
-      this.inflight.set(url, p);
-    }
-    return p;
-  }
-
-  private async refresh(url: string): Promise<Uint8Array> {
-    let bytes: Uint8Array;
-    try {
-      bytes = await this.opts.load(url);
-    } catch (err) {
-      const error = err instanceof Error ? err : new Error(String(err));
-      this.opts.onFetch?.(url, { ok: false, reason: error.message });
-      const now = this.opts.clock.now();
-      const prev = this.entries.get(url);
-      this.put(url, { bytes: prev?.bytes, freshUntil: prev?.freshUntil ?? 0, error, retryAt: now + this.retryMs });
-      if (prev?.bytes) return prev.bytes;
-      throw error;
-    }
-    this.opts.onFetch?.(url, { ok: true, bytes: bytes.length });
-    const now = this.opts.clock.now();
-    const validity = crlValidity(bytes);
-    // An unparsable CRL is handed over anyway (the checker names the defect) but retried soon.
-    const freshUntil = validity === null
-      ? now + this.retryMs
-      : validity.nextUpdate !== undefined ? validity.nextUpdate : Math.min(now + this.noNextUpdateMs, validity.currentUntil);
-    this.put(url, { bytes, freshUntil, retryAt: Math.max(freshUntil, now + this.retryMs) });
-    return bytes;
-  }
-
-  private touch(url: string, e: UrlEntry): void {
-    this.entries.delete(url);
-    this.entries.set(url, e);
-  }
-
-  private put(url: string, e: UrlEntry): void {
-    const prev = this.entries.get(url);
-    if (prev?.bytes) this.totalBytes -= prev.bytes.length;
-    this.entries.delete(url);
-    this.entries.set(url, e);
-    if (e.bytes) this.totalBytes += e.bytes.length;
-    for (const [k, old] of this.entries) {
-      if (this.entries.size <= this.maxEntries && this.totalBytes <= this.maxTotalBytes) break;
-      if (k === url) continue;
-      this.entries.delete(k);
-      if (old.bytes) this.totalBytes -= old.bytes.length;
-    }
+  get(url: string): Promise<Uint8Array> {
+    return this.cache.get(url, () => this.opts.load(url));
   }
 }
 
@@ -154,11 +96,7 @@ export class CrlFileCache {
  */
 export function crlValidity(bytes: Uint8Array): { nextUpdate: number | undefined; currentUntil: number } | null {
   try {
-    const text = Buffer.from(bytes).toString('latin1');
-    const der = text.trimStart().startsWith('-----BEGIN X509 CRL-----')
-      ? new Uint8Array(Buffer.from(text.replace(/-----(BEGIN|END) X509 CRL-----|\s+/g, ''), 'base64'))
-      : new Uint8Array(bytes);
-    const crl = new x509.X509Crl(der);
+    const crl = new x509.X509Crl(crlDer(bytes));
     return { nextUpdate: crl.nextUpdate?.getTime(), currentUntil: crlCurrentUntil(crl.thisUpdate, crl.nextUpdate) };
   } catch {
     return null;

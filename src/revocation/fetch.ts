@@ -1,5 +1,6 @@
 import { open, stat } from 'node:fs/promises';
-import { Agent, request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { allowedUrl, boundedRequest, dispatcherFor, withTimeBudget } from './http.js';
 
 /**
  * The I/O side of CRL checking: bytes of a CRL from an http(s) URL or a file. Both are bounded
@@ -26,83 +27,37 @@ export interface CrlFetcher {
   close(): Promise<void>;
 }
 
-const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+const REDIRECTS: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
 
 /** Only http: and https: distribution points are fetched (ldap:, file: … are refused). */
 export function httpCrlUrl(raw: string): URL {
-  let u: URL;
-  try {
-    u = new URL(raw);
-  } catch {
-    throw new Error('not a valid URL');
-  }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`only http and https CRL URLs are supported, not ${u.protocol}`);
-  return u;
+  return allowedUrl(raw, ['http:', 'https:'], (p) => `only http and https CRL URLs are supported, not ${p}`);
 }
 
 export function createCrlFetcher(opts: CrlFetchOptions = {}): CrlFetcher {
   const timeoutMs = opts.timeoutMs ?? DEFAULT_CRL_TIMEOUT_MS;
   const maxBytes = opts.maxBytes ?? DEFAULT_CRL_MAX_BYTES;
   const maxRedirects = opts.maxRedirects ?? 3;
-  const own = opts.dispatcher ? undefined : new Agent({ connect: { timeout: timeoutMs }, keepAliveTimeout: 10_000, connections: 4 });
-  const dispatcher = opts.dispatcher ?? own!;
-
-  async function fetchOnce(url: URL, signal: AbortSignal): Promise<{ redirect: URL } | { bytes: Uint8Array }> {
-    const res = await request(url, {
-      method: 'GET',
-      dispatcher,
-      signal,
-      headersTimeout: timeoutMs,
-      bodyTimeout: timeoutMs,
-      headers: { accept: 'application/pkix-crl, application/x-pem-file, */*' },
-    });
-    const body = res.body;
-    try {
-      if (REDIRECTS.has(res.statusCode)) {
-        const loc = res.headers.location;
-        if (typeof loc !== 'string' || loc === '') throw new Error(`HTTP ${res.statusCode} without a Location`);
-        return { redirect: httpCrlUrl(new URL(loc, url).href) };
-      }
-      if (res.statusCode !== 200) throw new Error(`HTTP ${res.statusCode}`);
-      const declared = Number(res.headers['content-length']);
-      if (Number.isFinite(declared) && declared > maxBytes) throw new Error(`larger than ${maxBytes} bytes`);
-      const chunks: Buffer[] = [];
-      let total = 0;
-      for await (const chunk of body) {
-        total += (chunk as Buffer).length;
-        if (total > maxBytes) throw new Error(`larger than ${maxBytes} bytes`);
-        chunks.push(chunk as Buffer);
-      }
-      return { bytes: new Uint8Array(Buffer.concat(chunks, total)) };
-    } finally {
-      // Drops whatever is left of the body (and the connection, if mid-body); undici reports that
-      // as an AbortError on the stream, which is expected here.
-      if (!body.destroyed) {
-        body.on('error', () => {});
-        body.destroy();
-      }
-    }
-  }
+  const { dispatcher, close } = dispatcherFor(opts.dispatcher, timeoutMs);
+  const headers = { accept: 'application/pkix-crl, application/x-pem-file, */*' };
 
   return {
     async fetch(raw: string): Promise<Uint8Array> {
       let url = httpCrlUrl(raw);
-      const signal = AbortSignal.timeout(timeoutMs);
-      try {
+      // One time budget for the whole redirect chain.
+      return withTimeBudget(timeoutMs, async (signal) => {
         for (let hop = 0; ; hop++) {
-          const r = await fetchOnce(url, signal);
+          const r = await boundedRequest(url, { method: 'GET', headers, dispatcher, signal, timeoutMs, maxBytes, redirectStatuses: REDIRECTS });
           if ('bytes' in r) return r.bytes;
+          const { status, location } = r.redirect;
+          if (typeof location !== 'string' || location === '') throw new Error(`HTTP ${status} without a Location`);
+          const next = httpCrlUrl(new URL(location, url).href);
           if (hop >= maxRedirects) throw new Error(`more than ${maxRedirects} redirects`);
-          url = r.redirect;
+          url = next;
         }
-      } catch (e) {
-        if (signal.aborted) throw new Error(`timed out after ${timeoutMs} ms`);
-        throw new Error(shortReason(e));
-      }
+      });
     },
-    async close() {
-      await own?.close();
-    },
+    close,
   };
 }
 
@@ -120,16 +75,11 @@ export async function readCrlFileBounded(path: string, maxBytes = DEFAULT_CRL_MA
   }
 }
 
-/** mtime and size identify a file version for the cache (an atomic rename changes both or the inode's mtime). */
+/**
+ * mtime (ns), size and inode identify a file version for the cache: an in-place write changes the
+ * mtime, an atomic rename of a new file over the path changes the inode.
+ */
 export async function fileVersion(path: string): Promise<string> {
   const s = await stat(path, { bigint: true });
   return `${s.mtimeNs}:${s.size}:${s.ino}`;
-}
-
-function shortReason(e: unknown): string {
-  const err = e as { code?: string; message?: string; cause?: { code?: string; message?: string } };
-  const msg = err?.message ?? String(e);
-  const code = err?.code ?? err?.cause?.code;
-  // undici's messages are short; keep them on one line.
-  return (code && !msg.includes(code) ? `${code}: ${msg}` : msg).replace(/\s+/g, ' ').slice(0, 200);
 }

@@ -4,6 +4,7 @@ import { buildOcspRequest, ocspTimeProblem, ocspUrlsOf, verifyOcspResponse, type
 import type { Clock } from '../util/clock.js';
 import { DEFAULT_RETRY_MS } from './cache.js';
 import { createOcspFetcher, type OcspFetcher, type OcspFetchOptions } from './ocsp-fetch.js';
+import { RefreshingCache } from './refreshing-cache.js';
 
 /**
  * OCSP status of a login's leaf certificate: the responder is the identity's configured
@@ -53,76 +54,15 @@ export interface OcspChecker {
 
 export const DEFAULT_OCSP_NO_NEXT_UPDATE_MS = 5 * 60_000;
 
-interface Entry {
-  verdict?: OcspVerdict;
-  /** Until then `verdict` is used without asking the responder. */
-  freshUntil: number;
-  error?: Error;
-  retryAt: number;
-}
-
-class OcspCache {
-  private readonly entries = new Map<string, Entry>();
-  private readonly inflight = new Map<string, Promise<OcspVerdict>>();
-
-  constructor(
-    private readonly clock: Clock,
-    private readonly retryMs: number,
-    private readonly noNextUpdateMs: number,
-    private readonly maxEntries: number,
-  ) {}
-
-  get size(): number {
-    return this.entries.size;
-  }
-
-  async get(key: string, load: () => Promise<OcspVerdict>): Promise<OcspVerdict> {
-    const now = this.clock.now();
-    const e = this.entries.get(key);
-    if (e) {
-      this.entries.delete(key);
-      this.entries.set(key, e);
-      if (e.verdict && now < e.freshUntil) return e.verdict;
-      if (now < e.retryAt) {
-        if (e.verdict) return e.verdict;
-        if (e.error) throw e.error;
-      }
-    }
-    let p = this.inflight.get(key);
-    if (!p) {
-      p = this.refresh(key, load).finally(() => this.inflight.delete(key));
-      this.inflight.set(key, p);
-    }
-    return p;
-  }
-
-  private async refresh(key: string, load: () => Promise<OcspVerdict>): Promise<OcspVerdict> {
-    let verdict: OcspVerdict;
-    try {
-      verdict = await load();
-    } catch (err) {
-      const error = err instanceof Error ? err : new Error(String(err));
-      const prev = this.entries.get(key);
-      this.put(key, { verdict: prev?.verdict, freshUntil: prev?.freshUntil ?? 0, error, retryAt: this.clock.now() + this.retryMs });
-      if (prev?.verdict) return prev.verdict;
-      throw error;
-    }
-    const now = this.clock.now();
-    const freshUntil = verdict.nextUpdate ? verdict.nextUpdate.getTime() : now + this.noNextUpdateMs;
-    this.put(key, { verdict, freshUntil, retryAt: Math.max(freshUntil, now + this.retryMs) });
-    return verdict;
-  }
-
-  private put(key: string, e: Entry): void {
-    this.entries.delete(key);
-    this.entries.set(key, e);
-    while (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value as string);
-  }
-}
-
 export function createOcspChecker(opts: OcspCheckerOptions): OcspChecker {
   const fetcher = opts.fetcher ?? createOcspFetcher(opts);
-  const cache = new OcspCache(opts.clock, opts.retryMs ?? DEFAULT_RETRY_MS, opts.noNextUpdateMs ?? DEFAULT_OCSP_NO_NEXT_UPDATE_MS, opts.maxEntries ?? 4096);
+  const noNextUpdateMs = opts.noNextUpdateMs ?? DEFAULT_OCSP_NO_NEXT_UPDATE_MS;
+  const cache = new RefreshingCache<OcspVerdict>({
+    clock: opts.clock,
+    retryMs: opts.retryMs ?? DEFAULT_RETRY_MS,
+    freshUntil: (verdict, now) => (verdict.nextUpdate ? verdict.nextUpdate.getTime() : now + noNextUpdateMs),
+    maxEntries: opts.maxEntries ?? 4096,
+  });
 
   async function ask(url: string, leaf: ParsedCert, issuer: ParsedCert): Promise<OcspVerdict> {
     let bytes: Uint8Array;
