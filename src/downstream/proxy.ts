@@ -101,7 +101,7 @@ export function downstreamRoutes(gw: Gateway) {
  * they matched: dot segments (also percent-encoded, also with `;` parameters), encoded slashes and
  * backslashes, and empty segments.
  */
-export function assertNoTraversal(path: string): void {
+function assertNoTraversal(path: string): void {
   if (/%2f|%5c|\\/i.test(path) || path.includes('//')) throw badRequest('invalid_path', 'the request path is not allowed');
   for (const raw of path.split('/')) {
     let seg: string;

@@ -5,7 +5,7 @@ import { callerOf, presentedCertificate, type Caller } from './caller.js';
 import type { Gateway } from './gateway.js';
 
 /** The token of `Authorization: Bearer …` (RFC 6750: scheme case-insensitive, one space). */
-export function bearerToken(ctx: Context): string {
+function bearerToken(ctx: Context): string {
   const values = ctx.req.headersDistinct.authorization;
   if (!values || values.length === 0) throw tokenRefused('token_missing', 'an Authorization: Bearer token is required');
   if (values.length > 1) throw tokenRefused('token_malformed', 'several Authorization headers');

@@ -2,7 +2,7 @@ import type { Context } from 'koa';
 import { CertgateError, badRequest } from '../errors.js';
 
 /** Bodies of the gateway's own endpoints are tiny; anything larger is refused unread. */
-export const MAX_BODY_BYTES = 16 * 1024;
+const MAX_BODY_BYTES = 16 * 1024;
 
 async function readRaw(ctx: Context): Promise<string> {
   const declared = Number(ctx.get('content-length') || 0);

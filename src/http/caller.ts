@@ -1,13 +1,10 @@
 import { TLSSocket, type PeerCertificate, type DetailedPeerCertificate } from 'node:tls';
 import type { Context } from 'koa';
 import { certRefused } from '../errors.js';
-import { assertCertificateSize, ParsedCertCache } from '../pki/parse-cache.js';
+import { assertCertificateSize } from '../pki/parse-cache.js';
 import { clientIp, readForwardedCertificate } from '../proxy/trusted.js';
 import type { PresentedCertificate } from '../identity/authenticate.js';
 import type { Gateway } from './gateway.js';
-
-/** Shared by every request; bounded by entry count and estimated bytes (see parse-cache.ts). */
-export const parsedCertCache = new ParsedCertCache();
 
 /** Who is calling: the address policy applies to, and how the request reached us. */
 export interface Caller {
@@ -64,7 +61,7 @@ export function presentedCertificate(ctx: Context, gw: Gateway, caller: Caller):
   if (ders.length === 0) return null;
   // Size first, for the whole chain: an oversized certificate is refused before any is parsed.
   for (const der of ders) assertCertificateSize(der);
-  const [leaf, ...chain] = ders.map((d) => parsedCertCache.parse(d));
+  const [leaf, ...chain] = ders.map((d) => gw.certs.parse(d));
   return { leaf: leaf!, chain };
 }
 

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/load.js';
 import type { CompiledIdentity } from '../identity/policy.js';
+import type { ParsedCertCache } from '../pki/parse-cache.js';
 import type { CompiledProxies } from '../proxy/trusted.js';
 import type { RevocationChecker } from '../revocation/checker.js';
 import type { TokenStore } from '../store/types.js';
@@ -14,6 +15,8 @@ export interface Gateway {
   config: Config;
   identities: CompiledIdentity[];
   identityById: ReadonlyMap<string, CompiledIdentity>;
+  /** Presented certificates, parsed once (bounded by entries and bytes). */
+  certs: ParsedCertCache;
   proxies: CompiledProxies;
   store: TokenStore;
   keys: KeyRing;

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
 import type { Config } from '../config/load.js';
 import { compileIdentity } from '../identity/policy.js';
+import { ParsedCertCache } from '../pki/parse-cache.js';
 import { compileTrustedProxies } from '../proxy/trusted.js';
 import { createRevocationChecker, type RevocationOptions } from '../revocation/checker.js';
 import { storeFromConfig } from '../store/from-config.js';
@@ -34,7 +35,7 @@ export interface StartOptions {
   revocation?: Pick<RevocationOptions, 'timeoutMs' | 'maxBytes' | 'retryMs'>;
 }
 
-export async function buildGateway(config: Config, opts: StartOptions = {}): Promise<Gateway> {
+async function buildGateway(config: Config, opts: StartOptions = {}): Promise<Gateway> {
   const log = opts.log ?? pino({ level: config.log.level, base: { svc: 'certgate' } });
   const clock = opts.clock ?? systemClock;
   const store = opts.store ?? storeFromConfig(config, throttledStoreErrorLog(log, clock));
@@ -55,6 +56,7 @@ export async function buildGateway(config: Config, opts: StartOptions = {}): Pro
     config,
     identities,
     identityById,
+    certs: new ParsedCertCache(),
     proxies: compileTrustedProxies(config.trustedProxies),
     store,
     keys,

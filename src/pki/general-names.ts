@@ -26,7 +26,7 @@ export function nameRdns(nameDer: Uint8Array): Uint8Array[] {
   });
 }
 
-export function decodeGeneralName(n: { tag: number; value: Uint8Array }): GeneralNameValue {
+function decodeGeneralName(n: { tag: number; value: Uint8Array }): GeneralNameValue {
   switch (n.tag) {
     case 0x81: return { type: 'email', value: ia5(n.value) };
     case 0x82: return { type: 'dns', value: ia5(n.value) };

@@ -47,8 +47,8 @@ export interface OcspVerdict {
 }
 
 export const OCSP_SIGNING = '1.3.6.1.5.5.7.3.9';
-export const DEFAULT_OCSP_SKEW_MS = 5 * 60_000;
-export const DEFAULT_MAX_AGE_WITHOUT_NEXT_UPDATE_MS = 3600_000;
+const DEFAULT_OCSP_SKEW_MS = 5 * 60_000;
+const DEFAULT_MAX_AGE_WITHOUT_NEXT_UPDATE_MS = 3600_000;
 
 const AD_OCSP = '1.3.6.1.5.5.7.48.1';
 const ID_PKIX_OCSP_BASIC = '1.3.6.1.5.5.7.48.1.1';

@@ -19,8 +19,8 @@ export const MAX_CERT_DER_BYTES = 16 * 1024;
  * 1.6 KB → ~17 KB, 6.6 KB → ~40 KB, 16 KB → ~72 KB with the fast decoder and ~93 KB with the
  * reference decoder it falls back to. 8 KiB + 6 × DER lies above every one of these.
  */
-export const CACHE_ENTRY_FIXED_BYTES = 8 * 1024;
-export const CACHE_ENTRY_BYTES_PER_DER_BYTE = 6;
+const CACHE_ENTRY_FIXED_BYTES = 8 * 1024;
+const CACHE_ENTRY_BYTES_PER_DER_BYTE = 6;
 export const estimatedEntryBytes = (derLength: number): number =>
   CACHE_ENTRY_FIXED_BYTES + CACHE_ENTRY_BYTES_PER_DER_BYTE * derLength;
 

@@ -2,8 +2,8 @@ import { MAX_CHAIN_LENGTH } from './types.js';
 import { chainTooLong, malformed } from './refusals.js';
 
 /**
- * Just enough ASN.1 to know where a certificate starts and ends; the X.509 library does the
- * real parsing later. We check that a blob is ONE complete DER SEQUENCE whose content is a run
+ * Just enough ASN.1 to know where a certificate starts and ends; src/pki parses it for real
+ * later. We check that a blob is ONE complete DER SEQUENCE whose content is a run
  * of complete TLVs (catches truncation and trailing garbage early, with a 400 instead of a
  * confusing parse error downstream), and split HAProxy's concatenated chain by the outer lengths.
  */
@@ -61,7 +61,7 @@ export function assertOneDerSequence(der: Uint8Array, what: string): Uint8Array 
 
 /**
  * Splits concatenated DER certificates (HAProxy's `ssl_c_chain_der`). Each piece is a fresh
- * copy with its own ArrayBuffer, so `piece.buffer` is safe to hand to asn1js/pkijs.
+ * copy, so no piece keeps the whole header's buffer alive.
  * Refuses as soon as more than `max` pieces are seen: 32 KiB of 4-byte SEQUENCEs would
  * otherwise make thousands of arrays before the chain cap gets a say.
  */

@@ -39,7 +39,7 @@ const BASE64_SHAPE = /^[A-Za-z0-9+/]*={0,2}$/;
 /**
  * Standard-alphabet base64 with padding, and canonical: Node's decoder silently skips bad
  * characters and ignores stray bits, so we re-encode and compare. Returns a fresh Uint8Array
- * (never a view into Node's shared Buffer pool, so `.buffer` is safe for asn1js/pkijs).
+ * (never a view into Node's shared Buffer pool, which a cached certificate would pin).
  */
 export function decodeBase64Strict(text: string, what: string): Uint8Array {
   if (text.length === 0) throw malformed(what, 'empty base64');

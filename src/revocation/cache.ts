@@ -94,7 +94,7 @@ export class CrlFileCache {
  * nextUpdate in ms (undefined when the CRL has none) and until when it counts as current
  * (crlCurrentUntil: nextUpdate, else thisUpdate + 24 h); null when the bytes are not a CRL.
  */
-export function crlValidity(bytes: Uint8Array): { nextUpdate: number | undefined; currentUntil: number } | null {
+function crlValidity(bytes: Uint8Array): { nextUpdate: number | undefined; currentUntil: number } | null {
   try {
     const crl = new x509.X509Crl(crlDer(bytes));
     return { nextUpdate: crl.nextUpdate?.getTime(), currentUntil: crlCurrentUntil(crl.thisUpdate, crl.nextUpdate) };

@@ -36,7 +36,7 @@ export interface RevocationOptions extends CrlFetchOptions {
 }
 
 /** The CRL sources an identity configured; undefined when it checks no CRL. */
-export function crlSourcesOf(identity: Identity): CrlSources | undefined {
+function crlSourcesOf(identity: Identity): CrlSources | undefined {
   const crl = identity.revocation?.crl;
   if (!crl || (!crl.fromCertificate && crl.urls.length === 0 && crl.files.length === 0)) return undefined;
   return { fromCertificate: crl.fromCertificate, urls: crl.urls, files: crl.files };

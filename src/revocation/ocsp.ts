@@ -52,7 +52,7 @@ export interface OcspChecker {
   close(): Promise<void>;
 }
 
-export const DEFAULT_OCSP_NO_NEXT_UPDATE_MS = 5 * 60_000;
+const DEFAULT_OCSP_NO_NEXT_UPDATE_MS = 5 * 60_000;
 
 export function createOcspChecker(opts: OcspCheckerOptions): OcspChecker {
   const fetcher = opts.fetcher ?? createOcspFetcher(opts);

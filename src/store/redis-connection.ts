@@ -19,7 +19,7 @@ export interface ConnectionTimeouts {
  * Reconnects forever in the background (never gives up), so service resumes by itself when Redis
  * is back; meanwhile the fail-fast options below make every command reject at once.
  */
-export const reconnectDelayMs = (attempt: number): number => Math.min(attempt * 100, 1000);
+const reconnectDelayMs = (attempt: number): number => Math.min(attempt * 100, 1000);
 
 /**
  * Fail fast, never hang: no offline queue (a command while disconnected rejects at once), no

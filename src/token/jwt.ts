@@ -4,7 +4,7 @@ import { SIGNING_ALG, type KeyRing } from './keys.js';
 import type { BoundedMap } from '../util/bounded-map.js';
 
 /** Bearer tokens larger than this are refused before any parsing. */
-export const MAX_TOKEN_BYTES = 8 * 1024;
+const MAX_TOKEN_BYTES = 8 * 1024;
 
 export interface AccessClaims extends JWTPayload {
   iss: string;

@@ -224,7 +224,7 @@ const fixedFieldsOf = (r: TokenRecord): FixedFields => ({
 });
 
 /** RFC 8705 x5t#S256: base64url of the SHA-256 of the certificate DER. */
-export function toX5t(sha256Hex: string): string {
+function toX5t(sha256Hex: string): string {
   return Buffer.from(sha256Hex, 'hex').toString('base64url');
 }
 
