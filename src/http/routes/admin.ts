@@ -1,5 +1,6 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
+import { audit } from '../../audit/events.js';
 import { CertgateError, badRequest } from '../../errors.js';
 import { IDENTITY_ID } from '../../config/schema.js';
 import { secretMatches } from '../../util/secret.js';
@@ -29,7 +30,7 @@ export function adminRoutes(gw: Gateway): Router {
     if (!IDENTITY_ID.test(id)) throw badRequest('invalid_identity_id', 'identity ids match [a-z0-9._-]{1,128}');
     const at = gw.clock.now();
     await gw.store.revokeIdentity(id, at);
-    gw.log.warn({ event: 'revoke_identity', identity: id, at }, 'all tokens of identity revoked');
+    audit(gw.log, 'revoke_identity', { identity: id, at, by: 'admin-api' }, 'all tokens of identity revoked');
     ctx.body = { message: `Revoked every token of identity "${id}" issued until now`, revokedBefore: new Date(at).toISOString() };
   });
   return r;

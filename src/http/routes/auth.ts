@@ -1,5 +1,6 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
+import { audit } from '../../audit/events.js';
 import { isCertgateError } from '../../errors.js';
 import { authenticateCertificate } from '../../identity/authenticate.js';
 import { optionalString, readJsonObject, requiredString } from '../body.js';
@@ -13,12 +14,12 @@ export function authRoutes(gw: Gateway): Router {
 
   r.post('/tls-cert-auth/login', async (ctx) => {
     const caller = callerOf(ctx, gw);
-    const audit: Record<string, unknown> = { event: 'login', peer: caller.peer, clientIp: caller.clientIp, direct: caller.direct };
+    const fields: Record<string, unknown> = { peer: caller.peer, clientIp: caller.clientIp, direct: caller.direct };
     try {
       const body = await readJsonObject(ctx);
       const identityId = optionalString(body, 'identityId');
       const cert = requireCertificate(presentedCertificate(ctx, gw, caller));
-      Object.assign(audit, { certSha256: cert.leaf.sha256, cn: cert.leaf.commonNames[0], serial: cert.leaf.serial, requestedIdentity: identityId });
+      Object.assign(fields, { certSha256: cert.leaf.sha256, cn: cert.leaf.commonNames[0], serial: cert.leaf.serial, requestedIdentity: identityId });
       // Revocation (CRL, OCSP) is checked inside, at login only: tokens are short-lived and revoke-identity
       // withdraws the ones already issued.
       const auth = await authenticateCertificate({
@@ -30,14 +31,14 @@ export function authRoutes(gw: Gateway): Router {
         revocation: gw.revocation,
       });
       const { response, record } = await gw.tokens.issue(auth.identity, auth.leaf);
-      Object.assign(audit, { identity: auth.identity.config.id, jti: record.jti, outcome: 'success' });
+      Object.assign(fields, { identity: auth.identity.config.id, jti: record.jti, outcome: 'success' });
       gw.metrics.logins.inc({ outcome: 'success', code: '' });
-      gw.log.info(audit, 'login');
+      audit(gw.log, 'login', fields);
       ctx.body = response;
     } catch (e) {
       const code = isCertgateError(e) ? e.code : 'internal_error';
       gw.metrics.logins.inc({ outcome: 'refused', code });
-      gw.log.info({ ...audit, outcome: 'refused', reason: code }, 'login');
+      audit(gw.log, 'login', { ...fields, outcome: 'refused', reason: code });
       throw e;
     }
   });
@@ -47,14 +48,14 @@ export function authRoutes(gw: Gateway): Router {
     const caller = callerOf(ctx, gw);
     const presentedCertSha256 = () => presentedCertificate(ctx, gw, caller)?.leaf.sha256;
     const { response, claims } = await gw.tokens.renew(token, { clientIp: caller.clientIp, presentedCertSha256 });
-    gw.log.info({ event: 'renew', identity: claims.sub, jti: claims.jti, clientIp: caller.clientIp }, 'renew');
+    audit(gw.log, 'renew', { outcome: 'success', identity: claims.sub, jti: claims.jti, clientIp: caller.clientIp });
     ctx.body = response;
   });
 
   r.post('/token/revoke', async (ctx) => {
     const token = requiredString(await readJsonObject(ctx), 'accessToken');
     const claims = await gw.tokens.revoke(token);
-    gw.log.info({ event: 'revoke', identity: claims.sub, jti: claims.jti }, 'revoke');
+    audit(gw.log, 'revoke', { identity: claims.sub, jti: claims.jti });
     ctx.body = { message: 'Successfully revoked access token' };
   });
 
