@@ -20,6 +20,9 @@ export class MemoryTokenStore implements TokenStore {
   protected readonly records = new Map<string, TokenRecord>();
   /** identityId → revoke-all watermark. One small entry per identity ever revoked; never expires. */
   private readonly watermarks = new Map<string, number>();
+  /** API-managed identities (id → document) and their change counter: this process only. */
+  private readonly identityDocs = new Map<string, string>();
+  private identityVersion = 0;
   private readonly clock: Clock;
   private sweepTimer: NodeJS.Timeout | undefined;
 
@@ -85,6 +88,36 @@ export class MemoryTokenStore implements TokenStore {
     // Monotonic: a later call with an older `at` must not un-revoke anything.
     const current = this.watermarks.get(identityId);
     if (current === undefined || at > current) this.watermarks.set(identityId, at);
+  }
+
+  async putIdentity(id: string, doc: string): Promise<boolean> {
+    this.assertOpen();
+    const created = !this.identityDocs.has(id);
+    this.identityDocs.set(id, doc);
+    this.identityVersion++;
+    return created;
+  }
+
+  async deleteIdentity(id: string): Promise<boolean> {
+    this.assertOpen();
+    if (!this.identityDocs.delete(id)) return false;
+    this.identityVersion++;
+    return true;
+  }
+
+  async getIdentity(id: string): Promise<string | null> {
+    this.assertOpen();
+    return this.identityDocs.get(id) ?? null;
+  }
+
+  async listIdentities(): Promise<{ version: number; identities: Map<string, string> }> {
+    this.assertOpen();
+    return { version: this.identityVersion, identities: new Map(this.identityDocs) };
+  }
+
+  async identitiesVersion(): Promise<number> {
+    this.assertOpen();
+    return this.identityVersion;
   }
 
   async ping(): Promise<void> {

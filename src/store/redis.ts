@@ -35,6 +35,9 @@ export function redisKeys(prefix = 'certgate:') {
     /** Revoke-all watermark; no expiry (see lua/revoke-identity.lua). */
     revokedBefore: (identityId: string) => `${prefix}revoked-before:{${identityId}}`,
     identityOf: (jti: string) => `${prefix}token-identity:${jti}`,
+    /** API identities (hash id → document) and their version counter: one {hash tag}, one slot. */
+    identities: `${prefix}{identities}:docs`,
+    identitiesVersion: `${prefix}{identities}:version`,
   };
 }
 
@@ -49,6 +52,8 @@ interface Scripts {
   certgateRenew(key: string, watermark: string, now: string, newExpiresAt: string): Promise<unknown>;
   certgateRevoke(key: string): Promise<number>;
   certgateRevokeIdentity(watermark: string): Promise<string>;
+  certgateIdentityPut(docs: string, version: string, id: string, doc: string): Promise<number>;
+  certgateIdentityDelete(docs: string, version: string, id: string): Promise<number>;
 }
 
 
@@ -75,6 +80,8 @@ export class RedisTokenStore implements TokenStore {
     client.defineCommand('certgateRenew', { numberOfKeys: 2, lua: withRefusal('renew') });
     client.defineCommand('certgateRevoke', { numberOfKeys: 1, lua: lua('revoke') });
     client.defineCommand('certgateRevokeIdentity', { numberOfKeys: 1, lua: withServerTime('revoke-identity') });
+    client.defineCommand('certgateIdentityPut', { numberOfKeys: 2, lua: lua('identity-put') });
+    client.defineCommand('certgateIdentityDelete', { numberOfKeys: 2, lua: lua('identity-delete') });
     this.client = client as (Redis | Cluster) & Scripts;
   }
 
@@ -120,6 +127,31 @@ export class RedisTokenStore implements TokenStore {
    */
   async revokeIdentity(identityId: string, _at?: number): Promise<void> {
     await this.run(() => this.client.certgateRevokeIdentity(this.keys.revokedBefore(identityId)));
+  }
+
+  async putIdentity(id: string, doc: string): Promise<boolean> {
+    return (await this.run(() => this.client.certgateIdentityPut(this.keys.identities, this.keys.identitiesVersion, id, doc))) === 1;
+  }
+
+  async deleteIdentity(id: string): Promise<boolean> {
+    return (await this.run(() => this.client.certgateIdentityDelete(this.keys.identities, this.keys.identitiesVersion, id))) === 1;
+  }
+
+  async getIdentity(id: string): Promise<string | null> {
+    return this.run(() => this.client.hget(this.keys.identities, id));
+  }
+
+  async listIdentities(): Promise<{ version: number; identities: Map<string, string> }> {
+    // Version first: any change counted in it is already in the hash (the script does both at once).
+    return this.run(async () => {
+      const version = Number((await this.client.get(this.keys.identitiesVersion)) ?? 0);
+      const docs = await this.client.hgetall(this.keys.identities);
+      return { version, identities: new Map(Object.entries(docs)) };
+    });
+  }
+
+  async identitiesVersion(): Promise<number> {
+    return Number((await this.run(() => this.client.get(this.keys.identitiesVersion))) ?? 0);
   }
 
   async ping(): Promise<void> {
