@@ -11,7 +11,7 @@ export async function serve(configFile: string | undefined): Promise<void> {
     process.stderr.write(`certgate: generated a development PKI in ${DEV_PKI_DIR}\n`);
   }
   const config = loadConfigFile(file);
-  const running = await startGateway(config);
+  const running = await startGateway(config, { configFile: file });
   if (embedded && running.tlsPort) {
     const rel = (f: string) => relative(process.cwd(), `${DEV_PKI_DIR}/${f}`) || f;
     process.stderr.write(
@@ -20,12 +20,15 @@ export async function serve(configFile: string | undefined): Promise<void> {
         `       -X POST https://127.0.0.1:${running.tlsPort}/api/v1/auth/tls-cert-auth/login\n\n`,
     );
   }
+  // SIGHUP reloads the config file (so does a change of it); SIGTERM and SIGINT drain, then exit 0.
+  process.on('SIGHUP', () => void running.reload('sighup'));
   let closing = false;
   const stop = async (signal: string) => {
     if (closing) return;
     closing = true;
     running.gateway.log.info({ event: 'shutdown', signal }, 'certgate stopping');
-    await running.close();
+    const { forced } = await running.drain();
+    running.gateway.log.info({ event: 'stopped', forced }, 'certgate stopped');
     process.exit(0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));

@@ -29,6 +29,11 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
   } catch (e) {
     throw new ConfigError([], `cannot read config file ${file}: ${(e as Error).message}`);
   }
+  return loadConfigText(text, file, env);
+}
+
+/** Parses, expands, validates and resolves the text of `file` (a reload reads the text itself). */
+export function loadConfigText(text: string, file: string, env: NodeJS.ProcessEnv = process.env): Config {
   let doc: unknown;
   try {
     doc = parseYaml(text);

@@ -3,6 +3,7 @@ import type { Context } from 'koa';
 import { CertgateError, isCertgateError } from '../../errors.js';
 import { secretIndex } from '../../util/secret.js';
 import { readFormOrJson } from '../body.js';
+import { liveOf } from '../../live/state.js';
 import type { Gateway } from '../gateway.js';
 
 function unauthorizedClient(): CertgateError {
@@ -27,7 +28,7 @@ function authenticateClient(ctx: Context, gw: Gateway): string {
     throw unauthorizedClient();
   }
   // id and secret compared together, in constant time, against every configured client.
-  const clients = gw.config.introspection.clients;
+  const clients = liveOf(ctx).config.introspection.clients;
   const i = secretIndex(`${id}\0${secret}`, clients.map((c) => `${c.id}\0${c.secret}`));
   const client = clients[i];
   if (!client) throw unauthorizedClient();
