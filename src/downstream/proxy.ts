@@ -63,8 +63,9 @@ export class DispatcherPool {
     return agent;
   }
 
+  /** After the listeners have closed: what is still in flight upstream has lost its client. */
   async close(): Promise<void> {
-    await Promise.all([...this.agents.values()].map((a) => a.close()));
+    await Promise.all([...this.agents.values()].map((a) => a.destroy()));
     this.agents.clear();
   }
 }
