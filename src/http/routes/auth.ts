@@ -48,9 +48,14 @@ export function authRoutes(gw: Gateway): Router {
     const token = requiredString(await readJsonObject(ctx), 'accessToken');
     const caller = callerOf(ctx, gw);
     const presentedCertSha256 = () => presentedCertificate(ctx, gw, caller)?.leaf.sha256;
-    const { response, claims } = await gw.tokens.renew(token, { clientIp: caller.clientIp, presentedCertSha256 });
-    audit(gw.log, 'renew', { outcome: 'success', identity: claims.sub, jti: claims.jti, clientIp: caller.clientIp });
-    ctx.body = response;
+    try {
+      const { response, claims } = await gw.tokens.renew(token, { clientIp: caller.clientIp, presentedCertSha256 });
+      audit(gw.log, 'renew', { outcome: 'success', identity: claims.sub, jti: claims.jti, clientIp: caller.clientIp });
+      ctx.body = response;
+    } catch (e) {
+      audit(gw.log, 'renew', { outcome: 'refused', reason: isCertgateError(e) ? e.code : 'internal_error', clientIp: caller.clientIp });
+      throw e;
+    }
   });
 
   r.post('/token/revoke', async (ctx) => {

@@ -1,5 +1,6 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
+import { audit } from '../../audit/events.js';
 import { CertgateError, isCertgateError } from '../../errors.js';
 import { secretIndex } from '../../util/secret.js';
 import { readFormOrJson } from '../body.js';
@@ -39,7 +40,7 @@ function authenticateClient(ctx: Context, gw: Gateway): string {
 export function introspectRoutes(gw: Gateway): Router {
   const r = new Router();
   r.post('/oauth2/introspect', async (ctx) => {
-    authenticateClient(ctx, gw);
+    const client = authenticateClient(ctx, gw);
     const body = await readFormOrJson(ctx);
     const token = typeof body.token === 'string' ? body.token : '';
     ctx.set('Cache-Control', 'no-store');
@@ -63,10 +64,12 @@ export function introspectRoutes(gw: Gateway): Router {
         uses_remaining: record.usesLimit === 0 ? null : record.usesRemaining,
         ...(claims.cnf ? { cnf: claims.cnf } : {}),
       };
+      audit(gw.log, 'introspection', { client, active: true, identity: record.identityId, jti: claims.jti });
     } catch (e) {
       // A store outage is not "inactive": answering inactive would hide it, active would fail open.
       if (isCertgateError(e) && e.code === 'store_unavailable') throw e;
       if (!isCertgateError(e)) throw e;
+      audit(gw.log, 'introspection', { client, active: false });
       ctx.body = { active: false };
     }
   });
