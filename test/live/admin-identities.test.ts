@@ -67,6 +67,7 @@ describe('admin identities API', () => {
     ['a CA that is not PEM', (v) => ({ ...v, caCertificate: 'not a certificate' }), 'identity_invalid_ca', /caCertificate/],
     ['no CA at all', () => ({ allowedCommonNames: ['x'] }), 'identity_invalid_ca', /exactly one of caCertificate or caCertificateFile/],
     ['a CA file on the gateway', () => ({ caCertificateFile: 'ca.pem' }), 'identity_invalid_ca', /caCertificateFile: not allowed here/],
+    ['CRL files on the gateway', (v) => ({ ...v, revocation: { crl: { files: ['x.crl'] } } }), 'identity_invalid', /revocation\.crl\.files: not allowed here/],
     ['a TTL above the max TTL', (v) => ({ ...v, accessTokenTTL: 100, accessTokenMaxTTL: 10 }), 'identity_invalid', /accessTokenTTL: must not exceed/],
     ['a body id unlike the path', (v) => ({ ...v, id: 'other' }), 'identity_id_mismatch', /must equal/],
     ['a body that is not JSON', () => '{"caCertificate":', 'invalid_json', /JSON/],
