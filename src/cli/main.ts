@@ -26,7 +26,7 @@ verbs:
   (in-memory store, dev PKI generated under .certgate-dev/).
   SIGHUP, or a change of FILE, reloads it without a restart; a file that does not validate is
   logged with every problem and the running configuration stays.
-  SIGTERM or SIGINT drains: /readyz answers 503, no new connections, requests in flight are
+  SIGTERM drains: /readyz answers 503, no new connections, requests in flight are
   answered, then exit 0 (within server.shutdownTimeout seconds, default 10).`,
   login: `certgate login --cert FILE --key FILE [--cacert FILE] [--url URL] [--identity ID]
   Logs in over certgate's direct mTLS listener (default URL https://127.0.0.1:8443) and prints
