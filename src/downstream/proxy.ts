@@ -95,8 +95,8 @@ export function downstreamRoutes(gw: Gateway) {
     // Matched on the raw path, so the path must not be able to leave the route afterwards.
     assertNoTraversal(ctx.path);
     const { record, caller } = await authorizeRequest(ctx, gw, true, route.config.requiredScopes);
-    // The bearer check refused tokens whose identity is no longer configured.
-    // The bearer check read the newest state; this request's own may predate an identity's arrival.
+    // The bearer check refused tokens whose identity is no longer configured, reading the newest
+    // state; this request's own snapshot may predate an identity's arrival.
     const identity = live.identityById.get(record.identityId);
     if (!identity) throw tokenRefused('token_unknown', 'the identity of this token is not configured');
     const headers = requestHeaders(ctx, live.routes.strip);

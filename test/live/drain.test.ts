@@ -126,7 +126,17 @@ describe('SIGTERM drains', () => {
     let probeAnswer = '';
     probe.on('data', (d) => (probeAnswer += d.toString()));
     probe.write(`GET /readyz HTTP/1.1\r\nHost: ${g.hostPort}\r\n`);
+    // An idle keep-alive connection: one request answered, the connection left open.
+    const idle: Socket = connect({ port: g.port, host: '127.0.0.1' });
+    let idleAnswer = '';
+    let idleClosed = false;
+    idle.on('data', (d) => (idleAnswer += d.toString()));
+    idle.on('close', () => (idleClosed = true));
+    idle.write(`GET /healthz HTTP/1.1\r\nHost: ${g.hostPort}\r\n\r\n`);
     await sleep(100);
+    expect(idleAnswer).toMatch(/^HTTP\/1\.1 200/);
+    expect(idleAnswer).toMatch(/keep-alive/i);
+    expect(idleClosed).toBe(false);
 
     g.process.signal('SIGTERM');
     await sleep(300);
@@ -136,6 +146,8 @@ describe('SIGTERM drains', () => {
     expect(probeAnswer).toMatch(/^HTTP\/1\.1 503/);
     expect(probeAnswer).toMatch(/"error":"shutting_down"/);
     expect(probeAnswer).toMatch(/connection: close/i);
+    // Closed by the gateway while the slow request is still running.
+    expect(idleClosed).toBe(true);
     expect(g.process.running).toBe(true);
 
     upstream!.release();
