@@ -10,8 +10,8 @@ import type { TokenStore } from '../store/types.js';
 import { buildLiveState, type LiveHolder, type LiveState } from './state.js';
 import type { StoreHealth } from './store-health.js';
 
-/** What asked for a reload: a signal, the file watcher, an admin change, the store poll, a test. */
-export type ReloadTrigger = 'sighup' | 'file' | 'admin' | 'store' | 'manual';
+/** What asked for a reload: SIGHUP, the file watcher, or a caller (tests, a cluster primary). */
+export type ReloadTrigger = 'sighup' | 'file' | 'manual';
 
 export type ReloadResult =
   | { ok: true; changed: boolean; version: number; restartRequired: string[] }
