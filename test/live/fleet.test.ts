@@ -87,7 +87,9 @@ describe('a fleet that changes without restarts', () => {
     const failuresBefore = auditLines(a, 'config_reload_failed').length;
     writeFileSync(a.configFile, stringify(broken));
     a.process.signal('SIGHUP');
-    const failure = await until('config_reload_failed', async () => auditLines(a, 'config_reload_failed')[failuresBefore], 5000);
+    // The file watch may also read the file mid-write (an empty file): wait for the complete one's failure.
+    const failure = await until('config_reload_failed naming the three problems', async () =>
+      auditLines(a, 'config_reload_failed').slice(failuresBefore).find((l) => l.problems.some((p: { path: string }) => p.path === 'identities.2')), 5000);
     const paths = (failure.problems as { path: string; reason: string }[]).map((p) => p.path);
     expect(paths).toEqual(expect.arrayContaining(['identities.2', 'identities.0.accessTokenTTL', 'trustedProxies.0.cidrs.0']));
     expect(failure.problems.find((p: { path: string }) => p.path === 'identities.2').reason).toMatch(/unknown key "allowedCN"/);
@@ -98,6 +100,9 @@ describe('a fleet that changes without restarts', () => {
     const metrics = await (await fetch(`${a.url}/metrics`)).text();
     expect(metrics).toMatch(/certgate_config_reloads_total\{outcome="failure"\} [1-9]/);
     expect(metrics).toMatch(/certgate_config_reloads_total\{outcome="success"\} [1-9]/);
+    // Leave a valid file behind for the tests that follow.
+    writeFileSync(a.configFile, stringify(doc));
+    a.process.signal('SIGHUP');
   });
 
   it('names settings that need a restart, and applies the rest', async () => {
@@ -127,9 +132,10 @@ describe('a fleet that changes without restarts', () => {
     const cut = full.lastIndexOf('-----END CERTIFICATE-----') - 40;
     const failuresBefore = auditLines(b, 'config_reload_failed').length;
     writeFileSync(b.configFile, full.slice(0, cut));
-    const failure = await until('config_reload_failed for the half-written file', async () => auditLines(b, 'config_reload_failed')[failuresBefore], 5000);
+    const caPath = `identities.${doc.identities.length - 1}.caCertificate`;
+    const failure = await until('config_reload_failed for the half-written file', async () =>
+      auditLines(b, 'config_reload_failed').slice(failuresBefore).find((l) => l.problems.some((p: { path: string }) => p.path === caPath)), 5000);
     expect(failure.trigger).toBe('file');
-    expect(failure.problems.map((p: { path: string }) => p.path)).toContain(`identities.${doc.identities.length - 1}.caCertificate`);
     expect((await login(b, 'renamed', otherHeader)).status).toBe(200);
     expect((await login(b, 'in-place', otherHeader)).body.error).toBe('unknown_identity');
     // The write completes: the whole file applies.
@@ -176,5 +182,45 @@ describe('a fleet that changes without restarts', () => {
     await until('identity gone on B', async () => ((await login(b, 'api-made', otherHeader)).body.error === 'unknown_identity' ? true : undefined), 2000);
     expect(auditLines(a, 'admin_identity_put').map((l) => l.identity)).toContain('api-made');
     expect(auditLines(a, 'admin_identity_deleted').map((l) => l.identity)).toContain('api-made');
+  });
+
+  it('serves logins and calls without a single failure while files reload and API identities come and go', async () => {
+    let stop = false;
+    const failures: string[] = [];
+    let calls = 0;
+    const traffic = async (gw: CertgateProcess, other: CertgateProcess) => {
+      while (!stop) {
+        const r = await login(gw, 'kept');
+        if (r.status !== 200) failures.push(`login ${r.status} ${r.body?.error}`);
+        else {
+          const f = await getJson(`${other.url}/api/v1/auth/forward`, { authorization: `Bearer ${r.body.accessToken}` });
+          if (f.status !== 204) failures.push(`forward ${f.status} ${f.body?.error}`);
+        }
+        calls++;
+      }
+    };
+    const running = [traffic(a, b), traffic(b, a)];
+    for (let i = 0; i < 3; i++) {
+      for (const gw of [a, b]) {
+        const doc = readConfig(gw);
+        doc.identities = [identity('kept', 'agent-*'), identity(`churn-${i}`, 'agent-*')];
+        writeFileSync(gw.configFile, stringify(doc));
+        gw.process.signal('SIGHUP');
+      }
+      const put = await fetch(`${a.url}/api/v1/admin/identities/churn-api`, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ caCertificate: pki.rootA.pem, allowedCommonNames: ['nobody'] }),
+      });
+      expect(put.status).toBeLessThan(300);
+      await sleep(600);
+      expect((await fetch(`${b.url}/api/v1/admin/identities/churn-api`, { method: 'DELETE', headers: { authorization: `Bearer ${ADMIN}` } })).status).toBe(204);
+      await sleep(400);
+    }
+    stop = true;
+    await Promise.all(running);
+    expect(calls).toBeGreaterThan(10);
+    expect(failures).toEqual([]);
+    expect((await login(a, 'churn-2')).body).toMatchObject({ tokenType: 'Bearer' });
   });
 });
