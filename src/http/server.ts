@@ -167,8 +167,10 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
         { ...material, ca: caNames, requestCert: true, rejectUnauthorized: false, maxHeaderSize: MAX_HEADER_BYTES },
         app.callback(),
       );
-      // Identities added or removed by a reload change the CA names new handshakes ask for.
+      // Identities added or removed by a reload change the CA names new handshakes ask for
+      // (server.tls.clientCa, like all of server.*, changes only with a restart).
       gateway.live.onSwap((next) => {
+        if (tls.clientCa) return;
         const names = requestedCaNames(next.config, next.identities);
         if (names === caNames) return;
         caNames = names;
