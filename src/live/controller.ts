@@ -236,7 +236,8 @@ export class LiveController {
   }
 
   private build(config: Config, apiIdentities: readonly Identity[]): LiveState {
-    const state = buildLiveState({ version: this.o.holder.current.version + 1, config, apiIdentities, dispatchers: this.o.dispatchers });
+    const previous = this.o.holder.current;
+    const state = buildLiveState({ version: previous.version + 1, config, apiIdentities, dispatchers: this.o.dispatchers, previous });
     const shadowed = apiIdentities.filter((i) => state.sourceOf.get(i.id) === 'file').map((i) => i.id);
     if (shadowed.length > 0) {
       this.o.log.warn({ event: 'api_identity_shadowed', identities: shadowed }, 'API identities with the id of a file identity are ignored; the file identity applies');

@@ -34,6 +34,12 @@ export interface LiveInput {
   /** API identities already validated (src/live/api-identities.ts), in id order. */
   apiIdentities: readonly Identity[];
   dispatchers: DispatcherPool;
+  /**
+   * The current state: when `config` is its config (an API-identity change), its proxies, routes
+   * and admin digests are reused rather than rebuilt — nothing of them changed, and a route's CA
+   * file is not read again.
+   */
+  previous?: LiveState;
 }
 
 /**
@@ -46,15 +52,16 @@ export function buildLiveState(input: LiveInput): LiveState {
   const fileIds = new Set(config.identities.map((i) => i.id));
   const api = input.apiIdentities.filter((i) => !fileIds.has(i.id));
   const identities = [...config.identities, ...api].map(compileIdentity);
+  const same = input.previous?.config === config ? input.previous : undefined;
   return Object.freeze({
     version: input.version,
     config,
     identities: Object.freeze(identities),
     identityById: new Map(identities.map((i) => [i.config.id, i])),
     sourceOf: new Map<string, IdentitySource>([...config.identities.map((i) => [i.id, 'file'] as const), ...api.map((i) => [i.id, 'api'] as const)]),
-    proxies: compileTrustedProxies(config.trustedProxies),
-    routes: compileRoutes(config, input.dispatchers),
-    adminTokenDigests: config.admin.tokens.map(adminTokenDigest),
+    proxies: same?.proxies ?? compileTrustedProxies(config.trustedProxies),
+    routes: same?.routes ?? compileRoutes(config, input.dispatchers),
+    adminTokenDigests: same?.adminTokenDigests ?? config.admin.tokens.map(adminTokenDigest),
   });
 }
 
