@@ -208,8 +208,10 @@ export class LiveController {
     try {
       const state = this.build(this.fileConfig, identities);
       this.apiIdentities = identities;
+      const moved = this.apiVersion !== listed.version;
       this.apiVersion = listed.version;
       this.o.holder.swap(state);
+      if (moved) this.o.log.info({ event: 'api_identities_applied', version: listed.version, identities: identities.length }, 'API identities applied');
     } catch (e) {
       this.o.log.error({ event: 'identities_sync_failed', err: (e as Error).message }, 'API identities not applied; the running state stays');
     }
