@@ -71,3 +71,25 @@ describe('RedisTokenStore and maxmemory-policy', () => {
     expect(verdicts).toEqual([expect.objectContaining({ status: 'unverifiable', message: expect.stringContaining('CONFIG is disabled or not permitted') })]);
   });
 });
+
+describe('RedisTokenStore on a full Redis with noeviction', () => {
+  it('refuses what writes with store_unavailable, changes nothing, and still answers lookups', async () => {
+    const { server, store } = await storeOn(['--maxmemory-policy', 'noeviction']);
+    const rec = makeRecord({ usesLimit: 3, usesRemaining: 3 });
+    await store.put(rec);
+    const admin = new Redis(server.url);
+    try {
+      await admin.config('SET', 'maxmemory', '1'); // every byte in use is now over the limit
+      const unavailable = { code: 'store_unavailable', status: 503 };
+      await expect(store.put(makeRecord())).rejects.toMatchObject(unavailable);
+      await expect(store.check(rec.jti, rec.identityId, T0, true)).rejects.toMatchObject(unavailable);
+      await expect(store.hitRate('ip:10.0.0.2', 5, 60_000, T0)).rejects.toMatchObject(unavailable);
+      await expect(store.revokeIdentity(rec.identityId, T0)).rejects.toMatchObject(unavailable);
+      expect(await store.check(rec.jti, rec.identityId, T0, false)).toEqual({ ok: true, record: rec });
+      await admin.config('SET', 'maxmemory', '0');
+      expect(await store.check(rec.jti, rec.identityId, T0, true)).toMatchObject({ ok: true, record: { usesRemaining: 2 } });
+    } finally {
+      admin.disconnect();
+    }
+  });
+});
