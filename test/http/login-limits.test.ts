@@ -164,3 +164,27 @@ describe('a gateway on a Redis that may evict its keys', () => {
     expect((await postJson(gw.url + LOGIN_PATH, {}, { 'x-ssl-client-cert': header })).status).toBe(200);
   });
 });
+
+describe('a gateway on a Redis whose CONFIG command is disabled', () => {
+  it('serves, and logs a warning that the policy cannot be verified', async () => {
+    const pki = await makeTestPki();
+    const header = nginxEscaped(await pki.leaf({ cn: 'agent-1' }), pki.interA);
+    const redis = await startRedis({ args: ['--rename-command', 'CONFIG', ''] });
+    const gw = await startCertgate({
+      config: {
+        store: { url: redis.url },
+        trustedProxies: [{ cidrs: ['127.0.0.1/32'], header: 'x-ssl-client-cert', format: 'nginx' }],
+        identities: [{ id: 'agents', caCertificate: pki.rootA.pem }],
+      },
+    });
+    try {
+      expect((await getJson(`${gw.url}/readyz`)).status).toBe(200);
+      expect((await postJson(gw.url + LOGIN_PATH, {}, { 'x-ssl-client-cert': header })).status).toBe(200);
+      const line = gw.process.output().split('\n').find((l) => l.includes('"event":"store_policy_unverifiable"'));
+      expect(JSON.parse(line!)).toMatchObject({ level: 40, msg: expect.stringContaining('make sure the policy is noeviction') });
+    } finally {
+      await gw.stop();
+      await redis.stop();
+    }
+  });
+});

@@ -63,6 +63,16 @@ describe('RedisTokenStore and maxmemory-policy', () => {
     expect(verdicts.map((v) => v.status)).toEqual(['ok', 'misconfigured', 'ok']);
   });
 
+  it('re-reads the policy when it reconnects to a Redis that came back with another one', async () => {
+    const { server, store } = await storeOn(['--maxmemory-policy', 'noeviction'], 3_600_000);
+    await store.ping();
+    await server.stop();
+    const again = await startRedis({ port: server.port, args: ['--maxmemory-policy', 'allkeys-lru'] });
+    started.push(again);
+    // The periodic pass is an hour away: only the reconnect can have noticed.
+    await vi.waitFor(() => expect(store.ping()).rejects.toMatchObject(misconfigured), { timeout: 10_000, interval: 50 });
+  });
+
   it('serves, and reports the policy as unverifiable, when CONFIG is disabled', async () => {
     const { store, verdicts } = await storeOn(['--rename-command', 'CONFIG', '']);
     await store.ping();
