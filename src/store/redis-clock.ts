@@ -18,7 +18,8 @@
  * timeout. A script that runs just before D still has to get its reply back within `margin`; if the
  * reply is delayed longer than that (the gateway's event loop blocked, the network stalling right
  * after the script ran), the caller gets 503 and the use is spent. Also outside the bound: a step of
- * the Redis host's clock between two syncs (re-synced every few seconds), drift between syncs
+ * the Redis host's clock between two syncs (re-synced every 10 s and at every reconnect; a step
+ * forward only makes scripts refuse — 503, fail closed — until then), drift between syncs
  * (ppm: microseconds), and a cluster/sentinel failover to a primary whose clock differs from the
  * one measured, until the next sync.
  */
