@@ -62,8 +62,7 @@ export class MemoryTokenStore implements TokenStore {
     const max = opts.maxOutstanding ?? 0;
     if (max > 0 && set.count(record.createdAt) >= max) throw quotaExceeded(set.nextExpiry() - record.createdAt);
     this.records.set(record.jti, copy(record));
-    // A token born revoked or spent (not issued that way today) would never leave the set by itself.
-    if (!record.revoked && !(record.usesLimit > 0 && record.usesRemaining <= 0)) set.add(record.jti, record.expiresAt);
+    set.add(record.jti, record.expiresAt);
   }
 
   async hitRate(bucket: string, limit: number, windowMs: number, now: number): Promise<RateDecision> {
