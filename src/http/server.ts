@@ -11,7 +11,9 @@ import { buildLiveState, LiveHolder } from '../live/state.js';
 import { StoreHealth } from '../live/store-health.js';
 import { ParsedCertCache } from '../pki/parse-cache.js';
 import { createRevocationChecker, type RevocationOptions } from '../revocation/checker.js';
+import { audit } from '../audit/events.js';
 import { storeFromConfig } from '../store/from-config.js';
+import type { PolicyVerdict } from '../store/redis-policy.js';
 import type { TokenStore } from '../store/types.js';
 import { KeyRing } from '../token/keys.js';
 import { TokenService } from '../token/service.js';
@@ -55,7 +57,7 @@ async function buildGateway(config: Config, opts: StartOptions = {}): Promise<{ 
   const log = opts.log ?? pino({ level: config.log.level, base: { svc: 'certgate' } });
   const clock = opts.clock ?? systemClock;
   const health = new StoreHealth(log, clock);
-  const store = opts.store ?? storeFromConfig(config, throttledStoreErrorLog(log, clock, health));
+  const store = opts.store ?? storeFromConfig(config, throttledStoreErrorLog(log, clock, health), storePolicyLog(log));
   const keys = await KeyRing.open(config.keys.dir);
   const dispatchers = new DispatcherPool();
   const live = new LiveHolder(buildLiveState({ version: 1, config, apiIdentities: [], dispatchers }));
@@ -117,6 +119,15 @@ function throttledStoreErrorLog(log: Logger, clock: Clock, health: StoreHealth):
     log.warn({ event: 'store_error', err: e.message, repeated: folded }, 'token store connection error');
     last = now;
     folded = 0;
+  };
+}
+
+/** Redis's maxmemory-policy verdicts (src/store/redis-policy.ts), logged when they change. */
+function storePolicyLog(log: Logger): (v: PolicyVerdict) => void {
+  return (v) => {
+    if (v.status === 'misconfigured') audit(log, 'store_misconfigured', { node: v.node, policy: v.policy, reason: v.message }, v.message);
+    else if (v.status === 'unverifiable') log.warn({ event: 'store_policy_unverifiable', node: v.node }, v.message);
+    else log.info({ event: 'store_policy_ok', node: v.node, policy: v.policy }, `Redis at ${v.node} has maxmemory-policy ${v.policy}`);
   };
 }
 

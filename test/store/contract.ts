@@ -6,6 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { StoreOutcome, TokenStore } from '../../src/store/types.js';
 import { T0, limited, makeRecord, type RawAccess, type StoreUnderTest } from './fixtures.js';
+import { limitsContract } from './limits-contract.js';
 
 const okRecord = (o: StoreOutcome) => {
   if (!o.ok) throw new Error(`expected ok, got ${o.reason}`);
@@ -219,6 +220,8 @@ export function tokenStoreContract(label: string, create: () => Promise<StoreUnd
       expect((await store.listIdentities()).identities.has('contract-b')).toBe(false);
       await store.deleteIdentity('contract-a');
     });
+
+    limitsContract(() => store);
 
     it('answers ping while open and store_unavailable for everything after close', async () => {
       await expect(store.ping()).resolves.toBeUndefined();
