@@ -85,6 +85,17 @@ describe('reload', () => {
     expect(routed).toMatchObject({ status: 200, body: 'upstream answered' });
   });
 
+  it('applies new login limits at once', async () => {
+    const before = await postJson(base + LOGIN_PATH, {}, { 'x-client-cert-2': header });
+    expect(before.status).toBe(200);
+    const identities = [{ id: 'agents', caCertificate: pki.rootA.pem }, { id: 'fresh', caCertificate: pki.rootA.pem }];
+    write(doc({ trustedProxies: [{ cidrs: ['127.0.0.1/32'], header: 'x-client-cert-2', format: 'nginx' }], identities, limits: { loginsPerIdentityPerMinute: 1 } }));
+    expect((await gw.reload('manual')).ok).toBe(true);
+    expect((await postJson(base + LOGIN_PATH, { identityId: 'fresh' }, { 'x-client-cert-2': header })).status).toBe(200);
+    const limited = await postJson(base + LOGIN_PATH, { identityId: 'fresh' }, { 'x-client-cert-2': header });
+    expect(limited).toMatchObject({ status: 429, body: { error: 'rate_limited' } });
+  });
+
   it('names restart-only settings and keeps their running values', async () => {
     write(doc({ server: { host: '127.0.0.1', port: 1, shutdownTimeout: 3 }, store: { url: 'redis://127.0.0.1:1' }, keys: { dir: join(dir, 'other-keys') }, audience: 'else' }));
     const result = await gw.reload('manual');
