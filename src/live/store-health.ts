@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { audit } from '../audit/events.js';
+import { isCertgateError } from '../errors.js';
 import type { Clock } from '../util/clock.js';
 
 /**
@@ -20,7 +21,9 @@ export class StoreHealth {
     return this.downSince !== undefined;
   }
 
+  /** A connection error or a store_unavailable refusal; other refusals (store_misconfigured) are not outages. */
   failed(err: unknown): void {
+    if (isCertgateError(err) && err.code !== 'store_unavailable') return;
     if (this.downSince !== undefined) return;
     this.downSince = this.clock.now();
     audit(this.log, 'store_unavailable', { err: (err as Error)?.message ?? String(err) }, 'token store unreachable: logins and calls answer 503');

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { buildConfig } from '../../src/config/load.js';
 import { startGateway, type RunningGateway } from '../../src/http/server.js';
+import { storeMisconfigured } from '../../src/errors.js';
 import { StoreHealth } from '../../src/live/store-health.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { LOGIN_PATH, postJson } from '../helpers/gateway.js';
@@ -81,6 +82,7 @@ describe('store outage audit', () => {
     const clock = new ManualClock(1_000_000);
     const health = new StoreHealth(log, clock);
     health.answered();
+    health.failed(storeMisconfigured('maxmemory-policy allkeys-lru may evict certgate keys'));
     health.failed(new Error('connect ECONNREFUSED'));
     clock.advance(2500);
     health.failed(new Error('again'));
