@@ -96,6 +96,19 @@ describe('reload', () => {
     expect(limited).toMatchObject({ status: 429, body: { error: 'rate_limited' } });
   });
 
+  it('refuses the tokens of an identity a reload removed, at once', async () => {
+    write(doc({ trustedProxies: [{ cidrs: ['127.0.0.1/32'], header: 'x-client-cert-2', format: 'nginx' }], identities: [{ id: 'agents', caCertificate: pki.rootA.pem }] }));
+    expect((await gw.reload('manual')).ok).toBe(true);
+    const token = (await postJson(base + LOGIN_PATH, { identityId: 'agents' }, { 'x-client-cert-2': header })).body.accessToken as string;
+    const forward = () => getJson(`${base}/api/v1/auth/forward`, { authorization: `Bearer ${token}` });
+    expect((await forward()).status).toBe(204);
+    write(doc({ trustedProxies: [{ cidrs: ['127.0.0.1/32'], header: 'x-client-cert-2', format: 'nginx' }], identities: [{ id: 'fresh', caCertificate: pki.rootA.pem }] }));
+    expect((await gw.reload('manual')).ok).toBe(true);
+    expect((await forward()).body.error).toBe('token_unknown');
+    write(doc({ trustedProxies: [{ cidrs: ['127.0.0.1/32'], header: 'x-client-cert-2', format: 'nginx' }] }));
+    expect((await gw.reload('manual')).ok).toBe(true);
+  });
+
   it('names restart-only settings and keeps their running values', async () => {
     write(doc({ server: { host: '127.0.0.1', port: 1, shutdownTimeout: 3 }, store: { url: 'redis://127.0.0.1:1' }, keys: { dir: join(dir, 'other-keys') }, audience: 'else' }));
     const result = await gw.reload('manual');
