@@ -105,7 +105,7 @@ export class CertgateClient {
       const body = this.opts.identityId ? { identityId: this.opts.identityId } : {};
       const res = await this.call('login', LOGIN_PATH, body);
       this.mustLogin = false;
-      this.emit({ type: 'login', expiresIn: res.expiresIn, identityId: this.opts.identityId });
+      this.emit({ type: 'login', expiresIn: res.expiresIn, accessTokenMaxTTL: res.accessTokenMaxTTL, identityId: this.opts.identityId });
       return this.keep(res, start, start + res.accessTokenMaxTTL * 1000);
     } catch (e) {
       const err = e as CertgateClientError;

@@ -8,6 +8,8 @@ export class CertgateClientError extends Error {
     readonly status?: number,
     readonly code?: string,
     readonly reqId?: string,
+    /** certgate's JSON answer `{statusCode, error, message, reqId}`, when there was one. */
+    readonly body?: unknown,
   ) {
     super(message);
     this.name = 'CertgateClientError';

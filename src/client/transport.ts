@@ -50,7 +50,7 @@ export function postJson(url: URL, body: unknown, agent: Agent, timeoutMs: numbe
           }
           const code = typeof json?.error === 'string' ? json.error : undefined;
           const message = typeof json?.message === 'string' ? json.message : `HTTP ${status}`;
-          const err = new CertgateClientError(`${url.pathname}: ${status} ${code ?? ''} ${message}`.replace(/\s+/g, ' '), status, code, json?.reqId as string | undefined);
+          const err = new CertgateClientError(`${url.pathname}: ${status} ${code ?? ''} ${message}`.replace(/\s+/g, ' '), status, code, json?.reqId as string | undefined, json);
           const retryAfter = Number(res.headers['retry-after']);
           if (Number.isFinite(retryAfter)) Object.assign(err, { retryAfterMs: retryAfter * 1000 });
           reject(err);

@@ -55,7 +55,7 @@ export interface TokenInfo {
 }
 
 export type ClientEvent =
-  | { type: 'login'; expiresIn: number; identityId?: string }
+  | { type: 'login'; expiresIn: number; accessTokenMaxTTL: number; identityId?: string }
   | { type: 'renew'; expiresIn: number }
   | { type: 'renew_refused'; status: number; code?: string }
   | { type: 'retry'; operation: 'login' | 'renew'; attempt: number; delayMs: number; reason: string }
