@@ -2,7 +2,7 @@ import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import type { Config } from '../config/load.js';
 import { compileIdentity } from '../identity/policy.js';
 import { ParsedCertCache } from '../pki/parse-cache.js';
@@ -13,6 +13,7 @@ import type { TokenStore } from '../store/types.js';
 import { KeyRing } from '../token/keys.js';
 import { TokenService } from '../token/service.js';
 import { systemClock, type Clock } from '../util/clock.js';
+import { createLogger } from '../util/logger.js';
 import { createApp } from './app.js';
 import type { Gateway } from './gateway.js';
 import { createMetrics } from './metrics.js';
@@ -36,7 +37,7 @@ export interface StartOptions {
 }
 
 async function buildGateway(config: Config, opts: StartOptions = {}): Promise<Gateway> {
-  const log = opts.log ?? pino({ level: config.log.level, base: { svc: 'certgate' } });
+  const log = opts.log ?? createLogger({ level: config.log.level, base: { svc: 'certgate' } });
   const clock = opts.clock ?? systemClock;
   const store = opts.store ?? storeFromConfig(config, throttledStoreErrorLog(log, clock));
   const keys = await KeyRing.open(config.keys.dir);
