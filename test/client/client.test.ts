@@ -44,6 +44,20 @@ describe('CertgateClient against certgate’s direct mTLS listener', () => {
     expect(await res.json()).toMatchObject({ identityId: 'agents', subject: expect.stringContaining('agent-1') });
   });
 
+  it('schedules renewal renewBeforeSeconds (default 60) before expiry, never past half its life', async () => {
+    const start = Date.now();
+    const info = await make().tokenInfo();
+    // accessTokenTTL 600: renew 60 s before the (conservatively estimated) expiry.
+    expect(info.expiresAt - info.refreshAt).toBe(60_000);
+    expect(info.expiresAt).toBeGreaterThan(start + 598_000);
+    expect(info.expiresAt).toBeLessThanOrEqual(Date.now() + 600_000);
+    // renewBeforeSeconds beyond the token's life: renewal half-way between login and expiry.
+    const t0 = Date.now();
+    const late = await make({ renewBeforeSeconds: 1000 }).tokenInfo();
+    expect(late.refreshAt).toBeGreaterThanOrEqual((t0 + late.expiresAt) / 2);
+    expect(late.refreshAt).toBeLessThanOrEqual((Date.now() + late.expiresAt) / 2);
+  });
+
   it('concurrent callers share one login, then the cached token', async () => {
     const c = make();
     const before = await gw.logins();
@@ -155,6 +169,8 @@ describe('CertgateClient against certgate’s direct mTLS listener', () => {
     c.axios(instance);
     const res = await instance.get(`${gw.tlsUrl}${SELF}`);
     expect(res.data).toMatchObject({ identityId: 'agents' });
+    const explicit = await instance.get(`${gw.tlsUrl}${SELF}`, { headers: { Authorization: 'Bearer nope' }, validateStatus: () => true });
+    expect(explicit.status).toBe(401);
   });
 
   it('setCredentials: the next token() logs in with the new certificate', async () => {
