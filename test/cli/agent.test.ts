@@ -109,6 +109,24 @@ describe('certgate agent', () => {
     }
   });
 
+  it('logs an error line while certgate answers 503, keeps the last token, and recovers', async () => {
+    const sink = join(dir, 'outage-token');
+    const agent = await startAgent(['--url', gw.tlsUrl, '--cert', agent1.certFile, '--key', agent1.keyFile, '--ca', gw.caFile], sink);
+    try {
+      const before = readFileSync(sink, 'utf8');
+      await gw.redis.process.stop();
+      await expect.poll(() => agent.output(), { timeout: 20_000 }).toMatch(/"level":50.*"status":503,"code":"store_unavailable".*"msg":"(renew|login) failed"/);
+      expect(readFileSync(sink, 'utf8')).toMatch(JWT);
+      await gw.redis.process.restart();
+      // Redis came back empty: the old token is gone, so the agent logs in again.
+      await expect.poll(async () => (await selfWith(gw, readFileSync(sink, 'utf8'))).status, { timeout: 20_000 }).toBe(200);
+      expect(readFileSync(sink, 'utf8')).not.toBe(before);
+      expect(agent.output()).not.toContain(before);
+    } finally {
+      await agent.stop();
+    }
+  });
+
   it('exits 1 with a clear message when the first login is refused', async () => {
     const intruder = await gw.creds('intruder-1');
     const sink = join(dir, 'never');
