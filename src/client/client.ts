@@ -27,9 +27,12 @@ export class CertgateClient {
   private inflight: Promise<TokenInfo> | undefined;
   private mustLogin = false;
   private closed = false;
+  /** A copy: setCredentials changes it, never the caller's object. */
+  private readonly opts: CertgateClientOptions;
 
-  constructor(private readonly opts: CertgateClientOptions) {
-    if (!opts?.url || !opts.cert || !opts.key) throw new TypeError('CertgateClient: url, cert and key are required');
+  constructor(options: CertgateClientOptions) {
+    if (!options?.url || !options.cert || !options.key) throw new TypeError('CertgateClient: url, cert and key are required');
+    const opts = (this.opts = { ...options });
     this.base = new URL(opts.url);
     this.now = opts.now ?? Date.now;
     this.loginAgent = loginAgentFor(opts);

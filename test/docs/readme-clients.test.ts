@@ -43,7 +43,8 @@ describe('README: clients from Node and any language', () => {
     const [agentCommand, curlLine] = blocks('sh');
     expect(agentCommand).toContain('certgate agent');
     expect(curlLine).toMatch(/^curl -H "Authorization: Bearer \$\(cat \/run\/certgate\/token\)" /);
-    agent = await startProcess({ name: 'README agent', cmd: 'bash', args: ['-c', substitute(agentCommand!)], cwd: dir, readyWhen: async () => existsSync(sink) });
+    // npx certgate builds first when src/ is newer than dist/: allow for that.
+    agent = await startProcess({ name: 'README agent', cmd: 'bash', args: ['-c', substitute(agentCommand!)], cwd: dir, readyWhen: async () => existsSync(sink), startTimeoutMs: 120_000 });
   });
   afterAll(async () => {
     await agent?.stop();
