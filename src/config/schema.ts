@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { HEADER_FORMATS } from '../proxy/types.js';
 import { assertCidr, CidrSet } from '../util/cidr.js';
+import { overlappingProxyEntries } from '../proxy/overlap.js';
 
 /** A CIDR list whose entries are validated at startup, not at first use. */
 const cidrList = z.array(
@@ -153,7 +154,12 @@ export const configSchema = z
       .strict()
       .default({ url: 'redis://127.0.0.1:6379' }),
     keys: z.object({ dir: z.string().default('./keys') }).strict().default({ dir: './keys' }),
-    trustedProxies: z.array(trustedProxy).default([]),
+    trustedProxies: z
+      .array(trustedProxy)
+      .default([])
+      .superRefine((entries, ctx) => {
+        for (const o of overlappingProxyEntries(entries)) ctx.addIssue({ code: 'custom', path: [o.second, 'cidrs', o.secondCidr], message: o.message });
+      }),
     identities: z.array(identity).default([]),
     admin: z.object({ tokens: z.array(secret('an admin token')).default([]) }).strict().default({ tokens: [] }),
     introspection: z
