@@ -1,5 +1,5 @@
 import Router from '@koa/router';
-import type { Context } from 'koa';
+import type { Context, Next } from 'koa';
 import { audit } from '../../audit/events.js';
 import { isCertgateError } from '../../errors.js';
 import { authenticateCertificate } from '../../identity/authenticate.js';
@@ -12,7 +12,7 @@ import type { Gateway } from '../gateway.js';
 export function authRoutes(gw: Gateway): Router {
   const r = new Router({ prefix: '/api/v1/auth' });
 
-  r.post('/tls-cert-auth/login', async (ctx) => {
+  r.post('/tls-cert-auth/login', noStore, async (ctx) => {
     const caller = callerOf(ctx, gw);
     const fields: Record<string, unknown> = { peer: caller.peer, clientIp: caller.clientIp, direct: caller.direct };
     try {
@@ -43,7 +43,7 @@ export function authRoutes(gw: Gateway): Router {
     }
   });
 
-  r.post('/token/renew', async (ctx) => {
+  r.post('/token/renew', noStore, async (ctx) => {
     const token = requiredString(await readJsonObject(ctx), 'accessToken');
     const caller = callerOf(ctx, gw);
     const presentedCertSha256 = () => presentedCertificate(ctx, gw, caller)?.leaf.sha256;
@@ -82,6 +82,16 @@ export function authRoutes(gw: Gateway): Router {
   r.all('/forward', forward);
 
   return r;
+}
+
+/**
+ * RFC 6749 §5.1: answers that carry a token (and their refusals, so no cache keeps either) must
+ * not be stored. Set before the handler runs: the error handler keeps headers already set.
+ */
+async function noStore(ctx: Context, next: Next): Promise<void> {
+  ctx.set('Cache-Control', 'no-store');
+  ctx.set('Pragma', 'no-cache');
+  await next();
 }
 
 /**
