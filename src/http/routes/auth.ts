@@ -71,15 +71,25 @@ export function authRoutes(gw: Gateway): Router {
     };
   });
 
+  const FORWARD = '/api/v1/auth/forward';
   const forward = async (ctx: Context) => {
     const { record } = await authorizeRequest(ctx, gw, true);
     ctx.set('X-Certgate-Identity', record.identityId);
     ctx.set('X-Certgate-Subject', headerSafe(record.subject));
     ctx.set('X-Certgate-Scopes', record.scopes.join(' '));
-    ctx.status = 204;
+    // nginx auth_request and Traefik take any 2xx; the documented answer is 204. Envoy ext_authz
+    // (HTTP service) appends the original path to the configured prefix and lets the request
+    // through only on 200: every longer path, `/forward/` included, answers 200 with no body.
+    if (ctx.path === FORWARD) {
+      ctx.status = 204;
+    } else {
+      ctx.status = 200;
+      ctx.body = '';
+    }
   };
-  // nginx auth_request sends the original method; Traefik/Envoy may too.
+  // Any method: nginx auth_request sends the original one; Traefik and Envoy may too. One use each.
   r.all('/forward', forward);
+  r.all('/forward/{*rest}', forward);
 
   return r;
 }
