@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { HEADER_FORMATS } from '../proxy/types.js';
 import { assertCidr, CidrSet } from '../util/cidr.js';
+import { compileSpiffePattern } from '../identity/spiffe.js';
 import { overlappingProxyEntries } from '../proxy/overlap.js';
 
 /** A CIDR list whose entries are validated at startup, not at first use. */
@@ -65,7 +66,19 @@ const identity = z
     caCertificateFile: z.string().optional(),
     allowedCommonNames: z.array(z.string().min(1)).optional(),
     allowedSubjectAltNames: z
-      .array(z.string().regex(/^(DNS|URI|EMAIL|IP):.+$/, 'must be DNS:, URI:, EMAIL: or IP: followed by a pattern'))
+      .array(
+        z
+          .string()
+          .regex(/^(DNS|URI|SPIFFE|EMAIL|IP):.+$/, 'must be DNS:, URI:, SPIFFE:, EMAIL: or IP: followed by a pattern')
+          .superRefine((v, ctx) => {
+            if (!v.startsWith('SPIFFE:')) return;
+            try {
+              compileSpiffePattern(v.slice('SPIFFE:'.length));
+            } catch (e) {
+              ctx.addIssue({ code: 'custom', message: (e as Error).message });
+            }
+          }),
+      )
       .optional(),
     accessTokenTTL: z.number().int().positive().default(7200),
     accessTokenMaxTTL: z.number().int().positive().default(86400),

@@ -73,6 +73,8 @@ describe('configuration', () => {
     ['a reserved claim', { ...base(), identities: [{ id: 'a', caCertificateFile: 'ca.pem', claims: { sub: 'x' } }] }, 'identities.0.claims', /reserved/],
     ['a missing issuer', { identities: [] }, 'issuer', /.+/],
     ['a short admin token', { ...base(), admin: { tokens: ['short'] } }, 'admin.tokens.0', /16/],
+    ['a SPIFFE pattern with a wildcard trust domain', { ...base(), identities: [{ id: 'a', caCertificateFile: 'ca.pem', allowedSubjectAltNames: ['DNS:a.example', 'SPIFFE:spiffe://*/ns/ci'] }] }, 'identities.0.allowedSubjectAltNames.1', /SPIFFE pattern .*trust domain/],
+    ['a SPIFFE pattern with ** before the end', { ...base(), identities: [{ id: 'a', caCertificateFile: 'ca.pem', allowedSubjectAltNames: ['SPIFFE:spiffe://corp/**/db'] }] }, 'identities.0.allowedSubjectAltNames.0', /\*\* before its last/],
     ['an untyped SAN pattern', { ...base(), identities: [{ id: 'a', caCertificateFile: 'ca.pem', allowedSubjectAltNames: ['*.example.com'] }] }, 'identities.0.allowedSubjectAltNames.0', /DNS:/],
   ])('refuses %s, naming the key', (_name, doc, path, reason) => {
     const e = refusal(doc);
