@@ -58,6 +58,12 @@ const secret = (what: string) => z.string().min(16, `${what} must be at least 16
 /** Claims an identity may not set: they are the gateway's own. */
 const RESERVED_CLAIMS = ['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'scope', 'cnf', 'client_id'];
 
+/** Certificate fields an identity may copy into token claims (`certificateClaims`). */
+export const CERTIFICATE_CLAIM_SOURCES = [
+  'subject.CN', 'subject.O', 'subject.OU', 'serial', 'sha256', 'spiffeId',
+  'san.dns', 'san.uri', 'san.email', 'san.ip',
+] as const;
+
 const identity = z
   .object({
     id: z.string().regex(IDENTITY_ID, 'must match [a-z0-9._-]{1,128}'),
@@ -92,6 +98,13 @@ const identity = z
       .refine((c) => !Object.keys(c).some((k) => RESERVED_CLAIMS.includes(k)), {
         message: `may not set reserved claims (${RESERVED_CLAIMS.join(', ')})`,
       }),
+    /** Claim name → certificate field; also forwarded as X-Certgate-Claim-<name> by forward-auth. */
+    certificateClaims: z
+      .record(z.string(), z.enum(CERTIFICATE_CLAIM_SOURCES))
+      .default({})
+      .refine((c) => !Object.keys(c).some((k) => RESERVED_CLAIMS.includes(k)), {
+        message: `may not set reserved claims (${RESERVED_CLAIMS.join(', ')})`,
+      }),
     bindTokenToCertificate: z.boolean().default(false),
     revocation: z
       .object({
@@ -113,6 +126,11 @@ const identity = z
   .superRefine((v, ctx) => {
     if (v.accessTokenTTL > v.accessTokenMaxTTL) {
       ctx.addIssue({ code: 'custom', path: ['accessTokenTTL'], message: 'must not exceed accessTokenMaxTTL' });
+    }
+    for (const k of Object.keys(v.certificateClaims)) {
+      // Claim names become header names (X-Certgate-Claim-<name>) and JSON keys: keep them plain.
+      if (!/^[a-z][a-z0-9_]{0,63}$/.test(k)) ctx.addIssue({ code: 'custom', path: ['certificateClaims', k], message: 'claim names match [a-z][a-z0-9_]{0,63}' });
+      if (k in v.claims) ctx.addIssue({ code: 'custom', path: ['certificateClaims', k], message: `claim "${k}" is also set in claims` });
     }
     if ((v.caCertificate === undefined) === (v.caCertificateFile === undefined)) {
       ctx.addIssue({ code: 'custom', path: ['caCertificate'], message: 'exactly one of caCertificate or caCertificateFile is required' });

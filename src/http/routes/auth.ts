@@ -3,6 +3,7 @@ import type { Context, Next } from 'koa';
 import { audit } from '../../audit/events.js';
 import { isCertgateError } from '../../errors.js';
 import { authenticateCertificate } from '../../identity/authenticate.js';
+import { claimHeaderName } from '../../identity/certificate-claims.js';
 import { optionalString, readJsonObject, requiredString } from '../body.js';
 import { authorizeRequest } from '../bearer.js';
 import { callerOf, presentedCertificate, requireCertificate } from '../caller.js';
@@ -77,6 +78,9 @@ export function authRoutes(gw: Gateway): Router {
     ctx.set('X-Certgate-Identity', record.identityId);
     ctx.set('X-Certgate-Subject', headerSafe(record.subject));
     ctx.set('X-Certgate-Scopes', record.scopes.join(' '));
+    for (const [claim, value] of Object.entries(record.certClaims ?? {})) {
+      ctx.set(claimHeaderName(claim), headerSafe(Array.isArray(value) ? value.map((v) => v.replace(/,/g, '%2C')).join(',') : value));
+    }
     // nginx auth_request and Traefik take any 2xx; the documented answer is 204. Envoy ext_authz
     // (HTTP service) appends the original path to the configured prefix and lets the request
     // through only on 200: every longer path, `/forward/` included, answers 200 with no body.
