@@ -36,7 +36,10 @@ function emailMatcher(glob: string): (v: string) => boolean {
   };
 }
 
-export type NameMatcher = (name: TypedName) => boolean;
+export type NameMatcher = ((name: TypedName) => boolean) & {
+  /** SPIFFE patterns: the certificate must be an X509-SVID, i.e. carry exactly one URI SAN. */
+  readonly svidOnly?: boolean;
+};
 
 /** Compiles `DNS:…`, `URI:…`, `SPIFFE:…`, `EMAIL:…` or `IP:cidr` into a matcher for typed SANs. */
 export function compileSanPattern(pattern: string): NameMatcher {
@@ -57,7 +60,7 @@ export function compileSanPattern(pattern: string): NameMatcher {
     }
     case 'SPIFFE': {
       const m = compileSpiffePattern(body);
-      return (n) => n.type === 'uri' && m(n.value);
+      return Object.assign((n: TypedName) => n.type === 'uri' && m(n.value), { svidOnly: true });
     }
     case 'EMAIL': {
       const m = emailMatcher(body);

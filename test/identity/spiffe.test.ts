@@ -120,13 +120,15 @@ describe('SPIFFE and URI patterns at login', () => {
       identities: [
         { id: 'ci-uri', caCertificate: pki.rootA.pem, allowedSubjectAltNames: ['URI:spiffe://corp/ns/ci/*'] },
         { id: 'ci-spiffe', caCertificate: pki.rootA.pem, allowedSubjectAltNames: ['SPIFFE:spiffe://corp/ns/ci/sa/*'] },
+        // Spelled out literally, so the policy lets it in: the claim must still not call it a SPIFFE ID.
+        { id: 'literal', caCertificate: pki.rootA.pem, allowedSubjectAltNames: ['URI:spiffe://corp/ns/ci/../x'], certificateClaims: { spiffe_id: 'spiffeId' } },
       ],
     });
   });
   afterAll(() => gw?.close());
 
-  const login = async (uri: string, identityId: string) => {
-    const leaf = await pki.leaf({ cn: 'w', san: [{ type: 'uri', value: uri }] });
+  const login = async (uri: string | string[], identityId: string) => {
+    const leaf = await pki.leaf({ cn: 'w', san: [uri].flat().map((value) => ({ type: 'uri' as const, value })) });
     return postJson(gw.url + LOGIN_PATH, { identityId }, { 'x-ssl-client-cert': nginxEscaped(leaf, pki.interA) });
   };
 
@@ -142,5 +144,20 @@ describe('SPIFFE and URI patterns at login', () => {
     expect((await login('spiffe://corp/ns/ci/sa/builder', 'ci-uri')).status).toBe(200);
     expect((await login('spiffe://corp/ns/ci/sa/builder', 'ci-spiffe')).status).toBe(200);
     expect((await login('spiffe://corp/ns/ci/sa/builder/extra', 'ci-spiffe')).status).toBe(401);
+  });
+
+  it('a SPIFFE pattern needs an X509-SVID: a certificate with a second URI SAN is refused', async () => {
+    const r = await login(['spiffe://corp/ns/ci/sa/builder', 'https://corp.example/other'], 'ci-spiffe');
+    expect(r.status).toBe(401);
+    expect(r.body.error).toBe('subject_alt_name_not_allowed');
+    // A URI glob has no such rule: one of the URIs matching is enough (Vault semantics).
+    expect((await login(['spiffe://corp/ns/ci/sa/builder', 'https://corp.example/other'], 'ci-uri')).status).toBe(200);
+  });
+
+  it('the spiffeId certificate claim is only ever a valid SPIFFE ID', async () => {
+    const r = await login('spiffe://corp/ns/ci/../x', 'literal');
+    expect(r.status).toBe(200);
+    const claims = JSON.parse(Buffer.from(r.body.accessToken.split('.')[1], 'base64url').toString());
+    expect(claims).not.toHaveProperty('spiffe_id');
   });
 });
