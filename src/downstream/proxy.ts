@@ -114,9 +114,13 @@ const MAX_DECODE_ROUNDS = 4;
 /** One round of percent-decoding that never fails: each `%XX` becomes its byte, anything else stays. */
 const percentDecode = (s: string) => s.replace(/%([0-9a-fA-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
 
-/** Dot segments (also percent-encoded, also with `;` parameters), encoded or raw backslashes, encoded slashes, empty segments. */
+/**
+ * Dot segments (also percent-encoded, also with `;` parameters), encoded or raw backslashes,
+ * encoded slashes, empty segments — and overlong UTF-8 (`%c0%ae` is `.` to a lenient decoder),
+ * which is never valid UTF-8 and so never part of a legitimate path.
+ */
 function escapesItsRoute(layer: string): boolean {
-  if (/%2f|%5c|\\/i.test(layer) || layer.includes('//')) return true;
+  if (/%2f|%5c|\\|%c[01]|%e0%[89]/i.test(layer) || layer.includes('//')) return true;
   return layer.split('/').some((raw) => {
     const bare = percentDecode(raw).split(';')[0];
     return bare === '.' || bare === '..';

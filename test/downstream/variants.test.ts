@@ -113,6 +113,10 @@ describe('downstream routes: header and path variants', () => {
     '/echo/a%255cb',
     '/echo/%25252e%25252e/admin',
     '/echo/a%25252fb',
+    // Overlong UTF-8 for `.` and `/`, which lenient decoders accept, under a second layer.
+    '/echo/%25c0%25ae%25c0%25ae/admin',
+    '/echo/a%25c0%25afb',
+    '/echo/%25e0%2580%25ae',
     // Nested deeper than any upstream should decode: refused whatever it hides.
     '/echo/%252525252e',
   ])('refuses %s with 400 invalid_path before any use is taken or the upstream is called', async (path) => {
