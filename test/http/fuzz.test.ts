@@ -76,7 +76,7 @@ describe('arbitrary input never yields a 500', () => {
   });
 
   it('protected endpoints with arbitrary bearer strings', async () => {
-    const paths = ['/api/v1/auth/token/self', '/api/v1/auth/forward', '/api/v1/auth/token/renew', '/api/v1/auth/token/revoke', '/oauth2/introspect', '/api/v1/admin/identities'];
+    const paths = ['/api/v1/auth/token/self', '/api/v1/auth/forward', '/api/v1/auth/forward/any/path', '/api/v1/auth/token/renew', '/api/v1/auth/token/revoke', '/oauth2/introspect', '/api/v1/admin/identities'];
     await fc.assert(
       fc.asyncProperty(fc.constantFrom(...paths), fieldValue, fc.string({ maxLength: 200 }), async (path, auth, body) => {
         const method = /renew|revoke|introspect/.test(path) ? 'POST' : 'GET';
