@@ -17,6 +17,7 @@ import { TokenService } from '../token/service.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { createLogger } from '../util/logger.js';
 import { createApp } from './app.js';
+import { answerParserErrors } from './client-error.js';
 import type { Gateway } from './gateway.js';
 import { createMetrics } from './metrics.js';
 
@@ -117,6 +118,7 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
   try {
     const http = createHttpServer({ maxHeaderSize: MAX_HEADER_BYTES }, app.callback());
     servers.push(http);
+    answerParserErrors(http, gateway.log);
     const httpPort = await listen(http, config.server.port, config.server.host);
     let tlsPort: number | undefined;
     const tls = config.server.tls;
@@ -129,6 +131,7 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
         app.callback(),
       );
       servers.push(https);
+      answerParserErrors(https, gateway.log);
       tlsPort = await listen(https, tls.port, tls.host ?? config.server.host);
     }
     gateway.log.info({ event: 'listening', http: `${config.server.host}:${httpPort}`, tls: tlsPort, store: gateway.store.kind, identities: gateway.identities.length }, 'certgate listening');
