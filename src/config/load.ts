@@ -54,7 +54,8 @@ export function buildConfig(
   const env = opts.env ?? process.env;
   // Every problem is collected, so a refused reload (or startup) names them all at once.
   const problems: ConfigProblem[] = [];
-  const expanded = expandEnv(doc, env, [], problems) as Record<string, unknown>;
+  // Unset variables are refused first, all named in one error (see expandEnv).
+  const expanded = expandEnv(doc, env) as Record<string, unknown>;
   if (!expanded || typeof expanded !== 'object' || Array.isArray(expanded)) {
     throw new ConfigError([], 'the configuration must be a YAML mapping');
   }
@@ -62,12 +63,7 @@ export function buildConfig(
     expanded.store = { ...((expanded.store as object | undefined) ?? {}), url: env.REDIS_URL };
   }
   const parsed = configSchema.safeParse(expanded);
-  if (!parsed.success) {
-    // An unset variable expanded to "" would also fail its schema check: name it once.
-    const unset = new Set(problems.map((p) => p.path.join('.')));
-    problems.push(...zodProblems(parsed.error).filter((p) => !unset.has(p.path.join('.'))));
-  }
-  if (problems.length > 0 || !parsed.success) throw ConfigError.of(problems);
+  if (!parsed.success) throw ConfigError.of(zodProblems(parsed.error));
   const raw = parsed.data;
   const at = (p: string) => resolve(opts.baseDir, p);
 
