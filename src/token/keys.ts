@@ -58,6 +58,7 @@ export class KeyRing {
   private readonly log: Logger;
   private lifetimeSec = 0;
   private view: KeyView = { statuses: [], active: undefined, changesAt: Infinity };
+  private viewAt = -Infinity;
   private observed = new Map<string, KeyStatus['state']>();
   private baselined = false;
   private readonly duplicatesLogged = new Set<string>();
@@ -65,6 +66,7 @@ export class KeyRing {
   private unknownKidRead?: Promise<void>;
   private lastUnknownKidRead = -Infinity;
   private timer?: NodeJS.Timeout;
+  private readCount = 0;
 
   private constructor(private readonly o: KeyRingOptions) {
     this.clock = o.clock ?? systemClock;
@@ -160,7 +162,13 @@ export class KeyRing {
     return this.unknownKidRead;
   }
 
+  /** How many times keys.dir has been read (tests count work with it). */
+  get reads(): number {
+    return this.readCount;
+  }
+
   private async read(): Promise<void> {
+    this.readCount++;
     const names = new Set(readdirSync(this.o.dir));
     for (const name of [...this.files.keys()]) {
       if (names.has(name)) continue;
@@ -212,12 +220,15 @@ export class KeyRing {
 
   /** The view at the clock's now, recomputed (with its audit events) when a state changes by time. */
   private current(): KeyView {
-    if (this.clock.now() >= this.view.changesAt) this.recompute();
+    const now = this.clock.now();
+    // Also when the clock stepped back: states follow the clock, both ways.
+    if (now >= this.view.changesAt || now < this.viewAt) this.recompute();
     return this.view;
   }
 
   private recompute(): void {
-    this.view = keyStates(this.distinctKeys(), this.clock.now(), this.lifetimeSec * 1000);
+    this.viewAt = this.clock.now();
+    this.view = keyStates(this.distinctKeys(), this.viewAt, this.lifetimeSec * 1000);
     const observed = new Map(this.view.statuses.map((s) => [s.key.kid, s.state]));
     // Keys present at start are the baseline; from then on every transition this gateway observes is audited.
     if (this.baselined) for (const s of this.view.statuses) this.auditTransition(s, this.observed.get(s.key.kid));
