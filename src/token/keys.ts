@@ -49,11 +49,12 @@ interface FileEntry {
  *
  * A file that cannot be read or parsed is logged, naming it, and skipped. A key already loaded
  * from a file that turns unreadable or corrupt stays in the ring: a half-written copy or a
- * flaky volume must not unpublish a key whose tokens are still valid. Only removing the file
- * withdraws a key before its time (the remedy for a leaked key).
+ * flaky volume must not unpublish a key whose tokens are still valid; nor does a read that finds
+ * no usable key at all (a remount). Only removing the file of a key while another usable key
+ * remains withdraws it before its time (the remedy for a leaked key).
  */
 export class KeyRing {
-  private readonly files = new Map<string, FileEntry>();
+  private files = new Map<string, FileEntry>();
   private readonly clock: Clock;
   private readonly log: Logger;
   private lifetimeSec = 0;
@@ -169,30 +170,37 @@ export class KeyRing {
 
   private async read(): Promise<void> {
     this.readCount++;
-    const names = new Set(readdirSync(this.o.dir));
-    for (const name of [...this.files.keys()]) {
-      if (names.has(name)) continue;
-      const gone = this.files.get(name)!;
-      this.files.delete(name);
-      if (!gone.key) continue;
-      const fields = { event: 'key_file_removed', file: join(this.o.dir, name), kid: gone.key.kid };
-      if (this.observed.get(gone.key.kid) === 'retired') this.log.info(fields, 'retired signing key file removed');
-      else this.log.warn(fields, 'signing key file removed: key withdrawn from the JWKS before its retirement');
-    }
-    for (const name of [...names].sort()) {
+    const files = new Map<string, FileEntry>();
+    for (const name of readdirSync(this.o.dir).sort()) {
       if (name.startsWith('.')) continue;
       const path = join(this.o.dir, name);
+      const before = this.files.get(name);
       let stamp: string;
       try {
         const st = statSync(path);
         if (!st.isFile()) continue;
         stamp = `${st.ino}:${st.size}:${st.mtimeMs}`;
-      } catch {
-        continue; // removed between readdir and stat: the next read drops it
+      } catch (e) {
+        // Gone between readdir and stat: removed. Any other failure: an unreadable moment, keep it.
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT' && before) files.set(name, before);
+        continue;
       }
-      const before = this.files.get(name);
-      if (before?.stamp !== stamp) this.files.set(name, await this.readFile(path, name, stamp, before));
+      files.set(name, before?.stamp === stamp ? before : await this.readFile(path, name, stamp, before));
     }
+    const usable = (m: Map<string, FileEntry>) => [...m.values()].some((e) => e.key);
+    if (!usable(files) && usable(this.files)) {
+      // An emptied directory is far more often a volume or secret being remounted than an operator
+      // withdrawing every key at once; signing nothing would refuse every login.
+      this.log.error({ event: 'keys_dir_empty', dir: this.o.dir }, 'keys.dir holds no usable key now; keeping the keys loaded');
+      return;
+    }
+    for (const [name, gone] of this.files) {
+      if (files.has(name) || !gone.key) continue;
+      const fields = { event: 'key_file_removed', file: join(this.o.dir, name), kid: gone.key.kid };
+      if (this.observed.get(gone.key.kid) === 'retired') this.log.info(fields, 'retired signing key file removed');
+      else this.log.warn(fields, 'signing key file removed: key withdrawn from the JWKS before its retirement');
+    }
+    this.files = files;
     // Never shortened while running: lowering a TTL by reload does not shorten tokens already signed.
     this.lifetimeSec = Math.max(this.lifetimeSec, this.o.tokenLifetimeSec?.() ?? 0);
     this.recompute();

@@ -277,6 +277,11 @@ describe('the key ring: re-reading keys.dir', () => {
     expect(ring.byKid(kid)).toBeUndefined();
     expect(ring.jwks().keys.map((k) => k.kid)).toEqual([old]);
     expect(t.lines.find((l) => l.event === 'key_file_removed')).toMatchObject({ file, kid });
+    // A directory emptied all at once (a volume or secret remounting) keeps the keys loaded.
+    rmSync(join(t.dir, `${old}.jwk.json`));
+    await ring.refresh();
+    expect(ring.active.kid).toBe(old);
+    expect(t.lines.find((l) => l.event === 'keys_dir_empty')).toMatchObject({ dir: t.dir });
   });
 
   it('refuses to start when keys.dir holds key files but none is usable, naming them', async () => {
