@@ -41,21 +41,23 @@ export interface VerifyOptions {
  */
 export async function verifyToken(token: string, keys: KeyRing, opts: VerifyOptions): Promise<AccessClaims> {
   if (token.length > MAX_TOKEN_BYTES) throw tokenRefused('token_too_large', 'the access token is too large');
-  const cached = opts.cache?.get(token);
-  if (cached) {
-    checkTimes(cached, opts);
-    return cached;
-  }
   let header;
   try {
     header = decodeProtectedHeader(token);
   } catch {
     throw tokenRefused('token_malformed', 'the access token is not a well-formed JWT');
   }
+  const cached = opts.cache?.get(token);
+  if (cached) {
+    // Its signature was checked; its key must still be published (a withdrawn key's tokens die).
+    if (!keys.byKid(header.kid as string)) throw keyUnknown();
+    checkTimes(cached, opts);
+    return cached;
+  }
   // Before the kid lookup: an algorithm certgate never signs with must not cause a keys.dir read.
   if (!(KEY_ALGORITHMS as readonly unknown[]).includes(header.alg)) throw algorithmRefused();
   const key = typeof header.kid === 'string' ? await keys.resolve(header.kid) : undefined;
-  if (!key) throw tokenRefused('token_key_unknown', 'the access token names an unknown signing key');
+  if (!key) throw keyUnknown();
   if (header.alg !== key.alg) throw algorithmRefused();
   try {
     const { payload } = await jwtVerify(token, key.publicKey, {
@@ -96,3 +98,4 @@ function mapJoseError(e: unknown): CertgateError {
 }
 
 const algorithmRefused = () => tokenRefused('token_algorithm_not_allowed', "the access token's algorithm is not the one of its signing key");
+const keyUnknown = () => tokenRefused('token_key_unknown', 'the access token names an unknown signing key');

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -84,6 +84,7 @@ describe('the certgate CLI', () => {
     const [, kid, signsFrom] = second.out.match(/^(\S{43}) \(ES256\) written to [^\n]*\nevery gateway publishes it in its JWKS within 10 s; it signs from (\S+) \(keys\.publishBefore 3600 s\)/)!;
     expect(Math.abs(Date.parse(signsFrom!) - (before + 3600_000))).toBeLessThan(5000);
     expect(readdirSync(keysDir).sort()).toEqual([`${firstKid}.jwk.json`, `${kid}.jwk.json`].sort());
+    expect(statSync(join(keysDir, `${kid}.jwk.json`)).mode & 0o777).toBe(0o600);
 
     const list = cli(['keys', 'list', '--config', configFile]);
     expect(list.code).toBe(0);

@@ -9,6 +9,7 @@ import { writeNewKey, type KeyAlgorithm } from '../../src/token/key-file.js';
 import { keyStates, longestTokenLifetimeSec } from '../../src/token/key-lifecycle.js';
 import { signToken, verifyToken, type AccessClaims } from '../../src/token/jwt.js';
 import { KeyRing } from '../../src/token/keys.js';
+import { BoundedMap } from '../../src/util/bounded-map.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { makeTempDir } from '../helpers/launcher.js';
 
@@ -282,6 +283,29 @@ describe('the key ring: re-reading keys.dir', () => {
     await ring.refresh();
     expect(ring.active.kid).toBe(old);
     expect(t.lines.find((l) => l.event === 'keys_dir_empty')).toMatchObject({ dir: t.dir });
+  });
+
+  it('a leaked key withdrawn by deleting its file: its tokens die even when verified before; the newest remaining activated key signs, else the next one', async () => {
+    const t = setup({ create: 'ES256' });
+    const ring = await t.open();
+    const first = ring.active.kid;
+    const leaked = await writeNewKey(t.dir, 'ES256', T0 + 1000, T0 + 1000);
+    const next = await writeNewKey(t.dir, 'ES256', T0 + 2000, T0 + HOUR);
+    t.clock.set(T0 + 2000);
+    await ring.refresh();
+    expect(ring.active.kid).toBe(leaked);
+    const cache = new BoundedMap<string, AccessClaims>(10);
+    const token = await signToken(claims(t.clock.now()), ring);
+    await verifyToken(token, ring, { ...verifyOpts(t.clock.now()), cache });
+    expect(cache.get(token)).toBeDefined();
+    rmSync(join(t.dir, `${leaked}.jwk.json`));
+    await ring.refresh();
+    expect(await refusal(verifyToken(token, ring, { ...verifyOpts(t.clock.now()), cache }))).toBe('token_key_unknown');
+    expect(ring.active.kid).toBe(first); // still published (retiring), so downstreams know it
+    rmSync(join(t.dir, `${first}.jwk.json`));
+    await ring.refresh();
+    expect(ring.active.kid).toBe(next); // no activated key left: the next one signs early
+    expect(ring.jwks().keys.map((k) => k.kid)).toEqual([next]);
   });
 
   it('refuses to start when keys.dir holds key files but none is usable, naming them', async () => {
