@@ -15,7 +15,7 @@ export interface KeyStatus {
   state: KeyState;
   /** When a newer key activated and this one stopped signing (ms); absent while it is next or active. */
   stoppedAt?: number;
-  /** When it leaves (or left) the JWKS (ms): stoppedAt + the longest token lifetime. */
+  /** When it leaves (or left) the JWKS (ms): stoppedAt + LATE_READ_MS + the longest token lifetime. */
   retiresAt?: number;
 }
 
@@ -28,6 +28,9 @@ export interface KeyView {
   changesAt: number;
 }
 
+/** The longest a gateway takes to read a new file in keys.dir (it re-reads every 5 s). */
+export const LATE_READ_MS = 10_000;
+
 const byActivation = (a: SigningKey, b: SigningKey) => a.activatesAt - b.activatesAt || a.createdAt - b.createdAt || a.kid.localeCompare(b.kid);
 
 /**
@@ -39,8 +42,12 @@ const byActivation = (a: SigningKey, b: SigningKey) => a.activatesAt - b.activat
  * every token certgate signs expires at most `tokenLifetimeMs` after it was signed (login and
  * renew: exp ≤ now + accessTokenTTL ≤ now + accessTokenMaxTTL; upstream JWTs: exp ≤ now + ttl;
  * plus the verification clock skew). So the last token a key can have signed is signed just
- * before `stoppedAt` and is dead by `stoppedAt + tokenLifetimeMs`. A gateway whose clock lags
- * keeps signing with the old key a little longer; the clock skew in the bound covers that.
+ * before `stoppedAt` and is dead by `stoppedAt + tokenLifetimeMs`. Two things stretch "just
+ * before": a gateway reads keys.dir only every few seconds (at most LATE_READ_MS after a file was
+ * written), so with a publishBefore shorter than that it may read the new key after its
+ * activation and sign with the old one until then; and a gateway whose clock lags signs with the
+ * old key a little longer (the clock skew in tokenLifetimeMs covers that). So a key retires at
+ * `stoppedAt + LATE_READ_MS + tokenLifetimeMs`.
  *
  * When no key has activated yet (only `next` keys, e.g. the active key's file was removed), the
  * soonest of them signs rather than refusing every login: it is already published.
@@ -58,7 +65,7 @@ export function keyStates(keys: readonly SigningKey[], now: number, tokenLifetim
     }
     const successor = activated[activated.indexOf(key) + 1]!;
     const stoppedAt = successor.activatesAt;
-    const retiresAt = stoppedAt + tokenLifetimeMs;
+    const retiresAt = stoppedAt + LATE_READ_MS + tokenLifetimeMs;
     if (now < retiresAt) {
       changesAt = Math.min(changesAt, retiresAt);
       return { key, state: 'retiring', stoppedAt, retiresAt };

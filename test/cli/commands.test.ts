@@ -99,7 +99,7 @@ describe('the certgate CLI', () => {
     const keysDir = join(dir, 'aged-keys');
     mkdirSync(keysDir);
     const aged = join(dir, 'aged.yaml');
-    // accessTokenMaxTTL 600 + clock skew 30: a superseded key retires 630 s after it stopped signing.
+    // 10 s late read + accessTokenMaxTTL 600 + clock skew 30: a superseded key retires 640 s after it stopped signing.
     writeFileSync(aged, stringify({ issuer: 'https://gw.test', store: { url: 'memory' }, keys: { dir: 'aged-keys' }, identities: [{ id: 'agents', caCertificateFile: 'ca.pem', accessTokenTTL: 60, accessTokenMaxTTL: 600 }] }));
     const now = Math.floor(Date.now() / 1000);
     const key = (name: string, createdAt: number, activatesAt: number) =>
@@ -113,8 +113,8 @@ describe('the certgate CLI', () => {
     const iso = (s: number) => new Date(s * 1000).toISOString().replace('.000Z', 'Z');
     expect(r.out.trim().split('\n')).toEqual([
       `current  ES256  active    created ${iso(now - 100)}  activated ${iso(now - 100)}`,
-      `older  ES256  retiring  created ${iso(now - 5000)}  activated ${iso(now - 5000)}  stopped signing ${iso(now - 100)}  retires ${iso(now - 100 + 630)}`,
-      `oldest  ES256  retired   created ${iso(now - 10_000)}  activated ${iso(now - 10_000)}  stopped signing ${iso(now - 5000)}  retired ${iso(now - 5000 + 630)}`,
+      `older  ES256  retiring  created ${iso(now - 5000)}  activated ${iso(now - 5000)}  stopped signing ${iso(now - 100)}  retires ${iso(now - 100 + 640)}`,
+      `oldest  ES256  retired   created ${iso(now - 10_000)}  activated ${iso(now - 10_000)}  stopped signing ${iso(now - 5000)}  retired ${iso(now - 5000 + 640)}`,
     ]);
     expect(r.err).toBe('skipped junk.jwk.json: not JSON\n');
   });

@@ -84,11 +84,11 @@ describe('signing keys through the gateway', () => {
     // The old key's last token verifies until it expires …
     clock.set(activatesAt - 1000 + 599_000);
     expect((await self(gw, lastOld)).status).toBe(200);
-    // … and the old key leaves the JWKS once every token it can have signed has expired: the
-    // longest lifetime here is accessTokenMaxTTL 3600 s + clock skew 30 s after it stopped signing.
-    clock.set(activatesAt + 3630_000 - 1);
+    // … and the old key leaves the JWKS once every token it can have signed has expired: 10 s (a
+    // gateway reading the new key late) + accessTokenMaxTTL 3600 s + clock skew 30 s after it stopped signing.
+    clock.set(activatesAt + 3640_000 - 1);
     expect(await kids()).toEqual([kid, oldKid]);
-    clock.set(activatesAt + 3630_000);
+    clock.set(activatesAt + 3640_000);
     expect(await kids()).toEqual([kid]);
   });
 });

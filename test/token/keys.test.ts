@@ -86,17 +86,18 @@ describe('the key ring: states and transitions', () => {
     expect(ring.active.kid).toBe(kid);
     expect(t.audits('key_activated')).toContain(kid);
     const retiring = ring.list().find((s) => s.key.kid === old)!;
-    expect(retiring).toMatchObject({ state: 'retiring', stoppedAt: T0 + HOUR, retiresAt: T0 + HOUR + 600_000 });
+    expect(retiring).toMatchObject({ state: 'retiring', stoppedAt: T0 + HOUR, retiresAt: T0 + HOUR + 610_000 });
     expect(ring.byKid(old)).toBeDefined();
 
-    t.clock.set(T0 + HOUR + 600_000 - 1);
+    // 600 s of token lifetime + 10 s for a gateway that read the new key late and signed with the old one meanwhile.
+    t.clock.set(T0 + HOUR + 610_000 - 1);
     expect(ring.jwks().keys.map((k) => k.kid)).toContain(old);
-    t.clock.set(T0 + HOUR + 600_000);
+    t.clock.set(T0 + HOUR + 610_000);
     expect(ring.jwks().keys.map((k) => k.kid)).toEqual([kid]);
     expect(ring.byKid(old)).toBeUndefined();
     expect(await ring.resolve(old)).toBeUndefined();
     expect(t.audits('key_retired')).toEqual([old]);
-    expect(ring.list().find((s) => s.key.kid === old)).toMatchObject({ state: 'retired', retiresAt: T0 + HOUR + 600_000 });
+    expect(ring.list().find((s) => s.key.kid === old)).toMatchObject({ state: 'retired', retiresAt: T0 + HOUR + 610_000 });
     // The file stays; a retired key is not re-published by later reads.
     await ring.refresh();
     expect(ring.jwks().keys.map((k) => k.kid)).toEqual([kid]);
@@ -119,7 +120,7 @@ describe('the key ring: states and transitions', () => {
     expect(ring.byKid(old)).toBeDefined();
     t.setLifetime(7200); // lengthening counts at the next read
     await ring.refresh();
-    expect(ring.list().find((s) => s.key.kid === old)!.retiresAt).toBe(T0 + HOUR + 7200_000);
+    expect(ring.list().find((s) => s.key.kid === old)!.retiresAt).toBe(T0 + HOUR + 10_000 + 7200_000);
   });
 
   it('with two rotations the middle key stops signing when the newest activates', () => {
@@ -131,7 +132,7 @@ describe('the key ring: states and transitions', () => {
       ['b', 'retiring', T0 + 2 * HOUR],
       ['c', 'active', undefined],
     ]);
-    expect(view.changesAt).toBe(T0 + 2 * HOUR + 60_000);
+    expect(view.changesAt).toBe(T0 + 2 * HOUR + 10_000 + 60_000);
   });
 
   it('when no key has activated (the active file was removed), the soonest next key signs rather than nobody', async () => {
