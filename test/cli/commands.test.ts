@@ -95,6 +95,15 @@ describe('the certgate CLI', () => {
     expect(readdirSync(keysDir)).toHaveLength(2);
   });
 
+  it('keys rotate writes keys of keys.algorithm and dates them by keys.publishBefore', () => {
+    const edConfig = join(dir, 'ed.yaml');
+    writeFileSync(edConfig, stringify({ issuer: 'https://gw.test', store: { url: 'memory' }, keys: { dir: 'ed-keys', algorithm: 'EdDSA', publishBefore: 60 } }));
+    expect(cli(['keys', 'rotate', '--config', edConfig]).out).toMatch(/^\S{43} \(EdDSA\) written to .*\(the first key: at once\)\n$/s);
+    expect(cli(['keys', 'rotate', '--config', edConfig]).out).toMatch(/\(keys\.publishBefore 60 s\)\n$/);
+    const lines = cli(['keys', 'list', '--config', edConfig]).out.trim().split('\n');
+    expect(lines.map((l) => l.split(/\s+/).slice(1, 3))).toEqual([['EdDSA', 'next'], ['EdDSA', 'active']]);
+  });
+
   it('keys list shows retiring and retired keys with their dates, and names a file it skips', () => {
     const keysDir = join(dir, 'aged-keys');
     mkdirSync(keysDir);

@@ -99,6 +99,7 @@ describe('the key ring: states and transitions', () => {
     expect(t.audits('key_retired')).toEqual([old]);
     expect(ring.list().find((s) => s.key.kid === old)).toMatchObject({ state: 'retired', retiresAt: T0 + HOUR + 610_000 });
     // The file stays; a retired key is not re-published by later reads.
+    expect(readdirSync(t.dir)).toContain(`${old}.jwk.json`);
     await ring.refresh();
     expect(ring.jwks().keys.map((k) => k.kid)).toEqual([kid]);
     expect(t.audits('key_retired')).toEqual([old]);
