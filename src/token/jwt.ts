@@ -2,7 +2,7 @@ import { SignJWT, jwtVerify, errors as joseErrors, decodeProtectedHeader, type J
 import { isCertgateError, tokenRefused, type CertgateError } from '../errors.js';
 import { KEY_ALGORITHMS } from './key-file.js';
 import type { KeyRing } from './keys.js';
-import type { BoundedMap } from '../util/bounded-map.js';
+import { BoundedMap } from '../util/bounded-map.js';
 
 /** Bearer tokens larger than this are refused before any parsing. */
 const MAX_TOKEN_BYTES = 8 * 1024;
@@ -24,6 +24,13 @@ export async function signToken(claims: AccessClaims, keys: KeyRing): Promise<st
   return new SignJWT(claims).setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' }).sign(key.privateKey);
 }
 
+/**
+ * The kid of protected headers seen on verified tokens. Every token one key signs has the same
+ * header, so a cached token's kid costs a lookup here rather than a base64 and JSON decode. A pure
+ * function of its key (the header text), filled only after a signature verified: safe to share.
+ */
+const verifiedHeaderKids = new BoundedMap<string, string>(64);
+
 export interface VerifyOptions {
   /** Tokens already verified, by their exact text: skips the signature check, never the times. */
   cache?: BoundedMap<string, AccessClaims>;
@@ -41,18 +48,20 @@ export interface VerifyOptions {
  */
 export async function verifyToken(token: string, keys: KeyRing, opts: VerifyOptions): Promise<AccessClaims> {
   if (token.length > MAX_TOKEN_BYTES) throw tokenRefused('token_too_large', 'the access token is too large');
+  const headerPart = token.slice(0, token.indexOf('.'));
+  const cached = opts.cache?.get(token);
+  if (cached) {
+    // Its signature was checked; its key must still be published (a withdrawn key's tokens die).
+    const kid = verifiedHeaderKids.get(headerPart) ?? (decodeProtectedHeader(token).kid as string);
+    if (!keys.byKid(kid)) throw keyUnknown();
+    checkTimes(cached, opts);
+    return cached;
+  }
   let header;
   try {
     header = decodeProtectedHeader(token);
   } catch {
     throw tokenRefused('token_malformed', 'the access token is not a well-formed JWT');
-  }
-  const cached = opts.cache?.get(token);
-  if (cached) {
-    // Its signature was checked; its key must still be published (a withdrawn key's tokens die).
-    if (!keys.byKid(header.kid as string)) throw keyUnknown();
-    checkTimes(cached, opts);
-    return cached;
   }
   // Before the kid lookup: an algorithm certgate never signs with must not cause a keys.dir read.
   if (!(KEY_ALGORITHMS as readonly unknown[]).includes(header.alg)) throw algorithmRefused();
@@ -72,6 +81,7 @@ export async function verifyToken(token: string, keys: KeyRing, opts: VerifyOpti
       throw tokenRefused('token_malformed', 'the access token lacks jti or sub');
     }
     opts.cache?.set(token, payload as AccessClaims);
+    verifiedHeaderKids.set(headerPart, key.kid);
     return payload as AccessClaims;
   } catch (e) {
     throw mapJoseError(e);

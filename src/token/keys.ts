@@ -92,7 +92,13 @@ export class KeyRing {
       throw new Error(`keys.dir ${o.dir} holds key files but none is usable (${problems})`);
     }
     if (o.refreshMs ?? 0) {
-      ring.timer = setInterval(() => void ring.refresh(), o.refreshMs);
+      // A tick while the previous timed read still runs (a slow volume) is skipped, not queued.
+      let pending = false;
+      ring.timer = setInterval(() => {
+        if (pending) return;
+        pending = true;
+        void ring.refresh().finally(() => (pending = false));
+      }, o.refreshMs);
       ring.timer.unref();
     }
     return ring;
