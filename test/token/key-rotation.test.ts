@@ -173,10 +173,17 @@ describe('keys rotate while two gateways serve', () => {
     for (const gw of [a, b]) expect((await kidsOf(gw)).kids).toEqual([kid]);
     // The first key, superseded by the previous test's rotation, retired before: never re-published.
     expect(kids).toContain(old);
-    // Every gateway audited what it observed.
+    // Every gateway audited what it observed (its stdout may reach us a moment after its answers).
     for (const gw of [a, b]) {
-      const audits = gw.process.output().split('\n').filter((l) => l.includes('"audit":true')).map((l) => JSON.parse(l));
-      const of = (event: string) => audits.filter((e) => e.event === event).map((e) => e.kid);
+      const of = (event: string) =>
+        gw.process
+          .output()
+          .split('\n')
+          .filter((l) => l.includes('"audit":true'))
+          .map((l) => JSON.parse(l))
+          .filter((e) => e.event === event)
+          .map((e) => e.kid);
+      for (let i = 0; i < 20 && ![old, active].every((k) => of('key_retired').includes(k)); i++) await sleep(100);
       expect(of('key_published')).toEqual(expect.arrayContaining([active, kid]));
       expect(of('key_activated')).toEqual(expect.arrayContaining([active, kid]));
       expect(of('key_retired')).toEqual(expect.arrayContaining([old, active]));
