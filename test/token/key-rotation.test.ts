@@ -1,6 +1,10 @@
 import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { decodeJwt, decodeProtectedHeader } from 'jose';
+import { decodeJwt, decodeProtectedHeader, SignJWT } from 'jose';
+import { parseKeyFile, writeNewKey } from '../../src/token/key-file.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CERTGATE_MAIN, startCertgate, type CertgateProcess } from '../helpers/certgate-process.js';
 import { getJson, LOGIN_PATH, postJson } from '../helpers/gateway.js';
@@ -189,4 +193,21 @@ describe('keys rotate while two gateways serve', () => {
       expect(of('key_retired')).toEqual(expect.arrayContaining([old, active]));
     }
   }, 60_000);
+  it('a gateway meeting a kid it has not read yet re-reads keys.dir at once: a key written a moment ago is never refused for its kid', async () => {
+    const keysDir = join(a.dir, 'keys');
+    const kid = await writeNewKey(keysDir, 'ES256', Date.now(), Date.now() + 3600_000);
+    const key = await parseKeyFile(readFileSync(join(keysDir, `${kid}.jwk.json`), 'utf8'));
+    const now = Math.floor(Date.now() / 1000);
+    // Signed by the new key, never issued (no record): past the kid, the store refuses it.
+    const token = await new SignJWT({ iss: 'https://certgate.test', aud: 'certgate', sub: 'agents', jti: randomUUID(), iat: now, nbf: now, exp: now + 5, scope: '' })
+      .setProtectedHeader({ alg: 'ES256', kid })
+      .sign(key.privateKey);
+    for (const gw of [a, b]) {
+      const res = await getJson(`${gw.url}/api/v1/auth/token/self`, bearer(token));
+      expect(res.body.error).toBe('token_unknown');
+    }
+    // A kid that is in no file stays unknown.
+    const forged = `${Buffer.from(JSON.stringify({ alg: 'ES256', kid: 'no-such-key' })).toString('base64url')}.${token.split('.')[1]}.${token.split('.')[2]}`;
+    for (const gw of [a, b]) expect((await getJson(`${gw.url}/api/v1/auth/token/self`, bearer(forged))).body.error).toBe('token_key_unknown');
+  });
 });
