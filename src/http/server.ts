@@ -8,7 +8,9 @@ import { compileIdentity } from '../identity/policy.js';
 import { ParsedCertCache } from '../pki/parse-cache.js';
 import { compileTrustedProxies } from '../proxy/trusted.js';
 import { createRevocationChecker, type RevocationOptions } from '../revocation/checker.js';
+import { audit } from '../audit/events.js';
 import { storeFromConfig } from '../store/from-config.js';
+import type { PolicyVerdict } from '../store/redis-policy.js';
 import type { TokenStore } from '../store/types.js';
 import { longestTokenLifetimeSec } from '../token/key-lifecycle.js';
 import { KEY_REFRESH_MS, KeyRing } from '../token/keys.js';
@@ -39,7 +41,7 @@ export interface StartOptions {
 async function buildGateway(config: Config, opts: StartOptions = {}): Promise<Gateway> {
   const log = opts.log ?? pino({ level: config.log.level, base: { svc: 'certgate' } });
   const clock = opts.clock ?? systemClock;
-  const store = opts.store ?? storeFromConfig(config, throttledStoreErrorLog(log, clock));
+  const store = opts.store ?? storeFromConfig(config, throttledStoreErrorLog(log, clock), storePolicyLog(log));
   const identities = config.identities.map(compileIdentity);
   // Read at every keys.dir re-read, from the gateway as it is then (identities may change while running).
   let gateway: Gateway | undefined;
@@ -94,6 +96,15 @@ function throttledStoreErrorLog(log: Logger, clock: Clock): (e: Error) => void {
     log.warn({ event: 'store_error', err: e.message, repeated: folded }, 'token store connection error');
     last = now;
     folded = 0;
+  };
+}
+
+/** Redis's maxmemory-policy verdicts (src/store/redis-policy.ts), logged when they change. */
+function storePolicyLog(log: Logger): (v: PolicyVerdict) => void {
+  return (v) => {
+    if (v.status === 'misconfigured') audit(log, 'store_misconfigured', { node: v.node, policy: v.policy, reason: v.message }, v.message);
+    else if (v.status === 'unverifiable') log.warn({ event: 'store_policy_unverifiable', node: v.node }, v.message);
+    else log.info({ event: 'store_policy_ok', node: v.node, policy: v.policy }, `Redis at ${v.node} has maxmemory-policy ${v.policy}`);
   };
 }
 
