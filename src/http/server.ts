@@ -12,7 +12,8 @@ import { audit } from '../audit/events.js';
 import { storeFromConfig } from '../store/from-config.js';
 import type { PolicyVerdict } from '../store/redis-policy.js';
 import type { TokenStore } from '../store/types.js';
-import { KeyRing } from '../token/keys.js';
+import { longestTokenLifetimeSec } from '../token/key-lifecycle.js';
+import { KEY_REFRESH_MS, KeyRing } from '../token/keys.js';
 import { TokenService } from '../token/service.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { createLogger } from '../util/logger.js';
@@ -43,8 +44,17 @@ async function buildGateway(config: Config, opts: StartOptions = {}): Promise<Ga
   const log = opts.log ?? createLogger({ level: config.log.level, base: { svc: 'certgate' } });
   const clock = opts.clock ?? systemClock;
   const store = opts.store ?? storeFromConfig(config, throttledStoreErrorLog(log, clock), storePolicyLog(log));
-  const keys = await KeyRing.open(config.keys.dir);
   const identities = config.identities.map(compileIdentity);
+  // Read at every keys.dir re-read, from the gateway as it is then (identities may change while running).
+  let gateway: Gateway | undefined;
+  const keys = await KeyRing.open({
+    dir: config.keys.dir,
+    clock,
+    log,
+    create: { algorithm: config.keys.algorithm },
+    refreshMs: KEY_REFRESH_MS,
+    tokenLifetimeSec: () => longestTokenLifetimeSec(gateway?.config ?? config, (gateway?.identities ?? identities).map((i) => i.config)),
+  });
   const identityById = new Map(identities.map((i) => [i.config.id, i]));
   const tokens = new TokenService({
     issuer: config.issuer,
@@ -56,7 +66,7 @@ async function buildGateway(config: Config, opts: StartOptions = {}): Promise<Ga
     identity: (id) => identityById.get(id),
   });
   const metrics = createMetrics();
-  return {
+  return (gateway = {
     config,
     identities,
     identityById,
@@ -69,7 +79,7 @@ async function buildGateway(config: Config, opts: StartOptions = {}): Promise<Ga
     log,
     metrics,
     revocation: createRevocationChecker({ ...opts.revocation, clock, log, registry: metrics.registry }),
-  };
+  });
 }
 
 /**
@@ -141,12 +151,14 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
       tlsPort,
       async close() {
         await Promise.all(servers.map((s) => new Promise<void>((r) => { s.close(() => r()); s.closeAllConnections(); })));
+        gateway.keys.close();
         await gateway.revocation.close();
         await gateway.store.close();
       },
     };
   } catch (e) {
     servers.forEach((s) => s.close());
+    gateway.keys.close();
     await gateway.revocation.close();
     await gateway.store.close();
     throw e;
