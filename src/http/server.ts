@@ -15,7 +15,8 @@ import { audit } from '../audit/events.js';
 import { storeFromConfig } from '../store/from-config.js';
 import type { PolicyVerdict } from '../store/redis-policy.js';
 import type { TokenStore } from '../store/types.js';
-import { KeyRing } from '../token/keys.js';
+import { longestTokenLifetimeSec } from '../token/key-lifecycle.js';
+import { KEY_REFRESH_MS, KeyRing } from '../token/keys.js';
 import { TokenService } from '../token/service.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { createLogger } from '../util/logger.js';
@@ -60,9 +61,17 @@ async function buildGateway(config: Config, opts: StartOptions = {}): Promise<{ 
   const clock = opts.clock ?? systemClock;
   const health = new StoreHealth(log, clock);
   const store = opts.store ?? storeFromConfig(config, throttledStoreErrorLog(log, clock, health), storePolicyLog(log));
-  const keys = await KeyRing.open(config.keys.dir);
   const dispatchers = new DispatcherPool();
   const live = new LiveHolder(buildLiveState({ version: 1, config, apiIdentities: [], dispatchers }));
+  // Read at every keys.dir re-read, from the live state as it is then (identities change while running).
+  const keys = await KeyRing.open({
+    dir: config.keys.dir,
+    clock,
+    log,
+    create: { algorithm: config.keys.algorithm },
+    refreshMs: KEY_REFRESH_MS,
+    tokenLifetimeSec: () => longestTokenLifetimeSec(live.current.config, live.current.identities.map((i) => i.config)),
+  });
   const tokens = new TokenService({
     issuer: config.issuer,
     audience: config.audience,
@@ -155,6 +164,7 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
   const { gateway, dispatchers } = await buildGateway(config, opts);
   const release = async () => {
     gateway.control.close();
+    gateway.keys.close();
     await gateway.revocation.close();
     await dispatchers.close();
     await gateway.store.close();
