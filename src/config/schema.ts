@@ -194,9 +194,13 @@ export const configSchema = z
         url: z.string().default('redis://127.0.0.1:6379'),
         cluster: z.array(z.string()).optional(),
         sentinel: z.object({ name: z.string(), sentinels: z.array(z.string()).min(1) }).strict().optional(),
+        /** Redis WAIT after every token, revocation and identity write: replicas that must acknowledge (0 = no WAIT). */
+        waitReplicas: z.number().int().min(0).default(0),
+        /** How long WAIT may block; default half of server.storeTimeoutMs. */
+        waitReplicasTimeoutMs: z.number().int().positive().optional(),
       })
       .strict()
-      .default({ url: 'redis://127.0.0.1:6379' }),
+      .default({ url: 'redis://127.0.0.1:6379', waitReplicas: 0 }),
     keys: z
       .object({
         dir: z.string().default('./keys'),

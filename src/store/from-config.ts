@@ -11,8 +11,9 @@ export function storeFromConfig(
   onPolicy?: (v: PolicyVerdict) => void,
 ): TokenStore {
   const commandTimeoutMs = config.server.storeTimeoutMs;
-  const { cluster, sentinel, url } = config.store;
-  if (cluster) return new RedisTokenStore({ cluster, commandTimeoutMs, onError, onPolicy });
-  if (sentinel) return new RedisTokenStore({ sentinel, commandTimeoutMs, onError, onPolicy });
-  return createTokenStore(url, { commandTimeoutMs, onError, onPolicy });
+  const { cluster, sentinel, url, waitReplicas, waitReplicasTimeoutMs } = config.store;
+  const tuning = { commandTimeoutMs, onError, onPolicy, waitReplicas, waitReplicasTimeoutMs };
+  if (cluster) return new RedisTokenStore({ cluster, ...tuning });
+  if (sentinel) return new RedisTokenStore({ sentinel, ...tuning });
+  return createTokenStore(url, tuning);
 }

@@ -6,6 +6,7 @@ import { decodeRecord, encodeRecord } from './record-codec.js';
 import { RedisClock } from './redis-clock.js';
 import { connectRedis, type RedisTarget } from './redis-connection.js';
 import { judgePolicy, type PolicyVerdict } from './redis-policy.js';
+import { writeAndWait, type ReplicaWait } from './redis-wait.js';
 import { TOKEN_REFUSALS, type PutOptions, type RateDecision, type StoreOutcome, type TokenRecord, type TokenRefusal, type TokenStore } from './types.js';
 
 export type { RedisTarget } from './redis-connection.js';
@@ -26,6 +27,13 @@ export interface RedisTokenStoreOptions extends RedisTarget {
   onPolicy?: (verdict: PolicyVerdict) => void;
   /** How often the Redis clock offset and maxmemory-policy are re-read (default 10 000 ms). */
   maintenanceIntervalMs?: number;
+  /**
+   * `store.waitReplicas`: after every token, revocation and identity write, Redis WAIT for this many
+   * replicas; fewer acknowledgements answer 503 store_unavailable (see redis-wait.ts). Default 0: no WAIT.
+   */
+  waitReplicas?: number;
+  /** How long WAIT may block (default half of commandTimeoutMs, so its answer beats the command timeout). */
+  waitReplicasTimeoutMs?: number;
 }
 
 /**
@@ -102,10 +110,14 @@ export class RedisTokenStore implements TokenStore {
   /** Last verdict per node, so onPolicy hears only changes. */
   private readonly verdicts = new Map<string, PolicyVerdict['status']>();
   private readonly maintenance: NodeJS.Timeout;
+  private readonly wait: ReplicaWait | undefined;
 
   constructor(opts: RedisTokenStoreOptions) {
     this.keys = redisKeys(opts.keyPrefix);
     this.commandTimeoutMs = opts.commandTimeoutMs ?? 1000;
+    if (opts.waitReplicas) {
+      this.wait = { replicas: opts.waitReplicas, timeoutMs: opts.waitReplicasTimeoutMs ?? Math.max(1, Math.floor(this.commandTimeoutMs / 2)) };
+    }
     const connectTimeoutMs = opts.connectTimeoutMs ?? 2000;
     const client = connectRedis(opts, { commandTimeoutMs: this.commandTimeoutMs, connectTimeoutMs });
     // Without a listener ioredis prints every reconnect failure as an "Unhandled error event".
@@ -137,9 +149,12 @@ export class RedisTokenStore implements TokenStore {
     const maxExp = String(record.maxExpiresAt);
     const reply = await this.run(async (deadline) => {
       // Index first: a token key never exists without the index revoke(jti) needs.
-      const indexed = await this.client.set(this.keys.identityOf(record.jti), record.identityId, 'PXAT', maxExp, 'NX');
+      const indexed = await this.durably<string | null>(
+        (c) => c.set(this.keys.identityOf(record.jti), record.identityId, 'PXAT', maxExp, 'NX'),
+        (r) => r !== null,
+      );
       if (indexed === null) return ['duplicate'];
-      const r = await this.client.certgatePut(
+      const r = await this.durably<unknown>((c) => c.certgatePut(
         this.keys.token(record.identityId, record.jti),
         this.keys.outstanding(record.identityId),
         maxExp,
@@ -149,7 +164,7 @@ export class RedisTokenStore implements TokenStore {
         String(record.expiresAt),
         record.jti,
         ...fields,
-      );
+      ), scriptOk);
       // Nothing was created: the index must not claim the jti (it would expire anyway).
       if (!Array.isArray(r) || r[0] !== 'ok') await this.client.del(this.keys.identityOf(record.jti));
       return r;
@@ -164,15 +179,20 @@ export class RedisTokenStore implements TokenStore {
   }
 
   async check(jti: string, identityId: string, now: number, consume: boolean): Promise<StoreOutcome> {
+    // A lookup writes nothing: only a consuming check waits for replicas.
     const reply = await this.run((deadline) =>
-      this.client.certgateCheck(
-        this.keys.token(identityId, jti),
-        this.keys.revokedBefore(identityId),
-        this.keys.outstanding(identityId),
-        String(now),
-        consume ? '1' : '0',
-        deadline,
-        jti,
+      this.durably(
+        (c) => c.certgateCheck(
+          this.keys.token(identityId, jti),
+          this.keys.revokedBefore(identityId),
+          this.keys.outstanding(identityId),
+          String(now),
+          consume ? '1' : '0',
+          deadline,
+          jti,
+        ),
+        scriptOk,
+        consume,
       ),
     );
     return outcome(reply);
@@ -180,14 +200,17 @@ export class RedisTokenStore implements TokenStore {
 
   async renew(jti: string, identityId: string, now: number, newExpiresAt: number): Promise<StoreOutcome> {
     const reply = await this.run((deadline) =>
-      this.client.certgateRenew(
-        this.keys.token(identityId, jti),
-        this.keys.revokedBefore(identityId),
-        this.keys.outstanding(identityId),
-        String(now),
-        String(Math.trunc(newExpiresAt)),
-        deadline,
-        jti,
+      this.durably(
+        (c) => c.certgateRenew(
+          this.keys.token(identityId, jti),
+          this.keys.revokedBefore(identityId),
+          this.keys.outstanding(identityId),
+          String(now),
+          String(Math.trunc(newExpiresAt)),
+          deadline,
+          jti,
+        ),
+        scriptOk,
       ),
     );
     return outcome(reply);
@@ -203,7 +226,8 @@ export class RedisTokenStore implements TokenStore {
     return this.run(async () => {
       const identityId = await this.client.get(this.keys.identityOf(jti));
       if (identityId === null) return false;
-      return (await this.client.certgateRevoke(this.keys.token(identityId, jti), this.keys.outstanding(identityId), jti)) === 1;
+      const revoked = await this.durably<number>((c) => c.certgateRevoke(this.keys.token(identityId, jti), this.keys.outstanding(identityId), jti), (r) => r === 1);
+      return revoked === 1;
     });
   }
 
@@ -213,15 +237,15 @@ export class RedisTokenStore implements TokenStore {
    * a token and of the host that revokes do not have to agree. See TokenStore.revokeIdentity.
    */
   async revokeIdentity(identityId: string, _at?: number): Promise<void> {
-    await this.run(() => this.client.certgateRevokeIdentity(this.keys.revokedBefore(identityId), this.keys.outstanding(identityId)));
+    await this.run(() => this.durably((c) => c.certgateRevokeIdentity(this.keys.revokedBefore(identityId), this.keys.outstanding(identityId))));
   }
 
   async putIdentity(id: string, doc: string): Promise<boolean> {
-    return (await this.run(() => this.client.certgateIdentityPut(this.keys.identities, this.keys.identitiesVersion, id, doc))) === 1;
+    return (await this.run(() => this.durably((c) => c.certgateIdentityPut(this.keys.identities, this.keys.identitiesVersion, id, doc)))) === 1;
   }
 
   async deleteIdentity(id: string): Promise<boolean> {
-    return (await this.run(() => this.client.certgateIdentityDelete(this.keys.identities, this.keys.identitiesVersion, id))) === 1;
+    return (await this.run(() => this.durably((c) => c.certgateIdentityDelete(this.keys.identities, this.keys.identitiesVersion, id)))) === 1;
   }
 
   async getIdentity(id: string): Promise<string | null> {
@@ -288,6 +312,16 @@ export class RedisTokenStore implements TokenStore {
   }
 
   /**
+   * Sends a write; with `store.waitReplicas`, in one pipeline with WAIT (redis-wait.ts), refusing
+   * 503 when `mustAck(reply)` and too few replicas acknowledged. `waitFor` false skips WAIT
+   * (a lookup). Without waitReplicas the write goes out exactly as before: no pipeline, no cost.
+   */
+  private durably<T>(write: (c: Scripts & ScriptTarget) => unknown, mustAck: (reply: T) => boolean = () => true, waitFor = true): Promise<T> {
+    if (!this.wait || !waitFor) return write(this.client) as Promise<T>;
+    return writeAndWait<T>(this.client, this.wait, (p) => write(p as unknown as Scripts & ScriptTarget), mustAck);
+  }
+
+  /**
    * Every outage — refused connection, timeout, closed socket, server error — becomes
    * store_unavailable, within 2 × commandTimeoutMs whatever ioredis does internally (EVALSHA →
    * EVAL fallback and cluster redirections may each take a command timeout).
@@ -319,6 +353,12 @@ export class RedisTokenStore implements TokenStore {
     }
   }
 }
+
+/** What durably() hands its write: the client itself, or a pipeline on it (same method names). */
+type ScriptTarget = Pick<Redis, 'set'>;
+
+/** A token script changed something only when it answered {'ok', …}; refusals wrote nothing. */
+const scriptOk = (reply: unknown) => Array.isArray(reply) && reply[0] === 'ok';
 
 /** Script reply → StoreOutcome: {reason} or {'ok', HGETALL}; {'deadline'} is an outage (503). */
 function outcome(reply: unknown): StoreOutcome {

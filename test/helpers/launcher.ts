@@ -326,14 +326,26 @@ export interface RedisSentinel {
   stop(): Promise<void>;
 }
 
+export interface SentinelOptions {
+  /** Sentinels that must agree the master is down (default 1). */
+  quorum?: number;
+  /** `sentinel down-after-milliseconds` (Redis default 30 000). */
+  downAfterMs?: number;
+  /** `sentinel failover-timeout` (Redis default 180 000). */
+  failoverTimeoutMs?: number;
+}
+
 /** A redis-server in sentinel mode on 127.0.0.1, watching the master `masterName` at masterPort. */
-export async function startRedisSentinel(masterName: string, masterPort: number): Promise<RedisSentinel> {
+export async function startRedisSentinel(masterName: string, masterPort: number, opts: SentinelOptions = {}): Promise<RedisSentinel> {
   const bin = ensureBinary('redis-server', 'redis-server');
   const port = await freePort();
   const dir = makeTempDir('certgate-sentinel-');
   // Sentinel rewrites its config file at runtime, so it must be a writable file of its own.
   const conf = join(dir, 'sentinel.conf');
-  writeFileSync(conf, [`port ${port}`, 'bind 127.0.0.1', `dir ${dir}`, `sentinel monitor ${masterName} 127.0.0.1 ${masterPort} 1`, ''].join('\n'));
+  const lines = [`port ${port}`, 'bind 127.0.0.1', `dir ${dir}`, `sentinel monitor ${masterName} 127.0.0.1 ${masterPort} ${opts.quorum ?? 1}`];
+  if (opts.downAfterMs !== undefined) lines.push(`sentinel down-after-milliseconds ${masterName} ${opts.downAfterMs}`);
+  if (opts.failoverTimeoutMs !== undefined) lines.push(`sentinel failover-timeout ${masterName} ${opts.failoverTimeoutMs}`);
+  writeFileSync(conf, [...lines, ''].join('\n'));
   const proc = await startProcess({
     name: `redis-sentinel :${port}`,
     cmd: bin,
@@ -350,4 +362,283 @@ export async function startRedisSentinel(masterName: string, masterPort: number)
       tempDirs.delete(dir);
     },
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Highly available Redis: Sentinel (master + replica + sentinels) and Cluster (masters + replicas)
+
+/** Sends one command to a Redis at port on a fresh connection and returns its raw RESP reply. */
+export function redisCommand(port: number, args: string[], timeoutMs = 2000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const sock = connect({ port, host: '127.0.0.1' });
+    const timer = setTimeout(() => {
+      sock.destroy();
+      reject(new Error(`redis :${port} ${args[0]}: no complete reply within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const done = (err: Error | null, reply?: string) => {
+      clearTimeout(timer);
+      sock.destroy();
+      if (err) reject(err);
+      else resolve(reply!);
+    };
+    sock.once('error', (e) => done(e));
+    sock.once('connect', () => sock.write(`*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`));
+    sock.on('data', (d) => {
+      buf += d.toString();
+      const complete = respComplete(buf);
+      if (complete) done(buf.startsWith('-') ? new Error(`redis :${port} ${args[0]}: ${buf.trim()}`) : null, buf);
+    });
+  });
+}
+
+/** True when buf holds one whole RESP2 reply (enough for the simple, bulk and flat-array replies used here). */
+function respComplete(buf: string): boolean {
+  const pos = { i: 0 };
+  const one = (): boolean => {
+    const eol = buf.indexOf('\r\n', pos.i);
+    if (eol < 0) return false;
+    const type = buf[pos.i];
+    const head = buf.slice(pos.i + 1, eol);
+    pos.i = eol + 2;
+    if (type === '$') {
+      const len = Number(head);
+      if (len < 0) return true;
+      if (Buffer.byteLength(buf.slice(pos.i)) < len + 2) return false;
+      pos.i += len + 2; // ASCII-only replies here: bytes = chars
+      return true;
+    }
+    if (type === '*') {
+      for (let n = Number(head); n > 0; n--) if (!one()) return false;
+      return true;
+    }
+    return true;
+  };
+  return one();
+}
+
+/** The text of a bulk-string reply (INFO, CLUSTER NODES …). */
+const bulk = (reply: string) => reply.slice(reply.indexOf('\r\n') + 2).replace(/\r\n$/, '');
+
+/** Polls `check` every 50 ms until it returns true; throws `what` after timeoutMs. */
+export async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check().catch(() => false)) return;
+    await sleep(50);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}`);
+}
+
+/** `role:master` / `role:slave` and `master_link_status` from INFO replication. */
+export async function replicationInfo(port: number): Promise<Record<string, string>> {
+  const text = bulk(await redisCommand(port, ['INFO', 'replication']));
+  return Object.fromEntries(text.split('\r\n').filter((l) => l.includes(':')).map((l) => l.split(':', 2) as [string, string]));
+}
+
+export interface SentinelSetOptions extends SentinelOptions {
+  /** Default certgate-master. */
+  name?: string;
+  /** Default 3. */
+  sentinels?: number;
+}
+
+export interface RedisSentinelSet {
+  readonly name: string;
+  /** The nodes as started: [0] began as master, [1] as its replica. */
+  readonly nodes: RedisServer[];
+  readonly sentinels: RedisSentinel[];
+  /** host:port of every sentinel, as `store.sentinel.sentinels` takes them. */
+  readonly addresses: string[];
+  /** The node the first answering sentinel names as master now. */
+  master(): Promise<RedisServer>;
+  /** Stops every sentinel and node. */
+  stop(): Promise<void>;
+}
+
+/**
+ * One master, one replica (in sync before this returns) and `sentinels` sentinels (default 3,
+ * quorum 2) that all see the master, the replica and each other — a real Sentinel deployment.
+ */
+export async function startRedisSentinelSet(opts: SentinelSetOptions = {}): Promise<RedisSentinelSet> {
+  const name = opts.name ?? 'certgate-master';
+  const nodes: RedisServer[] = [];
+  const sentinels: RedisSentinel[] = [];
+  const stop = async () => {
+    await Promise.all(sentinels.map((s) => s.stop()));
+    await Promise.all(nodes.map((n) => n.stop()));
+  };
+  try {
+    nodes.push(await startRedis());
+    const master = nodes[0]!;
+    nodes.push(await startRedis({ args: ['--replicaof', '127.0.0.1', String(master.port)] }));
+    await waitUntil('the replica is in sync', async () => (await replicationInfo(nodes[1]!.port)).master_link_status === 'up');
+    const count = opts.sentinels ?? 3;
+    const sOpts = { quorum: 2, ...opts };
+    for (let i = 0; i < count; i++) sentinels.push(await startRedisSentinel(name, master.port, sOpts));
+    // Ready = every sentinel knows the replica and the other sentinels (found through the master's hello channel).
+    await waitUntil('every sentinel sees the replica and the others', async () => {
+      for (const s of sentinels) {
+        const reply = await redisCommand(s.port, ['SENTINEL', 'MASTER', name]);
+        const fields = reply.split('\r\n').filter((l) => !/^[*$]/.test(l));
+        const get = (k: string) => fields[fields.indexOf(k) + 1];
+        if (get('num-slaves') !== '1' || get('num-other-sentinels') !== String(count - 1)) return false;
+      }
+      return true;
+    });
+    return {
+      name,
+      nodes,
+      sentinels,
+      addresses: sentinels.map((s) => s.address),
+      master: async () => {
+        for (const s of sentinels) {
+          if (!s.process.running) continue;
+          const reply = await redisCommand(s.port, ['SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name]).catch(() => '');
+          const port = Number(reply.split('\r\n')[4]);
+          const node = nodes.find((n) => n.port === port);
+          if (node) return node;
+        }
+        throw new Error('no sentinel names a master');
+      },
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+export interface ClusterOptions {
+  /** Default 3. */
+  masters?: number;
+  /** Replicas per master (default 1). */
+  replicasPerMaster?: number;
+  /** cluster-node-timeout: how long a silent master takes to be failed over (default 1500 ms). */
+  nodeTimeoutMs?: number;
+}
+
+export interface RedisClusterSet {
+  /** Every node; masters() / replicaOf() tell the current roles. */
+  readonly nodes: RedisServer[];
+  /** redis://127.0.0.1:PORT of every node, as `store.cluster` takes them. */
+  readonly urls: string[];
+  /** The node serving `key`'s slot as master now (asked of a running node). */
+  masterOf(key: string): Promise<RedisServer>;
+  /** The node replicating `master` now. */
+  replicaOf(master: RedisServer): Promise<RedisServer>;
+  stop(): Promise<void>;
+}
+
+interface ClusterNodeLine {
+  id: string;
+  port: number;
+  flags: string[];
+  masterId: string;
+  slots: string[];
+}
+
+async function clusterNodes(port: number): Promise<ClusterNodeLine[]> {
+  return bulk(await redisCommand(port, ['CLUSTER', 'NODES']))
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const [id, addr, flags, masterId, , , , , ...slots] = line.split(' ');
+      return { id: id!, port: Number(addr!.split(/[:@]/)[1]), flags: flags!.split(','), masterId: masterId!, slots };
+    });
+}
+
+/**
+ * A real Redis Cluster on loopback: `masters` masters sharing the 16384 slots evenly, each with
+ * `replicasPerMaster` replicas in sync, every node knowing every other. Built by hand (MEET,
+ * ADDSLOTSRANGE, REPLICATE) so no redis-cli is needed. Each node's cluster bus gets a free port of
+ * its own (the default port+10000 may not exist for high ports).
+ */
+export async function startRedisCluster(opts: ClusterOptions = {}): Promise<RedisClusterSet> {
+  const masters = opts.masters ?? 3;
+  const perMaster = opts.replicasPerMaster ?? 1;
+  const nodes: RedisServer[] = [];
+  const busPorts: number[] = [];
+  const stop = async () => {
+    await Promise.all(nodes.map((n) => n.stop()));
+  };
+  try {
+    for (let i = 0; i < masters * (1 + perMaster); i++) {
+      const busPort = await freePort();
+      busPorts.push(busPort);
+      nodes.push(
+        await startRedis({
+          args: [
+            '--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf',
+            '--cluster-port', String(busPort), '--cluster-announce-ip', '127.0.0.1',
+            '--cluster-node-timeout', String(opts.nodeTimeoutMs ?? 1500),
+            // A replica that lost its master a while ago still takes over (tests kill at any time).
+            '--cluster-replica-validity-factor', '0',
+          ],
+        }),
+      );
+    }
+    const ids = await Promise.all(nodes.map(async (n) => bulk(await redisCommand(n.port, ['CLUSTER', 'MYID']))));
+    const per = Math.ceil(16384 / masters);
+    for (let m = 0; m < masters; m++) {
+      await redisCommand(nodes[m]!.port, ['CLUSTER', 'ADDSLOTSRANGE', String(m * per), String(Math.min(16383, (m + 1) * per - 1))]);
+    }
+    for (const n of nodes.slice(1)) await redisCommand(n.port, ['CLUSTER', 'MEET', '127.0.0.1', String(nodes[0]!.port), String(busPorts[0])]);
+    await waitUntil('every node knows every other', async () => {
+      for (const n of nodes) if ((await clusterNodes(n.port)).length !== nodes.length) return false;
+      return true;
+    });
+    for (let r = 0; r < masters * perMaster; r++) {
+      const replica = nodes[masters + r]!;
+      await redisCommand(replica.port, ['CLUSTER', 'REPLICATE', ids[r % masters]!]);
+    }
+    await waitUntil('the cluster is ok and every replica in sync', async () => {
+      for (const n of nodes) {
+        if (!bulk(await redisCommand(n.port, ['CLUSTER', 'INFO'])).includes('cluster_state:ok')) return false;
+        const lines = await clusterNodes(n.port);
+        if (lines.filter((l) => l.flags.includes('slave')).length !== masters * perMaster) return false;
+      }
+      for (const n of nodes.slice(masters)) if ((await replicationInfo(n.port)).master_link_status !== 'up') return false;
+      return true;
+    });
+    const anyRunning = () => {
+      const n = nodes.find((x) => x.process.running);
+      if (!n) throw new Error('no cluster node is running');
+      return n;
+    };
+    const byPort = (port: number) => {
+      const n = nodes.find((x) => x.port === port);
+      if (!n) throw new Error(`no cluster node on port ${port}`);
+      return n;
+    };
+    return {
+      nodes,
+      urls: nodes.map((n) => n.url),
+      masterOf: async (key) => {
+        const probe = anyRunning().port;
+        const slot = Number((await redisCommand(probe, ['CLUSTER', 'KEYSLOT', key])).slice(1));
+        const lines = await clusterNodes(probe);
+        const owner = lines.find(
+          (l) => l.flags.includes('master') && !l.flags.includes('fail') &&
+            l.slots.some((r) => {
+              const [a, b = a] = r.split('-').map(Number);
+              return slot >= a! && slot <= b!;
+            }),
+        );
+        if (!owner) throw new Error(`no master serves slot ${slot}`);
+        return byPort(owner.port);
+      },
+      replicaOf: async (master) => {
+        const lines = await clusterNodes(anyRunning().port);
+        const id = lines.find((l) => l.port === master.port)?.id;
+        const replica = lines.find((l) => l.flags.includes('slave') && l.masterId === id);
+        if (!replica) throw new Error(`no replica of :${master.port}`);
+        return byPort(replica.port);
+      },
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
 }

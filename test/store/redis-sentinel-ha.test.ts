@@ -1,0 +1,20 @@
+/**
+ * A real Sentinel deployment — one master, one replica, three sentinels with quorum 2, fast
+ * failover (down-after 1000 ms) — under two gateway processes: see ha-suite.ts.
+ */
+import { startRedisSentinelSet } from '../helpers/launcher.js';
+import { haFleetSuite } from './ha-suite.js';
+
+haFleetSuite('Redis Sentinel (master, replica, 3 sentinels)', async () => {
+  const set = await startRedisSentinelSet({ sentinels: 3, quorum: 2, downAfterMs: 1000, failoverTimeoutMs: 3000 });
+  return {
+    store: { sentinel: { name: set.name, sentinels: set.addresses } },
+    masterFor: () => set.master(),
+    replicaOf: async (master) => {
+      const replica = set.nodes.find((n) => n !== master && n.process.running);
+      if (!replica) throw new Error('no replica running');
+      return replica;
+    },
+    stop: () => set.stop(),
+  };
+});
