@@ -37,6 +37,7 @@ describe('configuration', () => {
     expect(c.server).toMatchObject({ host: '127.0.0.1', port: 8080 });
     expect(c.audience).toBe('certgate');
     expect(c.store.url).toBe('redis://127.0.0.1:6379');
+    expect(c.store.waitReplicas).toBe(0);
     const id = c.identities[0]!;
     expect(id).toMatchObject({ accessTokenTTL: 7200, accessTokenMaxTTL: 86400, accessTokenNumUsesLimit: 0, bindTokenToCertificate: false });
     expect(id.bundle).toHaveLength(1);

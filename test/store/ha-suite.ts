@@ -19,6 +19,8 @@ export interface HaBackend {
   masterFor(key: string): Promise<RedisServer>;
   /** A replica of `master` now. */
   replicaOf(master: RedisServer): Promise<RedisServer>;
+  /** Starts a killed former master again (empty) and lets it become the new master's replica. */
+  rejoin(former: RedisServer): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -142,7 +144,7 @@ export function haFleetSuite(label: string, startBackend: () => Promise<HaBacken
         // The promoted replica answers for the slot; the old master comes back empty and becomes
         // its replica, so WAIT 1 can be met again (with one replica per master nothing else could).
         await waitUntil('a replica is promoted', async () => (await backend.masterFor(tokenKey('failover'))) !== master, FAILOVER_BOUND_MS);
-        await master.process.restart();
+        await backend.rejoin(master);
         await waitUntil('calls succeed again', async () => answers.some((x) => x.afterKill && x.status === 204), FAILOVER_BOUND_MS);
       } finally {
         stop = true;

@@ -11,6 +11,8 @@ haFleetSuite('a 3-master Redis Cluster with replicas', async () => {
     store: { cluster: cluster.urls },
     masterFor: (key) => cluster.masterOf(key),
     replicaOf: (master) => cluster.replicaOf(master),
+    // Its nodes.conf survives: it learns of the failover from the others and replicates the new master.
+    rejoin: (former) => former.restart(),
     stop: () => cluster.stop(),
   };
 });
