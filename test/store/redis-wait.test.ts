@@ -48,6 +48,8 @@ describe('store.waitReplicas with no replica to acknowledge', () => {
     expect(after.ok && after.record.usesRemaining).toBe(2);
     expect((await refusal(waiting.renew(rec.jti, rec.identityId, T0, T0 + 120_000))).code).toBe('store_unavailable');
     expect((await refusal(waiting.revoke(rec.jti))).code).toBe('store_unavailable');
+    // …yet the revoke happened on the master: refused for durability, not undone.
+    expect(await plain.check(rec.jti, rec.identityId, T0, false)).toEqual({ ok: false, reason: 'revoked' });
     expect((await refusal(waiting.revokeIdentity('other-identity', T0))).code).toBe('store_unavailable');
     expect((await refusal(waiting.putIdentity('api-1', '{}'))).code).toBe('store_unavailable');
     expect((await refusal(waiting.deleteIdentity('api-1'))).code).toBe('store_unavailable');
@@ -63,6 +65,8 @@ describe('store.waitReplicas with no replica to acknowledge', () => {
     expect(await waiting.check(rec.jti, rec.identityId, T0, true)).toEqual({ ok: false, reason: 'uses_exhausted' });
     expect(await waiting.check('no-such-jti', rec.identityId, T0, true)).toEqual({ ok: false, reason: 'not_found' });
     expect(await waiting.revoke('no-such-jti')).toBe(false);
+    // Login-rate counters are not waited for.
+    expect((await waiting.hitRate('ip:192.0.2.1', 5, 60_000, T0)).allowed).toBe(true);
   });
 
   it('waits half of the command timeout unless told otherwise', async () => {
