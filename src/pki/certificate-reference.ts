@@ -59,6 +59,7 @@ export function publicKeyInfo(native: NativeCert): PublicKeyInfo {
     return {
       algorithm: key.asymmetricKeyType ?? 'unknown',
       ...(d.modulusLength !== undefined ? { bits: d.modulusLength } : {}),
+      ...(d.publicExponent !== undefined ? { exponent: d.publicExponent, exponentBits: d.publicExponent.toString(2).length } : {}),
       ...(d.namedCurve !== undefined ? { curve: CURVES[d.namedCurve] ?? d.namedCurve } : {}),
     };
   } catch {

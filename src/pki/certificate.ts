@@ -16,6 +16,9 @@ export interface PublicKeyInfo {
   algorithm: string;
   /** RSA modulus length. */
   bits?: number;
+  /** RSA public exponent and its length in bits. */
+  exponent?: bigint;
+  exponentBits?: number;
   /** EC curve as 'P-256' / 'P-384' / 'P-521', or OpenSSL's name for other curves. */
   curve?: string;
 }

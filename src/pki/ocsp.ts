@@ -252,12 +252,13 @@ function namesResponder(responderId: DerNode, c: ParsedCert): boolean {
 function delegationProblem(c: ParsedCert, issuer: ParsedCert, now: Date): string | undefined {
   const who = `responder certificate "${c.subject}"`;
   if (!bytesEqual(c.issuerDer, issuer.subjectDer)) return `${who} is not issued by "${issuer.subject}"`;
-  if (!verifiesWith(c, issuer)) return `${who} is not signed by "${issuer.subject}"`;
   if (!SIGNATURES[c.signatureAlgorithm]) return `${who} is signed with ${c.signatureAlgorithm}, which is not accepted`;
   if (!c.extendedKeyUsage?.includes(OCSP_SIGNING)) return `${who} lacks extended key usage id-kp-OCSPSigning`;
   if (c.notAfter < now || c.notBefore > now) return `${who} is not valid at ${now.toISOString()}`;
   const weak = keyProblem(c);
   if (weak) return `${who}: ${weak.message}`;
+  // Last: the cheap checks above refuse what is not worth a signature verification.
+  if (!verifiesWith(c, issuer)) return `${who} is not signed by "${issuer.subject}"`;
   return undefined;
 }
 

@@ -3,6 +3,7 @@ import type { ParsedCert } from './certificate.js';
 import { bytesEqual } from './der.js';
 import { KEY_USAGE, SIGNATURE_ALGORITHMS } from './extension-oids.js';
 import { nameConstraintViolation } from './name-constraints.js';
+import { PathWork } from './path-work.js';
 
 /**
  * Client-certificate path validation, pure and synchronous. Every certificate of the identity's
@@ -26,7 +27,14 @@ export interface ValidatedPath {
   /** leaf … anchor; the anchor is a bundle certificate (the leaf itself when it is pinned). */
   path: ParsedCert[];
 }
-export interface ValidateInput { leaf: ParsedCert; presented: ParsedCert[]; bundle: ParsedCert[]; now: Date }
+export interface ValidateInput {
+  leaf: ParsedCert;
+  presented: ParsedCert[];
+  bundle: ParsedCert[];
+  now: Date;
+  /** The request's signature-work budget, shared by every identity it tries (default: a fresh one). */
+  work?: PathWork;
+}
 
 /** Certificates in a path, leaf and anchor included. */
 export const MAX_PATH_LENGTH = 10;
@@ -60,15 +68,29 @@ export function verifiesWith(child: ParsedCert, issuer: ParsedCert): boolean {
 const RANK: Record<string, number> = { chain_incomplete: 0, signature_invalid: 1 };
 const rank = (e: CertgateError) => RANK[e.code] ?? 2;
 
+/**
+ * RSA keys: modulus 2048..8192 bits and a multiple of 8 (what the Web PKI issues); public exponent
+ * odd and 3 <= e <= 2^31 - 1. Verification time grows with modulus bits² × exponent bits, so a
+ * huge exponent turns one check into milliseconds: Go's crypto/rsa refuses e > 2^31 - 1 (and e < 2),
+ * BoringSSL refuses an even e or e of more than 33 bits; certgate takes the stricter of each bound.
+ */
+const RSA_MIN_BITS = 2048;
+export const RSA_MAX_BITS = 8192;
+export const RSA_MAX_EXPONENT = 2n ** 31n - 1n;
+const rsaKeyOk = (k: ParsedCert['publicKey']): boolean =>
+  k.bits !== undefined && k.bits >= RSA_MIN_BITS && k.bits <= RSA_MAX_BITS && k.bits % 8 === 0 &&
+  k.exponent !== undefined && k.exponent >= 3n && k.exponent <= RSA_MAX_EXPONENT && (k.exponent & 1n) === 1n;
+
 export function keyProblem(c: ParsedCert): CertgateError | undefined {
   const k = c.publicKey;
   const ok =
-    ((k.algorithm === 'rsa' || k.algorithm === 'rsa-pss') && (k.bits ?? 0) >= 2048) ||
+    ((k.algorithm === 'rsa' || k.algorithm === 'rsa-pss') && rsaKeyOk(k)) ||
     (k.algorithm === 'ec' && (k.curve === 'P-256' || k.curve === 'P-384')) ||
     k.algorithm === 'ed25519';
   if (ok) return undefined;
   const desc = `${k.algorithm}${k.bits ? `-${k.bits}` : ''}${k.curve ? ` ${k.curve}` : ''}`;
-  return certRefused('weak_or_unsupported_key', `"${c.subject}" has a ${desc} key; RSA >= 2048, ECDSA P-256/P-384 or Ed25519 is required`);
+  const e = k.exponent !== undefined && (k.exponent < 3n || k.exponent > 65537n) ? ` (exponent of ${k.exponentBits} bits)` : '';
+  return certRefused('weak_or_unsupported_key', `"${c.subject}" has a ${desc} key${e}; RSA 2048..8192 bits with an odd exponent below 2^31, ECDSA P-256/P-384 or Ed25519 is required`);
 }
 
 /** Defects of a certificate that do not depend on its position in the path. */
@@ -138,21 +160,16 @@ export function validateClientChain(input: ValidateInput): ValidatedPath {
 
   const pool = new Map<string, ParsedCert>();
   for (const c of [...input.bundle, ...input.presented]) if (!pool.has(c.sha256)) pool.set(c.sha256, c);
-  const signatures = new Map<string, boolean>();
+  const work = input.work ?? new PathWork();
   let verifications = 0;
   let exhausted = false;
+  // The per-identity count cap stays (a flood of cheap candidates); the cost budget is per request.
   const signedBy = (child: ParsedCert, issuer: ParsedCert): boolean => {
-    const key = `${child.sha256}>${issuer.sha256}`;
-    let ok = signatures.get(key);
-    if (ok === undefined) {
-      if (++verifications > MAX_SIGNATURE_CHECKS) {
-        exhausted = true;
-        return false;
-      }
-      ok = verifiesWith(child, issuer);
-      signatures.set(key, ok);
+    if (!work.known(child, issuer) && ++verifications > MAX_SIGNATURE_CHECKS) {
+      exhausted = true;
+      return false;
     }
-    return ok;
+    return work.verify(child, issuer, () => verifiesWith(child, issuer));
   };
 
   let best: CertgateError | undefined;
@@ -181,6 +198,12 @@ export function validateClientChain(input: ValidateInput): ValidatedPath {
       return null;
     }
     for (const issuer of candidates) {
+      // An unacceptable key is refused before any verification: its cost is what an attacker picks.
+      const badKey = keyProblem(issuer);
+      if (badKey) {
+        note(badKey);
+        continue;
+      }
       if (!signedBy(child, issuer)) {
         if (exhausted) return null;
         note(certRefused('signature_invalid', `the signature of "${child.subject}" does not verify with the key of "${issuer.subject}"`));

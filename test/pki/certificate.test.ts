@@ -41,8 +41,8 @@ describe('parseCertificate', () => {
   it.each([
     ['ec-p256', { algorithm: 'ec', curve: 'P-256' }],
     ['ec-p384', { algorithm: 'ec', curve: 'P-384' }],
-    ['rsa-2048', { algorithm: 'rsa', bits: 2048 }],
-    ['rsa-1024', { algorithm: 'rsa', bits: 1024 }],
+    ['rsa-2048', { algorithm: 'rsa', bits: 2048, exponent: 65537n, exponentBits: 17 }],
+    ['rsa-1024', { algorithm: 'rsa', bits: 1024, exponent: 65537n, exponentBits: 17 }],
     ['ed25519', { algorithm: 'ed25519' }],
   ] as [KeyAlg, object][])('describes a %s public key', async (keyAlg, info) => {
     expect((await mint({ subject: 'CN=k', keyAlg })).parsed.publicKey).toEqual(info);

@@ -3,6 +3,7 @@ import type { Context } from 'koa';
 import { audit } from '../../audit/events.js';
 import { isCertgateError } from '../../errors.js';
 import { authenticateCertificate } from '../../identity/authenticate.js';
+import { PathWork } from '../../pki/path-work.js';
 import { optionalString, readJsonObject, requiredString } from '../body.js';
 import { authorizeRequest } from '../bearer.js';
 import { callerOf, presentedCertificate, requireCertificate } from '../caller.js';
@@ -29,6 +30,7 @@ export function authRoutes(gw: Gateway): Router {
         identities: gw.identities,
         now: new Date(gw.clock.now()),
         revocation: gw.revocation,
+        work: new PathWork({ onVerify: (cost) => { gw.metrics.pathVerifications.inc(); gw.metrics.pathWorkUnits.inc(cost); } }),
       });
       const { response, record } = await gw.tokens.issue(auth.identity, auth.leaf);
       Object.assign(fields, { identity: auth.identity.config.id, jti: record.jti, outcome: 'success' });
