@@ -27,9 +27,10 @@ function splitTbs(der: Uint8Array) {
   const f = (fields[0]?.tag === 0xa0 ? fields.slice(1) : fields) as (DerNode | undefined)[];
   const [serial, , issuer, , subject] = f;
   if (serial?.tag !== 0x02 || issuer?.tag !== 0x30 || subject?.tag !== 0x30) throw new Error('malformed TBSCertificate');
-  const oid = readChildren(sigAlg.value)[0];
+  const [oid, params] = readChildren(sigAlg.value);
   if (oid?.tag !== 0x06) throw new Error('malformed signatureAlgorithm');
   return {
+    signatureParams: params?.raw,
     serial: serialHex(serial.value),
     issuerDer: issuer.raw,
     subjectDer: subject.raw,
@@ -111,6 +112,7 @@ export function decodeReference(der: Uint8Array<ArrayBuffer>, sha256: string = s
     serial: tbs.serial,
     publicKey: publicKeyInfo(native),
     signatureAlgorithm: tbs.signatureAlgorithm,
+    ...(tbs.signatureParams ? { signatureParams: tbs.signatureParams } : {}),
     subjectDer: tbs.subjectDer,
     issuerDer: tbs.issuerDer,
     subjectRdns,

@@ -53,6 +53,8 @@ export interface ParsedCert {
   serial: string;
   publicKey: PublicKeyInfo;
   signatureAlgorithm: string;
+  /** The raw parameters element of signatureAlgorithm, when present (RSASSA-PSS needs them). */
+  signatureParams?: Uint8Array;
   subjectDer: Uint8Array;
   issuerDer: Uint8Array;
   subjectRdns: Uint8Array[];
@@ -137,11 +139,15 @@ function plainAny(n: DerNode, depth = 0): void {
 
 /** AlgorithmIdentifier ::= SEQUENCE { algorithm OID, parameters ANY OPTIONAL } -> the OID. */
 function algorithm(n: DerNode | undefined): string {
+  return algorithmWithParams(n).id;
+}
+
+function algorithmWithParams(n: DerNode | undefined): { id: string; params?: DerNode } {
   need(n?.tag === 0x30);
   const [alg, params, ...rest] = kids(n.value);
   need(rest.length === 0);
   if (params) plainAny(params);
-  return oid(alg);
+  return { id: oid(alg), ...(params ? { params } : {}) };
 }
 
 /** UTCTime / GeneralizedTime in the RFC 5280 form, converted with asn1js's arithmetic. */
@@ -302,7 +308,7 @@ function fastDecode(der: Uint8Array<ArrayBuffer>, sha256: string = sha256Hex(der
   need(cert?.tag === 0x30 && trailing.length === 0);
   const [tbs, sigAlg, sig, ...extra] = kids(cert.value);
   need(tbs?.tag === 0x30 && extra.length === 0 && bitString(sig));
-  const signatureAlgorithm = algorithm(sigAlg);
+  const { id: signatureAlgorithm, params: signatureParams } = algorithmWithParams(sigAlg);
 
   const fields = kids(tbs.value);
   let i = 0;
@@ -402,6 +408,7 @@ function fastDecode(der: Uint8Array<ArrayBuffer>, sha256: string = sha256Hex(der
     serial: serialHex(serial.value),
     publicKey: publicKeyInfo(native),
     signatureAlgorithm,
+    ...(signatureParams ? { signatureParams: signatureParams.raw } : {}),
     subjectDer: subjectNode.raw,
     issuerDer: issuerNode.raw,
     subjectRdns: subject.rdns,

@@ -33,6 +33,8 @@ export interface MintOptions {
   crlDistributionPoints?: string[];
   /** authorityInfoAccess id-ad-ocsp URL (the OCSP responder). */
   ocspUrl?: string;
+  /** Overrides the signature algorithm derived from the signing key (e.g. RSA-PSS with a given salt). */
+  signingAlgorithm?: Algorithm;
 }
 export interface MintedCert {
   der: Uint8Array;
@@ -151,7 +153,7 @@ export async function mintCertificate(opts: MintOptions): Promise<MintedCert> {
       notAfter: opts.notAfter ?? new Date(now + 365 * 86400_000),
       publicKey: keys.publicKey,
       signingKey,
-      signingAlgorithm: signingAlgorithm(signingKey),
+      signingAlgorithm: opts.signingAlgorithm ?? signingAlgorithm(signingKey),
       extensions,
     },
     crypto,

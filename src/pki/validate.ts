@@ -4,6 +4,7 @@ import { bytesEqual } from './der.js';
 import { KEY_USAGE, SIGNATURE_ALGORITHMS } from './extension-oids.js';
 import { nameConstraintViolation } from './name-constraints.js';
 import { PathWork } from './path-work.js';
+import { pssProblem } from './pss.js';
 
 /**
  * Client-certificate path validation, pure and synchronous. Every certificate of the identity's
@@ -46,6 +47,7 @@ const MAX_SEARCH_STEPS = 64;
 const MAX_SIGNATURE_CHECKS = 64;
 
 const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
+const RSASSA_PSS = '1.2.840.113549.1.1.10';
 const ANY_EKU = '2.5.29.37.0';
 
 /** No EKU extension means no restriction (RFC 5280 4.2.1.12). */
@@ -101,6 +103,9 @@ function intrinsicProblem(c: ParsedCert, checkSignatureAlgorithm: boolean): Cert
   if (checkSignatureAlgorithm && !ACCEPTED_SIGNATURES.has(c.signatureAlgorithm)) {
     return certRefused('weak_signature_algorithm', `"${c.subject}" is signed with ${c.signatureAlgorithm}, which is not accepted`);
   }
+  // RSASSA-PSS names its hash in its parameters: SHA-1 there is refused like sha1WithRSA.
+  const pss = checkSignatureAlgorithm && c.signatureAlgorithm === RSASSA_PSS ? pssProblem(c.signatureParams) : undefined;
+  if (pss) return certRefused('weak_signature_algorithm', `"${c.subject}" is signed with ${pss}`);
   return keyProblem(c);
 }
 
