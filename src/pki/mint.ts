@@ -3,7 +3,7 @@ import 'reflect-metadata';
 import { randomBytes, webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import { tlv } from './der.js';
-import { cidrToConstraintBytes } from './ip.js';
+import { cidrToConstraintBytes, ipToBytes } from './ip.js';
 
 /**
  * Certificate minting for the dev-PKI generator and for tests. Every knob exists so a test can
@@ -85,7 +85,13 @@ function randomSerial(): string {
   return b.toString('hex');
 }
 
-const SAN_TYPE: Record<SanEntry['type'], x509.GeneralNameType> = { dns: 'dns', uri: 'url', email: 'email', ip: 'ip' };
+/** One GeneralName of a subjectAltName. */
+function sanName(e: SanEntry): Uint8Array {
+  if (e.type !== 'ip') return constraintName(e);
+  const ip = ipToBytes(e.value);
+  if (!ip) throw new Error(`not an IP address: ${e.value}`);
+  return tlv(0x87, ip);
+}
 
 /** One GeneralName for a name-constraint subtree (IP values are CIDRs: address + mask). */
 function constraintName(e: SanEntry): Uint8Array {
@@ -126,7 +132,8 @@ export async function mintCertificate(opts: MintOptions): Promise<MintedCert> {
   const eku = opts.eku ?? (ca ? [] : ['clientAuth']);
   if (eku.length) extensions.push(new x509.ExtendedKeyUsageExtension(eku.map((u) => EKU_NAMES[u] ?? u), false));
   if (opts.san?.length) {
-    extensions.push(new x509.SubjectAlternativeNameExtension(opts.san.map((s) => ({ type: SAN_TYPE[s.type], value: s.value })), false));
+    // Encoded here: @peculiar/x509 garbles dotted IPv4-mapped IPv6 literals (::ffff:10.1.2.3).
+    extensions.push(new x509.Extension('2.5.29.17', false, tlv(0x30, ...opts.san.map(sanName))));
   }
   if (opts.nameConstraints) extensions.push(nameConstraintsExtension(opts.nameConstraints));
   if (opts.crlDistributionPoints?.length) extensions.push(new x509.CRLDistributionPointsExtension(opts.crlDistributionPoints, false));

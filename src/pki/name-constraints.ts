@@ -1,6 +1,6 @@
 import type { ParsedCert } from './certificate.js';
 import { bytesEqual } from './der.js';
-import { bytesToIp } from './ip.js';
+import { bytesToIp, mappedIpv4 } from './ip.js';
 import { isHostname, parseMailbox, type GeneralNameValue } from './general-names.js';
 
 /**
@@ -46,14 +46,21 @@ function matches(name: GeneralNameValue, c: GeneralNameValue, excluded: boolean)
     return host === null ? excluded : subtreeHost(host, c.value.toLowerCase());
   }
   if (name.type === 'ip' && c.type === 'ip') {
-    const half = c.bytes.length / 2;
-    if (name.bytes.length !== half) return false;
-    return name.bytes.every((b, i) => (b & c.bytes[half + i]!) === (c.bytes[i]! & c.bytes[half + i]!));
+    // A mapped IPv4 SAN is read in both forms: inside a subtree if either form is (see mappedIpv4).
+    const v4 = mappedIpv4(name.bytes);
+    return ipInSubtree(name.bytes, c.bytes) || (v4 !== undefined && ipInSubtree(v4, c.bytes));
   }
   if (name.type === 'dirName' && c.type === 'dirName') {
     return c.rdns.length <= name.rdns.length && c.rdns.every((rdn, i) => bytesEqual(rdn, name.rdns[i]!));
   }
   return false;
+}
+
+/** Whether the address falls in an address + mask subtree of the same family. */
+function ipInSubtree(ip: Uint8Array, subtree: Uint8Array): boolean {
+  const half = subtree.length / 2;
+  if (ip.length !== half) return false;
+  return ip.every((b, i) => (b & subtree[half + i]!) === (subtree[i]! & subtree[half + i]!));
 }
 
 /** `example.com` covers itself and its subdomains; `.example.com` only subdomains; '' everything. */
