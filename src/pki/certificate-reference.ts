@@ -3,6 +3,7 @@ import 'reflect-metadata';
 import { X509Certificate as NativeCert } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import { bytesEqual, decodeOid, latin1, readChildren, readNode, serialHex, sha256Hex, type DerNode } from './der.js';
+import { decodeName, hasAstralUniversalString, nameStringProblem } from './dn.js';
 import { nameRdns, parseGeneralNames, parseNameConstraints } from './general-names.js';
 import { bytesToIp } from './ip.js';
 import type { ParsedCert, PublicKeyInfo, TypedName } from './certificate.js';
@@ -72,8 +73,21 @@ export function publicKeyInfo(native: NativeCert): PublicKeyInfo {
 /** Decodes one DER certificate the original way; throws a plain Error when it is not well-formed. */
 export function decodeReference(der: Uint8Array<ArrayBuffer>, sha256: string = sha256Hex(der)): ParsedCert {
   const tbs = splitTbs(der);
+  for (const nameDer of [tbs.subjectDer, tbs.issuerDer]) {
+    const problem = nameStringProblem(nameDer);
+    if (problem) throw new Error(problem);
+  }
   const native = new NativeCert(der);
   const cert = new x509.X509Certificate(der);
+  // asn1js cuts UniversalString characters to 16 bits; dn.ts reads them exactly.
+  const exactName = (nameDer: Uint8Array, fallback: string) => {
+    if (!hasAstralUniversalString(nameDer)) return undefined;
+    const decoded = decodeName(nameDer);
+    if (!decoded) throw new Error(`cannot decode the name ${fallback} exactly`);
+    return decoded;
+  };
+  const exactSubject = exactName(tbs.subjectDer, 'subject');
+  const exactIssuer = exactName(tbs.issuerDer, 'issuer');
   const seen = new Set<string>();
   const unhandled: string[] = [];
   for (const ext of cert.extensions) {
@@ -95,9 +109,9 @@ export function decodeReference(der: Uint8Array<ArrayBuffer>, sha256: string = s
   return {
     der,
     sha256,
-    subject: cert.subject,
-    issuer: cert.issuer,
-    commonNames: cert.subjectName.getField('CN'),
+    subject: exactSubject?.text ?? cert.subject,
+    issuer: exactIssuer?.text ?? cert.issuer,
+    commonNames: exactSubject?.commonNames ?? cert.subjectName.getField('CN'),
     subjectAltNames: allSans.flatMap((n): TypedName[] =>
       n.type === 'ip' ? [{ type: 'ip', value: bytesToIp(n.bytes) }] : n.type === 'dns' || n.type === 'uri' || n.type === 'email' ? [n] : []),
     allSubjectAltNames: allSans,
