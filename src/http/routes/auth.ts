@@ -3,6 +3,7 @@ import type { Context } from 'koa';
 import { audit } from '../../audit/events.js';
 import { isCertgateError } from '../../errors.js';
 import { authenticateCertificate } from '../../identity/authenticate.js';
+import { claimHeaderName } from '../../identity/certificate-claims.js';
 import { PathWork } from '../../pki/path-work.js';
 import { optionalString, readJsonObject, requiredString } from '../body.js';
 import { authorizeRequest } from '../bearer.js';
@@ -78,6 +79,9 @@ export function authRoutes(gw: Gateway): Router {
     ctx.set('X-Certgate-Identity', record.identityId);
     ctx.set('X-Certgate-Subject', headerSafe(record.subject));
     ctx.set('X-Certgate-Scopes', record.scopes.join(' '));
+    for (const [claim, value] of Object.entries(record.certClaims ?? {})) {
+      ctx.set(claimHeaderName(claim), headerSafe(Array.isArray(value) ? value.map((v) => v.replace(/,/g, '%2C')).join(',') : value));
+    }
     ctx.status = 204;
   };
   // nginx auth_request sends the original method; Traefik/Envoy may too.
