@@ -1,7 +1,7 @@
 import { X509Certificate as NativeCert } from 'node:crypto';
 import { badRequest } from '../errors.js';
 import { decodeReference, publicKeyInfo } from './certificate-reference.js';
-import { bytesEqual, decodeOid, hasMinimalLength, hex, isStrictOid, latin1, readNode, serialHex, sha256Hex, type DerNode } from './der.js';
+import { bytesEqual, decodeOid, hasMinimalLength, hex, isStrictOid, latin1, readNode, serialHex, serialOctets, sha256Hex, type DerNode } from './der.js';
 import { decodeName } from './dn.js';
 import { parseGeneralNames, parseNameConstraints, type GeneralNameValue, type NameConstraints } from './general-names.js';
 import { bytesToIp } from './ip.js';
@@ -64,6 +64,15 @@ export interface ParsedCert {
   crlDistributionPoints: string[];
   /** OIDs of critical extensions this module does not process; validation refuses them. */
   unhandledCriticalExtensions: string[];
+  /** X.509 version: 1, 2 or 3. */
+  version: number;
+  /** Octets of the serial number's value (without a leading sign octet); 0 for serial zero. */
+  serialOctets: number;
+  /** OIDs of every extension, and of the critical ones, in certificate order (RFC 5280 conformance checks). */
+  extensionOids: string[];
+  criticalExtensionOids: string[];
+  /** The AKI carries authorityCertIssuer / authorityCertSerialNumber (CABF forbids them). */
+  authorityKeyIdHasIssuerSerial?: true;
   /** node:crypto view for native signature verification. */
   native: NativeCert;
 }
@@ -312,9 +321,11 @@ function fastDecode(der: Uint8Array<ArrayBuffer>, sha256: string = sha256Hex(der
 
   const fields = kids(tbs.value);
   let i = 0;
+  let version = 1;
   if (fields[0]?.tag === 0xa0) {
-    const [version, ...more] = kids(fields[0].value);
-    need(version?.tag === 0x02 && version.value.length === 1 && version.value[0]! <= 2 && more.length === 0);
+    const [versionNode, ...more] = kids(fields[0].value);
+    need(versionNode?.tag === 0x02 && versionNode.value.length === 1 && versionNode.value[0]! <= 2 && more.length === 0);
+    version = versionNode.value[0]! + 1;
     i++;
   }
   const serial = fields[i++];
@@ -348,6 +359,8 @@ function fastDecode(der: Uint8Array<ArrayBuffer>, sha256: string = sha256Hex(der
 
   const seen = new Set<string>();
   const unhandled: string[] = [];
+  const extensionOids: string[] = [];
+  const criticalExtensionOids: string[] = [];
   let bc: { ca: boolean; pathLength?: number } | undefined;
   let keyUsage: number | undefined;
   let eku: string[] | undefined;
@@ -372,6 +385,8 @@ function fastDecode(der: Uint8Array<ArrayBuffer>, sha256: string = sha256Hex(der
     const value = valueNode.value;
     need(!seen.has(type)); // the reference reports the duplicate
     seen.add(type);
+    extensionOids.push(type);
+    if (critical) criticalExtensionOids.push(type);
     if (critical && !HANDLED.has(type)) unhandled.push(type);
     switch (type) {
       case OID.basicConstraints: bc = basicConstraints(value); break;
@@ -406,7 +421,7 @@ function fastDecode(der: Uint8Array<ArrayBuffer>, sha256: string = sha256Hex(der
     ...(eku ? { extendedKeyUsage: eku } : {}),
     selfIssued: bytesEqual(subjectNode.raw, issuerNode.raw),
     serial: serialHex(serial.value),
-    publicKey: publicKeyInfo(native),
+    publicKey: publicKeyInfo(native, keyAlg),
     signatureAlgorithm,
     ...(signatureParams ? { signatureParams: signatureParams.raw } : {}),
     subjectDer: subjectNode.raw,
@@ -417,6 +432,10 @@ function fastDecode(der: Uint8Array<ArrayBuffer>, sha256: string = sha256Hex(der
     ...(nameConstraints ? { nameConstraints } : {}),
     crlDistributionPoints: crl,
     unhandledCriticalExtensions: unhandled,
+    version,
+    serialOctets: serialOctets(serial.value),
+    extensionOids,
+    criticalExtensionOids,
     native,
   };
 }

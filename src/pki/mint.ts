@@ -33,6 +33,8 @@ export interface MintOptions {
   crlDistributionPoints?: string[];
   /** authorityInfoAccess id-ad-ocsp URL (the OCSP responder). */
   ocspUrl?: string;
+  /** Hex keyIdentifier of the authority key identifier, when neither `issuer` nor self-signing gives one. */
+  authorityKeyId?: string;
   /** Overrides the signature algorithm derived from the signing key (e.g. RSA-PSS with a given salt). */
   signingAlgorithm?: Algorithm;
 }
@@ -142,7 +144,7 @@ export async function mintCertificate(opts: MintOptions): Promise<MintedCert> {
   extensions.push(ski);
   // AKI names the issuer's key: the issuer's own SKI when it has one, our SKI when self-signed.
   const issuerSki = opts.issuer?.cert.getExtension(x509.SubjectKeyIdentifierExtension)?.keyId;
-  const akiId = opts.issuer ? issuerSki : opts.signWith ? undefined : ski.keyId;
+  const akiId = opts.authorityKeyId ?? (opts.issuer ? issuerSki : opts.signWith ? undefined : ski.keyId);
   if (akiId) extensions.push(new x509.AuthorityKeyIdentifierExtension(akiId, false));
 
   const subject = new x509.Name(opts.subject);

@@ -9,14 +9,31 @@ import { isHostname, parseMailbox, type GeneralNameValue } from './general-names
  * Each CA is checked on its own, which yields the RFC's intersection of permitted subtrees.
  * CN is not treated as a DNS name (RFC 5280); the name policy of an identity reads it separately.
  */
+/**
+ * Comparisons (names × constraints) one CA's constraints may cost against one certificate: Go's
+ * crypto/x509 default bound (VerifyOptions.MaxConstraintComparisions = 250 000). Quadratic chains
+ * like x509-limbo's nc-dos cases are refused instead of evaluated.
+ */
+export const MAX_NAME_CONSTRAINT_COMPARISONS = 250_000;
+export const TOO_COMPLEX = 'the name constraints are too complex to check against this certificate';
+
 export function nameConstraintViolation(ca: ParsedCert, cert: ParsedCert): string | undefined {
   const nc = ca.nameConstraints;
   if (!nc) return undefined;
   if (nc.error) return `name constraints of "${ca.subject}" cannot be applied: ${nc.error}`;
   const names: GeneralNameValue[] = [...cert.allSubjectAltNames, ...cert.subjectEmails.map((value) => ({ type: 'email' as const, value }))];
   if (cert.subjectRdns.length) names.push({ type: 'dirName', rdns: cert.subjectRdns });
+  const constraints = nc.permitted.length + nc.excluded.length;
+  if (names.length * constraints > MAX_NAME_CONSTRAINT_COMPARISONS) {
+    return TOO_COMPLEX;
+  }
   for (const name of names) {
     const label = describe(name);
+    // A constraint on a name form certgate cannot read (otherName, x400Address …) fails closed when
+    // a name of that form is present: it could be the one the constraint forbids.
+    if (name.type === 'other' && [...nc.permitted, ...nc.excluded].some((c) => c.type === 'other' && c.tag === name.tag)) {
+      return `${label} of a form certgate cannot check against the name constraints of "${ca.subject}"`;
+    }
     const permitted = nc.permitted.filter((c) => c.type === name.type);
     if (permitted.length && !permitted.some((c) => matches(name, c, false))) return `${label} is outside the names permitted by "${ca.subject}"`;
     if (nc.excluded.some((c) => c.type === name.type && matches(name, c, true))) return `${label} is excluded by "${ca.subject}"`;

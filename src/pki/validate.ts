@@ -2,7 +2,8 @@ import { CertgateError, certRefused } from '../errors.js';
 import type { ParsedCert } from './certificate.js';
 import { bytesEqual } from './der.js';
 import { KEY_USAGE, SIGNATURE_ALGORITHMS } from './extension-oids.js';
-import { nameConstraintViolation } from './name-constraints.js';
+import { conformanceProblem, type Role } from './conformance.js';
+import { nameConstraintViolation, TOO_COMPLEX } from './name-constraints.js';
 import { PathWork } from './path-work.js';
 import { pssProblem } from './pss.js';
 
@@ -16,12 +17,15 @@ import { pssProblem } from './pss.js';
  *   leaf:   ca_certificate_as_client, certificate_expired, certificate_not_yet_valid,
  *           key_usage_not_allowed (keyUsage present without digitalSignature: TLS client
  *           authentication signs with the key), extended_key_usage_not_allowed
- *   any:    weak_or_unsupported_key, weak_signature_algorithm, unhandled_critical_extension
+ *   any:    nonconforming_certificate (RFC 5280 issuance rules, conformance.ts),
+ *           weak_or_unsupported_key, weak_signature_algorithm, unhandled_critical_extension
  *   CAs (intermediates and the anchor): issuer_expired, issuer_not_yet_valid, issuer_not_ca,
- *           path_length_exceeded, name_constraints_violated, extended_key_usage_not_allowed
+ *           path_length_exceeded, name_constraints_violated, name_constraints_too_complex,
+ *           extended_key_usage_not_allowed
  *           (an EKU extension with neither clientAuth nor anyExtendedKeyUsage: EKUs nest, as in
  *           Go's crypto/x509 and browsers, so such a CA cannot issue client certificates)
  *   path:   signature_invalid (a DN-matching issuer exists, no signature verifies),
+ *           path_search_budget_exceeded (the request's signature-work budget is spent, path-work.ts),
  *           chain_incomplete (no issuer with a matching DN, or no path within MAX_PATH_LENGTH)
  */
 export interface ValidatedPath {
@@ -95,8 +99,10 @@ export function keyProblem(c: ParsedCert): CertgateError | undefined {
   return certRefused('weak_or_unsupported_key', `"${c.subject}" has a ${desc} key${e}; RSA 2048..8192 bits with an odd exponent below 2^31, ECDSA P-256/P-384 or Ed25519 is required`);
 }
 
-/** Defects of a certificate that do not depend on its position in the path. */
-function intrinsicProblem(c: ParsedCert, checkSignatureAlgorithm: boolean): CertgateError | undefined {
+/** Defects of a certificate that depend on its role only, not on the rest of the path. */
+function intrinsicProblem(c: ParsedCert, checkSignatureAlgorithm: boolean, role: Role): CertgateError | undefined {
+  const nonconforming = conformanceProblem(c, role);
+  if (nonconforming) return certRefused('nonconforming_certificate', nonconforming);
   if (c.unhandledCriticalExtensions.length) {
     return certRefused('unhandled_critical_extension', `"${c.subject}" has critical extensions certgate does not process: ${c.unhandledCriticalExtensions.join(', ')}`);
   }
@@ -111,7 +117,7 @@ function intrinsicProblem(c: ParsedCert, checkSignatureAlgorithm: boolean): Cert
 
 function leafProblem(leaf: ParsedCert, now: Date): CertgateError | undefined {
   if (leaf.isCA) return certRefused('ca_certificate_as_client', 'a CA certificate cannot be used as a client certificate');
-  const intrinsic = intrinsicProblem(leaf, true);
+  const intrinsic = intrinsicProblem(leaf, true, 'leaf');
   if (intrinsic) return intrinsic;
   if (leaf.notAfter < now) return certRefused('certificate_expired', `the client certificate expired at ${leaf.notAfter.toISOString()}`);
   if (leaf.notBefore > now) return certRefused('certificate_not_yet_valid', `the client certificate is not valid before ${leaf.notBefore.toISOString()}`);
@@ -133,7 +139,7 @@ function issuerProblem(ca: ParsedCert, below: ParsedCert[], isAnchor: boolean, n
     return certRefused('issuer_not_ca', `${who} is not a CA (basicConstraints cA and keyUsage keyCertSign are required)`);
   }
   // An anchor is trusted by configuration, so how it was itself signed does not matter.
-  const intrinsic = intrinsicProblem(ca, !isAnchor);
+  const intrinsic = intrinsicProblem(ca, !isAnchor, isAnchor ? 'anchor' : 'intermediate');
   if (intrinsic) return intrinsic;
   if (ca.notAfter < now) return certRefused('issuer_expired', `${who} expired at ${ca.notAfter.toISOString()}`);
   if (ca.notBefore > now) return certRefused('issuer_not_yet_valid', `${who} is not valid before ${ca.notBefore.toISOString()}`);
@@ -149,13 +155,17 @@ function issuerProblem(ca: ParsedCert, below: ParsedCert[], isAnchor: boolean, n
   for (const [i, c] of below.entries()) {
     if (i > 0 && c.selfIssued) continue;
     const v = nameConstraintViolation(ca, c);
+    if (v === TOO_COMPLEX) return certRefused('name_constraints_too_complex', `${who}: ${v}`);
     if (v) return certRefused('name_constraints_violated', v);
   }
   return undefined;
 }
 
 export function validateClientChain(input: ValidateInput): ValidatedPath {
-  const { leaf, now } = input;
+  const { leaf } = input;
+  // Validity is encoded to the second: compare at that granularity (floor), so a certificate is
+  // valid through the whole second of its notAfter and not before the second of its notBefore.
+  const now = new Date(Math.floor(input.now.getTime() / 1000) * 1000);
   const problem = leafProblem(leaf, now);
   if (problem) throw problem;
 

@@ -1,5 +1,7 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, webcrypto } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import 'reflect-metadata';
+import * as x509 from '@peculiar/x509';
 import { mintCertificate, type MintedCert } from '../../src/pki/mint.js';
 import { MAX_CHAIN_LENGTH } from '../../src/proxy/types.js';
 
@@ -15,7 +17,8 @@ const RSA = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
  *   them verifies and the depth-first search can go everywhere.
  * - the rest carry RSA keys with a 201-bit public exponent (the review's ~7 ms per verification):
  *   certgate must refuse those keys before verifying anything with them.
- * No AKI/SKI ordering helps: the leaf and the CAs carry no authority key identifier.
+ * No AKI/SKI ordering helps: the CAs are self-issued (no AKI needed) and the leaf's AKI matches
+ * every RSA-8192 one alike.
  */
 export interface HostileChain {
   leaf: MintedCert;
@@ -50,10 +53,13 @@ async function hugeExponentKey(): Promise<CryptoKeyPair> {
 export async function hostileChain(opts: { leafCn?: string; sane?: number; total?: number } = {}): Promise<HostileChain> {
   const saneCount = opts.sane ?? 8;
   const attacker = await rsa8192();
+  // The leaf names the attacker key as its authority (RFC 5280 requires the AKI): it ranks nothing
+  // here, since every candidate CA carries that same key identifier or a useless one.
+  const authorityKeyId = (await mintCertificate({ subject: HOSTILE_CA_NAME, keys: attacker, ca: true })).cert.getExtension(x509.SubjectKeyIdentifierExtension)!.keyId;
   const common = { ca: true, issuerName: HOSTILE_CA_NAME, signWith: attacker.privateKey } as const;
   const chain: MintedCert[] = [];
   for (let i = 0; i < saneCount; i++) chain.push(await mintCertificate({ ...common, subject: HOSTILE_CA_NAME, keys: attacker }));
   for (let i = saneCount; i < (opts.total ?? MAX_CHAIN_LENGTH); i++) chain.push(await mintCertificate({ ...common, subject: HOSTILE_CA_NAME, keys: await hugeExponentKey() }));
-  const leaf = await mintCertificate({ subject: `CN=${opts.leafCn ?? 'agent-1'}`, issuerName: HOSTILE_CA_NAME, signWith: attacker.privateKey });
+  const leaf = await mintCertificate({ subject: `CN=${opts.leafCn ?? 'agent-1'}`, issuerName: HOSTILE_CA_NAME, signWith: attacker.privateKey, authorityKeyId });
   return { leaf, chain, saneCount };
 }
