@@ -8,12 +8,15 @@ import { compileIdentity } from '../identity/policy.js';
 import { ParsedCertCache } from '../pki/parse-cache.js';
 import { compileTrustedProxies } from '../proxy/trusted.js';
 import { createRevocationChecker, type RevocationOptions } from '../revocation/checker.js';
+import { audit } from '../audit/events.js';
 import { storeFromConfig } from '../store/from-config.js';
+import type { PolicyVerdict } from '../store/redis-policy.js';
 import type { TokenStore } from '../store/types.js';
 import { KeyRing } from '../token/keys.js';
 import { TokenService } from '../token/service.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { createApp } from './app.js';
+import { answerParserErrors } from './client-error.js';
 import type { Gateway } from './gateway.js';
 import { createMetrics } from './metrics.js';
 
@@ -38,7 +41,7 @@ export interface StartOptions {
 async function buildGateway(config: Config, opts: StartOptions = {}): Promise<Gateway> {
   const log = opts.log ?? pino({ level: config.log.level, base: { svc: 'certgate' } });
   const clock = opts.clock ?? systemClock;
-  const store = opts.store ?? storeFromConfig(config, throttledStoreErrorLog(log, clock));
+  const store = opts.store ?? storeFromConfig(config, throttledStoreErrorLog(log, clock), storePolicyLog(log));
   const keys = await KeyRing.open(config.keys.dir);
   const identities = config.identities.map(compileIdentity);
   const identityById = new Map(identities.map((i) => [i.config.id, i]));
@@ -87,6 +90,15 @@ function throttledStoreErrorLog(log: Logger, clock: Clock): (e: Error) => void {
   };
 }
 
+/** Redis's maxmemory-policy verdicts (src/store/redis-policy.ts), logged when they change. */
+function storePolicyLog(log: Logger): (v: PolicyVerdict) => void {
+  return (v) => {
+    if (v.status === 'misconfigured') audit(log, 'store_misconfigured', { node: v.node, policy: v.policy, reason: v.message }, v.message);
+    else if (v.status === 'unverifiable') log.warn({ event: 'store_policy_unverifiable', node: v.node }, v.message);
+    else log.info({ event: 'store_policy_ok', node: v.node, policy: v.policy }, `Redis at ${v.node} has maxmemory-policy ${v.policy}`);
+  };
+}
+
 function listen(server: Server, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -105,6 +117,7 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
   try {
     const http = createHttpServer({ maxHeaderSize: MAX_HEADER_BYTES }, app.callback());
     servers.push(http);
+    answerParserErrors(http, gateway.log);
     const httpPort = await listen(http, config.server.port, config.server.host);
     let tlsPort: number | undefined;
     const tls = config.server.tls;
@@ -117,6 +130,7 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
         app.callback(),
       );
       servers.push(https);
+      answerParserErrors(https, gateway.log);
       tlsPort = await listen(https, tls.port, tls.host ?? config.server.host);
     }
     gateway.log.info({ event: 'listening', http: `${config.server.host}:${httpPort}`, tls: tlsPort, store: gateway.store.kind, identities: gateway.identities.length }, 'certgate listening');

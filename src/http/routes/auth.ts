@@ -1,5 +1,5 @@
 import Router from '@koa/router';
-import type { Context } from 'koa';
+import type { Context, Next } from 'koa';
 import { audit } from '../../audit/events.js';
 import { isCertgateError } from '../../errors.js';
 import { authenticateCertificate } from '../../identity/authenticate.js';
@@ -9,15 +9,20 @@ import { optionalString, readJsonObject, requiredString } from '../body.js';
 import { authorizeRequest } from '../bearer.js';
 import { callerOf, presentedCertificate, requireCertificate } from '../caller.js';
 import type { Gateway } from '../gateway.js';
+import { LoginLimits } from '../../token/login-limits.js';
 
 /** The Infisical-compatible auth endpoints: login, renew, revoke, self, forward-auth. */
 export function authRoutes(gw: Gateway): Router {
   const r = new Router({ prefix: '/api/v1/auth' });
+  // gw.config is read at each login: a reloaded `limits:` applies at once.
+  const limits = new LoginLimits(gw.store, () => gw.config.limits, gw.clock);
 
-  r.post('/tls-cert-auth/login', async (ctx) => {
+  r.post('/tls-cert-auth/login', noStore, async (ctx) => {
     const caller = callerOf(ctx, gw);
     const fields: Record<string, unknown> = { peer: caller.peer, clientIp: caller.clientIp, direct: caller.direct };
     try {
+      // Cheap refusal first: one store round trip, before the body is read or any certificate parsed.
+      await limits.admitAddress(caller.clientIp);
       const body = await readJsonObject(ctx);
       const identityId = optionalString(body, 'identityId');
       const cert = requireCertificate(presentedCertificate(ctx, gw, caller));
@@ -33,7 +38,8 @@ export function authRoutes(gw: Gateway): Router {
         revocation: gw.revocation,
         work: new PathWork({ onVerify: (cost) => { gw.metrics.pathVerifications.inc(); gw.metrics.pathWorkUnits.inc(cost); } }),
       });
-      const { response, record } = await gw.tokens.issue(auth.identity, auth.leaf);
+      await limits.admitIdentity(auth.identity.config.id);
+      const { response, record } = await gw.tokens.issue(auth.identity, auth.leaf, { maxOutstanding: gw.config.limits.outstandingTokensPerIdentity });
       Object.assign(fields, { identity: auth.identity.config.id, jti: record.jti, outcome: 'success' });
       gw.metrics.logins.inc({ outcome: 'success', code: '' });
       audit(gw.log, 'login', fields);
@@ -46,7 +52,7 @@ export function authRoutes(gw: Gateway): Router {
     }
   });
 
-  r.post('/token/renew', async (ctx) => {
+  r.post('/token/renew', noStore, async (ctx) => {
     const token = requiredString(await readJsonObject(ctx), 'accessToken');
     const caller = callerOf(ctx, gw);
     const presentedCertSha256 = () => presentedCertificate(ctx, gw, caller)?.leaf.sha256;
@@ -74,6 +80,7 @@ export function authRoutes(gw: Gateway): Router {
     };
   });
 
+  const FORWARD = '/api/v1/auth/forward';
   const forward = async (ctx: Context) => {
     const { record } = await authorizeRequest(ctx, gw, true);
     ctx.set('X-Certgate-Identity', record.identityId);
@@ -82,12 +89,31 @@ export function authRoutes(gw: Gateway): Router {
     for (const [claim, value] of Object.entries(record.certClaims ?? {})) {
       ctx.set(claimHeaderName(claim), headerSafe(Array.isArray(value) ? value.map((v) => v.replace(/,/g, '%2C')).join(',') : value));
     }
-    ctx.status = 204;
+    // nginx auth_request and Traefik take any 2xx; the documented answer is 204. Envoy ext_authz
+    // (HTTP service) appends the original path to the configured prefix and lets the request
+    // through only on 200: every longer path, `/forward/` included, answers 200 with no body.
+    if (ctx.path === FORWARD) {
+      ctx.status = 204;
+    } else {
+      ctx.status = 200;
+      ctx.body = '';
+    }
   };
-  // nginx auth_request sends the original method; Traefik/Envoy may too.
+  // Any method: nginx auth_request sends the original one; Traefik and Envoy may too. One use each.
   r.all('/forward', forward);
+  r.all('/forward/{*rest}', forward);
 
   return r;
+}
+
+/**
+ * RFC 6749 §5.1: answers that carry a token (and their refusals, so no cache keeps either) must
+ * not be stored. Set before the handler runs: the error handler keeps headers already set.
+ */
+async function noStore(ctx: Context, next: Next): Promise<void> {
+  ctx.set('Cache-Control', 'no-store');
+  ctx.set('Pragma', 'no-cache');
+  await next();
 }
 
 /**
