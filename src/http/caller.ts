@@ -1,7 +1,7 @@
 import { TLSSocket, type PeerCertificate, type DetailedPeerCertificate } from 'node:tls';
 import type { Context } from 'koa';
 import { certRefused } from '../errors.js';
-import { assertCertificateSize } from '../pki/parse-cache.js';
+import { assertCertificateSize } from '../pki/parsing/parse-cache.js';
 import { clientIp, readForwardedCertificate } from '../proxy/trusted.js';
 import { chainTooLong } from '../proxy/refusals.js';
 import { MAX_CHAIN_LENGTH } from '../proxy/types.js';

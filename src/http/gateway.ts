@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/load.js';
 import type { CompiledIdentity } from '../identity/policy.js';
-import type { ParsedCertCache } from '../pki/parse-cache.js';
+import type { ParsedCertCache } from '../pki/parsing/parse-cache.js';
 import type { CompiledProxies } from '../proxy/trusted.js';
 import type { RevocationChecker } from '../revocation/checker.js';
 import type { TokenStore } from '../store/types.js';

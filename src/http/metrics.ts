@@ -4,7 +4,7 @@ export interface Metrics {
   registry: Registry;
   logins: Counter<'outcome' | 'code'>;
   tokenChecks: Counter<'outcome' | 'code'>;
-  /** Signature verifications run by login path searches, and their cost units (src/pki/path-work.ts). */
+  /** Signature verifications run by login path searches, and their cost units (src/pki/path/path-work.ts). */
   pathVerifications: Counter;
   pathWorkUnits: Counter;
 }

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
 import type { Config } from '../config/load.js';
 import { compileIdentity } from '../identity/policy.js';
-import { ParsedCertCache } from '../pki/parse-cache.js';
+import { ParsedCertCache } from '../pki/parsing/parse-cache.js';
 import { compileTrustedProxies } from '../proxy/trusted.js';
 import { createRevocationChecker, type RevocationOptions } from '../revocation/checker.js';
 import { audit } from '../audit/events.js';

@@ -1,7 +1,7 @@
 import { CertgateError, badRequest, certRefused, isCertgateError } from '../errors.js';
-import type { ParsedCert } from '../pki/certificate.js';
-import { PathWork } from '../pki/path-work.js';
-import { validateClientChain } from '../pki/validate.js';
+import type { ParsedCert } from '../pki/parsing/certificate.js';
+import { PathWork } from '../pki/path/path-work.js';
+import { validateClientChain } from '../pki/path/validate.js';
 import type { RevocationChecker } from '../revocation/checker.js';
 import { checkLoginIp, checkNamePolicy, type CompiledIdentity } from './policy.js';
 

@@ -1,4 +1,4 @@
-import { canonicalIp } from '../pki/ip.js';
+import { canonicalIp } from '../pki/parsing/ip.js';
 import { CidrSet, normalizeIp } from '../util/cidr.js';
 import { compileSpiffePattern, hasDotSegment } from './spiffe.js';
 

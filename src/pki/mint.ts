@@ -2,8 +2,8 @@
 import 'reflect-metadata';
 import { randomBytes, webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
-import { tlv } from './der.js';
-import { cidrToConstraintBytes, ipToBytes } from './ip.js';
+import { tlv } from './parsing/der.js';
+import { cidrToConstraintBytes, ipToBytes } from './parsing/ip.js';
 
 /**
  * Certificate minting for the dev-PKI generator and for tests. Every knob exists so a test can

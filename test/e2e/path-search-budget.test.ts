@@ -1,6 +1,6 @@
 import { request as httpsRequest } from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_PATH_WORK_UNITS } from '../../src/pki/path-work.js';
+import { DEFAULT_PATH_WORK_UNITS } from '../../src/pki/path/path-work.js';
 import { MAX_CHAIN_LENGTH } from '../../src/proxy/types.js';
 import { startCertgate, type CertgateProcess } from '../helpers/certgate-process.js';
 import { hostileChain, type HostileChain } from '../helpers/hostile-chain.js';

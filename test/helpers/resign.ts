@@ -1,5 +1,5 @@
 import { KeyObject, sign } from 'node:crypto';
-import { readChildren, readNode, tlv } from '../../src/pki/der.js';
+import { readChildren, readNode, tlv } from '../../src/pki/parsing/der.js';
 import type { MintedCert } from '../../src/pki/mint.js';
 
 /**

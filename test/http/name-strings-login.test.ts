@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tlv } from '../../src/pki/der.js';
+import { tlv } from '../../src/pki/parsing/der.js';
 import { LOGIN_PATH, postJson, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { makeTestPki, nginxEscaped, type TestPki } from '../helpers/pki.js';
 import { withTbsField } from '../helpers/resign.js';

@@ -4,7 +4,7 @@ import { audit } from '../../audit/events.js';
 import { isCertgateError } from '../../errors.js';
 import { authenticateCertificate } from '../../identity/authenticate.js';
 import { claimHeaderName } from '../../identity/certificate-claims.js';
-import { PathWork } from '../../pki/path-work.js';
+import { PathWork } from '../../pki/path/path-work.js';
 import { optionalString, readJsonObject, requiredString } from '../body.js';
 import { authorizeRequest } from '../bearer.js';
 import { callerOf, presentedCertificate, requireCertificate } from '../caller.js';

@@ -1,5 +1,5 @@
-import { certRefused } from '../errors.js';
-import type { ParsedCert, PublicKeyInfo } from './certificate.js';
+import { certRefused } from '../../errors.js';
+import type { ParsedCert, PublicKeyInfo } from '../parsing/certificate.js';
 
 /**
  * The CPU budget of one login's path search, shared by every identity the login tries.

@@ -1,5 +1,5 @@
 import { X509Certificate as NativeCert } from 'node:crypto';
-import { badRequest } from '../errors.js';
+import { badRequest } from '../../errors.js';
 import { decodeReference, publicKeyInfo } from './certificate-reference.js';
 import { bytesEqual, decodeOid, hasMinimalLength, hex, isStrictOid, latin1, readNode, serialHex, serialOctets, sha256Hex, type DerNode } from './der.js';
 import { decodeName } from './dn.js';
@@ -87,7 +87,7 @@ const ISSUER_ALT_NAME = '2.5.29.18';
  * values for every extension the reference decoder (certificate-reference.ts, the former
  * three-decoder parser) interprets, names dn.ts can render exactly as @peculiar/x509 does, and at
  * most 16 KiB. For anything else it gives up and the reference decoder decides, so values, refusals
- * and error messages never differ. test/pki/certificate-equivalence.test.ts holds it to that.
+ * and error messages never differ. test/pki/parsing/certificate-equivalence.test.ts holds it to that.
  */
 
 /** Thrown inside the fast decoder for anything outside its subset; never escapes this module. */

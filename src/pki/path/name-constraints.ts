@@ -1,7 +1,7 @@
-import type { ParsedCert } from './certificate.js';
-import { bytesEqual } from './der.js';
-import { bytesToIp, mappedIpv4 } from './ip.js';
-import { isHostname, parseMailbox, type GeneralNameValue } from './general-names.js';
+import type { ParsedCert } from '../parsing/certificate.js';
+import { bytesEqual } from '../parsing/der.js';
+import { bytesToIp, mappedIpv4 } from '../parsing/ip.js';
+import { isHostname, parseMailbox, type GeneralNameValue } from '../parsing/general-names.js';
 
 /**
  * RFC 5280 4.2.1.10 name constraints of one CA applied to one certificate below it.

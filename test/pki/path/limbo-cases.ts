@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
-import { CertgateError, isCertgateError } from '../../src/errors.js';
-import { parsePemBundle, parseCertificate, type ParsedCert } from '../../src/pki/certificate.js';
-import { checkRevocation } from '../../src/pki/revocation.js';
-import { validateClientChain } from '../../src/pki/validate.js';
+import { CertgateError, isCertgateError } from '../../../src/errors.js';
+import { parsePemBundle, parseCertificate, type ParsedCert } from '../../../src/pki/parsing/certificate.js';
+import { checkRevocation } from '../../../src/pki/formats/revocation.js';
+import { validateClientChain } from '../../../src/pki/path/validate.js';
 
 /**
  * x509-limbo (C2SP, Apache-2.0, test/fixtures/limbo/LICENSE): every case of the full fixture asked
@@ -29,7 +29,7 @@ export interface LimboCase {
 }
 
 export const fullCases = (): LimboCase[] =>
-  (JSON.parse(gunzipSync(readFileSync(new URL('../fixtures/limbo/full-cases.json.gz', import.meta.url))).toString('utf8')) as { testcases: LimboCase[] }).testcases;
+  (JSON.parse(gunzipSync(readFileSync(new URL('../../fixtures/limbo/full-cases.json.gz', import.meta.url))).toString('utf8')) as { testcases: LimboCase[] }).testcases;
 
 // The limbo certificates are valid 1970..2969; cases without a time get a fixed, reproducible one.
 const DEFAULT_TIME = new Date('2025-06-01T00:00:00Z');

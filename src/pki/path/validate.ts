@@ -1,11 +1,11 @@
-import { CertgateError, certRefused } from '../errors.js';
-import type { ParsedCert } from './certificate.js';
-import { bytesEqual } from './der.js';
-import { KEY_USAGE, SIGNATURE_ALGORITHMS } from './extension-oids.js';
+import { CertgateError, certRefused } from '../../errors.js';
+import type { ParsedCert } from '../parsing/certificate.js';
+import { bytesEqual } from '../parsing/der.js';
+import { KEY_USAGE, SIGNATURE_ALGORITHMS } from '../parsing/extension-oids.js';
 import { conformanceProblem, type Role } from './conformance.js';
 import { nameConstraintViolation, TOO_COMPLEX } from './name-constraints.js';
 import { PathWork } from './path-work.js';
-import { pssProblem } from './pss.js';
+import { pssProblem } from '../parsing/pss.js';
 
 /**
  * Client-certificate path validation, pure and synchronous. Every certificate of the identity's

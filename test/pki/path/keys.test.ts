@@ -2,9 +2,9 @@ import 'reflect-metadata';
 import { webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parseCertificate } from '../../src/pki/certificate.js';
-import type { KeyAlg } from '../../src/pki/mint.js';
-import { basicPki, mint, outcome } from './pki-fixtures.js';
+import { parseCertificate } from '../../../src/pki/parsing/certificate.js';
+import type { KeyAlg } from '../../../src/pki/mint.js';
+import { basicPki, mint, outcome } from '../pki-fixtures.js';
 
 type Pki = Awaited<ReturnType<typeof basicPki>>;
 

@@ -9,7 +9,7 @@ import { certgateVerdict, fullCases, outOfModel, type LimboCase, type Verdict } 
  * reason, in docs/x509-validation.md. Over all cases: no crash and no answer outside 4xx (a login
  * would never turn one of them into a 500).
  */
-const DOC = readFileSync(new URL('../../docs/x509-validation.md', import.meta.url), 'utf8');
+const DOC = readFileSync(new URL('../../../docs/x509-validation.md', import.meta.url), 'utf8');
 /** Case ids named in the document's "Deliberate differences" table (first column, in backticks). */
 const documented = new Set([...DOC.slice(DOC.indexOf('## Deliberate differences')).matchAll(/^\| `([^`]+)` \|/gm)].map((m) => m[1]!));
 

@@ -2,8 +2,8 @@ import 'reflect-metadata';
 import { webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CRL_MAX_AGE_WITHOUT_NEXT_UPDATE_MS, checkRevocation, type RevocationInput } from '../../src/pki/revocation.js';
-import { DAY, basicPki, mint } from './pki-fixtures.js';
+import { CRL_MAX_AGE_WITHOUT_NEXT_UPDATE_MS, checkRevocation, type RevocationInput } from '../../../src/pki/formats/revocation.js';
+import { DAY, basicPki, mint } from '../pki-fixtures.js';
 
 type Minted = Awaited<ReturnType<typeof mint>>;
 const crypto = webcrypto as unknown as Crypto;

@@ -1,5 +1,5 @@
-import type { ParsedCert } from './certificate.js';
-import { KEY_USAGE, OID } from './extension-oids.js';
+import type { ParsedCert } from '../parsing/certificate.js';
+import { KEY_USAGE, OID } from '../parsing/extension-oids.js';
 
 /**
  * RFC 5280 issuance rules certgate enforces on every certificate of a path, by role. A CA that

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { KeyUsageFlags } from '@peculiar/x509';
-import { CertgateError } from '../../src/errors.js';
-import { parseCertificate, parsePemBundle } from '../../src/pki/certificate.js';
-import type { KeyAlg } from '../../src/pki/mint.js';
-import { mint } from './pki-fixtures.js';
+import { CertgateError } from '../../../src/errors.js';
+import { parseCertificate, parsePemBundle } from '../../../src/pki/parsing/certificate.js';
+import type { KeyAlg } from '../../../src/pki/mint.js';
+import { mint } from '../pki-fixtures.js';
 
 describe('parseCertificate', () => {
   it('exposes names, SANs, validity, constraints, usages and key ids', async () => {

@@ -2,10 +2,10 @@ import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { emailAttributes } from '../../src/pki/certificate-reference.js';
-import { tlv } from '../../src/pki/der.js';
-import { decodeName, nameStringProblem } from '../../src/pki/dn.js';
-import { nameRdns } from '../../src/pki/general-names.js';
+import { emailAttributes } from '../../../src/pki/parsing/certificate-reference.js';
+import { tlv } from '../../../src/pki/parsing/der.js';
+import { decodeName, nameStringProblem } from '../../../src/pki/parsing/dn.js';
+import { nameRdns } from '../../../src/pki/parsing/general-names.js';
 import { oidBytes } from './equivalence.js';
 
 /**

@@ -9,7 +9,7 @@ import { EMAIL_ATTR } from './extension-oids.js';
  * One deliberate difference: BMPString and UniversalString are decoded exactly (ucsString), where
  * asn1js truncates UniversalString characters to 16 bits; the reference decoder adopts this
  * decoding for such names, and both refuse strings that are not valid UCS-2 / UCS-4.
- * test/pki/dn.test.ts compares the two over generated names.
+ * test/pki/parsing/dn.test.ts compares the two over generated names.
  */
 
 /** Short names @peculiar/x509 prints; every other attribute type is printed as its OID. */

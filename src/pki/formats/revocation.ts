@@ -2,10 +2,10 @@
 import 'reflect-metadata';
 import { webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
-import { CertgateError, certRefused } from '../errors.js';
-import type { ParsedCert } from './certificate.js';
-import { bytesEqual, decodeOid, latin1, readChildren, readNode, serialHex, type DerNode } from './der.js';
-import { KEY_USAGE } from './extension-oids.js';
+import { CertgateError, certRefused } from '../../errors.js';
+import type { ParsedCert } from '../parsing/certificate.js';
+import { bytesEqual, decodeOid, latin1, readChildren, readNode, serialHex, type DerNode } from '../parsing/der.js';
+import { KEY_USAGE } from '../parsing/extension-oids.js';
 
 /**
  * CRL checking of a validated path, pure apart from the injected loaders.

@@ -1,10 +1,10 @@
 import { webcrypto } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tlv } from '../../src/pki/der.js';
-import { pssProblem } from '../../src/pki/pss.js';
-import { LOGIN_PATH, postJson, startTestGateway, type TestGateway } from '../helpers/gateway.js';
-import { nginxEscaped } from '../helpers/pki.js';
-import { mint, outcome } from './pki-fixtures.js';
+import { tlv } from '../../../src/pki/parsing/der.js';
+import { pssProblem } from '../../../src/pki/parsing/pss.js';
+import { LOGIN_PATH, postJson, startTestGateway, type TestGateway } from '../../helpers/gateway.js';
+import { nginxEscaped } from '../../helpers/pki.js';
+import { mint, outcome } from '../pki-fixtures.js';
 
 /**
  * Issue 7, defect 6: RSASSA-PSS names its hash in its parameters, so SHA-1 (or a mismatched MGF1

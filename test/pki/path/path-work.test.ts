@@ -1,10 +1,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { isCertgateError } from '../../src/errors.js';
-import { parseCertificate, type ParsedCert } from '../../src/pki/certificate.js';
-import { DEFAULT_PATH_WORK_UNITS, PathWork, verificationCost } from '../../src/pki/path-work.js';
-import { keyProblem, validateClientChain } from '../../src/pki/validate.js';
-import { hostileChain, type HostileChain } from '../helpers/hostile-chain.js';
-import { basicPki } from './pki-fixtures.js';
+import { isCertgateError } from '../../../src/errors.js';
+import { parseCertificate, type ParsedCert } from '../../../src/pki/parsing/certificate.js';
+import { DEFAULT_PATH_WORK_UNITS, PathWork, verificationCost } from '../../../src/pki/path/path-work.js';
+import { keyProblem, validateClientChain } from '../../../src/pki/path/validate.js';
+import { hostileChain, type HostileChain } from '../../helpers/hostile-chain.js';
+import { basicPki } from '../pki-fixtures.js';
 
 /**
  * Issue 7, defect 2: path search before authentication must do bounded work per request, by cost,

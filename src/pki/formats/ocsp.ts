@@ -1,9 +1,9 @@
 import { constants, createHash, verify as verifySignature, type KeyObject } from 'node:crypto';
-import { parseCertificate, type ParsedCert } from './certificate.js';
-import { bytesEqual, decodeOid, latin1, readChildren, readNode, tlv, type DerNode } from './der.js';
-import { AUTHORITY_INFO_ACCESS, SIGNATURE_ALGORITHMS as SIGNATURES } from './extension-oids.js';
-import { readPssParams, type PssParams } from './pss.js';
-import { keyProblem, verifiesWith } from './validate.js';
+import { parseCertificate, type ParsedCert } from '../parsing/certificate.js';
+import { bytesEqual, decodeOid, latin1, readChildren, readNode, tlv, type DerNode } from '../parsing/der.js';
+import { AUTHORITY_INFO_ACCESS, SIGNATURE_ALGORITHMS as SIGNATURES } from '../parsing/extension-oids.js';
+import { readPssParams, type PssParams } from '../parsing/pss.js';
+import { keyProblem, verifiesWith } from '../path/validate.js';
 
 /**
  * OCSP (RFC 6960), pure: the request for (certificate, issuer) and the verification of the

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { MintOptions, SanEntry } from '../../src/pki/mint.js';
-import { mint, outcome } from './pki-fixtures.js';
+import type { MintOptions, SanEntry } from '../../../src/pki/mint.js';
+import { mint, outcome } from '../pki-fixtures.js';
 
 type Constraints = NonNullable<MintOptions['nameConstraints']>;
 interface Row { name: string; nc: Constraints; san: SanEntry[]; subject?: string; want: 'ok' | 'name_constraints_violated' }

@@ -2,9 +2,9 @@ import 'reflect-metadata';
 import { webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import { describe, expect, it } from 'vitest';
-import { parseCertificate } from '../../src/pki/certificate.js';
-import { MAX_PATH_LENGTH } from '../../src/pki/validate.js';
-import { basicPki, mint, outcome } from './pki-fixtures.js';
+import { parseCertificate } from '../../../src/pki/parsing/certificate.js';
+import { MAX_PATH_LENGTH } from '../../../src/pki/path/validate.js';
+import { basicPki, mint, outcome } from '../pki-fixtures.js';
 
 /** Search robustness: loops, depth, adversarial candidate sets, unknown critical extensions. */
 describe('path search', () => {
