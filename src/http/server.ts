@@ -2,7 +2,7 @@ import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import type { Config } from '../config/load.js';
 import { compileIdentity } from '../identity/policy.js';
 import { ParsedCertCache } from '../pki/parsing/parse-cache.js';
@@ -12,9 +12,11 @@ import { audit } from '../audit/events.js';
 import { storeFromConfig } from '../store/from-config.js';
 import type { PolicyVerdict } from '../store/redis-policy.js';
 import type { TokenStore } from '../store/types.js';
-import { KeyRing } from '../token/keys.js';
+import { longestTokenLifetimeSec } from '../token/key-lifecycle.js';
+import { KEY_REFRESH_MS, KeyRing } from '../token/keys.js';
 import { TokenService } from '../token/service.js';
 import { systemClock, type Clock } from '../util/clock.js';
+import { createLogger } from '../util/logger.js';
 import { createApp } from './app.js';
 import { answerParserErrors } from './client-error.js';
 import type { Gateway } from './gateway.js';
@@ -39,11 +41,20 @@ export interface StartOptions {
 }
 
 async function buildGateway(config: Config, opts: StartOptions = {}): Promise<Gateway> {
-  const log = opts.log ?? pino({ level: config.log.level, base: { svc: 'certgate' } });
+  const log = opts.log ?? createLogger({ level: config.log.level, base: { svc: 'certgate' } });
   const clock = opts.clock ?? systemClock;
   const store = opts.store ?? storeFromConfig(config, throttledStoreErrorLog(log, clock), storePolicyLog(log));
-  const keys = await KeyRing.open(config.keys.dir);
   const identities = config.identities.map(compileIdentity);
+  // Read at every keys.dir re-read, from the gateway as it is then (identities may change while running).
+  let gateway: Gateway | undefined;
+  const keys = await KeyRing.open({
+    dir: config.keys.dir,
+    clock,
+    log,
+    create: { algorithm: config.keys.algorithm },
+    refreshMs: KEY_REFRESH_MS,
+    tokenLifetimeSec: () => longestTokenLifetimeSec(gateway?.config ?? config, (gateway?.identities ?? identities).map((i) => i.config)),
+  });
   const identityById = new Map(identities.map((i) => [i.config.id, i]));
   const tokens = new TokenService({
     issuer: config.issuer,
@@ -55,7 +66,7 @@ async function buildGateway(config: Config, opts: StartOptions = {}): Promise<Ga
     identity: (id) => identityById.get(id),
   });
   const metrics = createMetrics();
-  return {
+  return (gateway = {
     config,
     identities,
     identityById,
@@ -68,7 +79,7 @@ async function buildGateway(config: Config, opts: StartOptions = {}): Promise<Ga
     log,
     metrics,
     revocation: createRevocationChecker({ ...opts.revocation, clock, log, registry: metrics.registry }),
-  };
+  });
 }
 
 /**
@@ -140,12 +151,14 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
       tlsPort,
       async close() {
         await Promise.all(servers.map((s) => new Promise<void>((r) => { s.close(() => r()); s.closeAllConnections(); })));
+        gateway.keys.close();
         await gateway.revocation.close();
         await gateway.store.close();
       },
     };
   } catch (e) {
     servers.forEach((s) => s.close());
+    gateway.keys.close();
     await gateway.revocation.close();
     await gateway.store.close();
     throw e;
