@@ -436,6 +436,9 @@ export async function replicationInfo(port: number): Promise<Record<string, stri
   return Object.fromEntries(text.split('\r\n').filter((l) => l.includes(':')).map((l) => l.split(':', 2) as [string, string]));
 }
 
+/** A (re)joining replica's full sync starts at once, not after the default 5 s diskless-sync delay. */
+const FAST_RESYNC = ['--repl-diskless-sync-delay', '0'];
+
 export interface SentinelSetOptions extends SentinelOptions {
   /** Default certgate-master. */
   name?: string;
@@ -469,9 +472,9 @@ export async function startRedisSentinelSet(opts: SentinelSetOptions = {}): Prom
     await Promise.all(nodes.map((n) => n.stop()));
   };
   try {
-    nodes.push(await startRedis());
+    nodes.push(await startRedis({ args: FAST_RESYNC }));
     const master = nodes[0]!;
-    nodes.push(await startRedis({ args: ['--replicaof', '127.0.0.1', String(master.port)] }));
+    nodes.push(await startRedis({ args: [...FAST_RESYNC, '--replicaof', '127.0.0.1', String(master.port)] }));
     await waitUntil('the replica is in sync', async () => (await replicationInfo(nodes[1]!.port)).master_link_status === 'up');
     const count = opts.sentinels ?? 3;
     const sOpts = { quorum: 2, ...opts };
@@ -574,6 +577,7 @@ export async function startRedisCluster(opts: ClusterOptions = {}): Promise<Redi
             '--cluster-node-timeout', String(opts.nodeTimeoutMs ?? 1500),
             // A replica that lost its master a while ago still takes over (tests kill at any time).
             '--cluster-replica-validity-factor', '0',
+            ...FAST_RESYNC,
           ],
         }),
       );

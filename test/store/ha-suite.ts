@@ -1,6 +1,7 @@
 /**
  * The fleet promises on a highly available Redis (Sentinel or Cluster), with TWO compiled gateway
- * processes sharing it and `store.waitReplicas: 1`: exact uses under racing calls, revoke and
+ * processes sharing it and `store.waitReplicas: 1` (plus a third with the default configuration,
+ * called through the failover): exact uses under racing calls, revoke and
  * revoke-all across gateways, WAIT refusing while the replica does not acknowledge, and a master
  * SIGKILLed while calls run — the replica is promoted and service resumes with no gateway restart,
  * no call answered 204 beyond the uses, and nothing but 503 store_unavailable in between.
@@ -42,6 +43,8 @@ export function haFleetSuite(label: string, startBackend: () => Promise<HaBacken
     let backend: HaBackend;
     let a: CertgateProcess;
     let b: CertgateProcess;
+    /** The default configuration (no waitReplicas), with unlimited tokens for the failover identity. */
+    let c: CertgateProcess;
     let header: string;
 
     beforeAll(async () => {
@@ -64,10 +67,15 @@ export function haFleetSuite(label: string, startBackend: () => Promise<HaBacken
       // Same keys directory: the second gateway loads the key the first generated.
       a = await startCertgate({ config, dir });
       b = await startCertgate({ config, dir });
+      c = await startCertgate({
+        config: { ...config, store: backend.store, identities: [{ id: 'failover', caCertificate: pki.rootA.pem }] },
+        dir: makeTempDir('certgate-ha-default-'),
+      });
     }, 120_000);
     afterAll(async () => {
       await a?.stop();
       await b?.stop();
+      await c?.stop();
       await backend?.stop();
     });
 
@@ -123,20 +131,24 @@ export function haFleetSuite(label: string, startBackend: () => Promise<HaBacken
 
     it('a master killed while calls run: the replica takes over, no gateway restart, no use answered twice', async () => {
       const token = await login(a, 'failover');
+      const unlimited = await login(c, 'failover');
       const master = await backend.masterFor(tokenKey('failover'));
-      const answers: Array<Answer & { afterKill: boolean; at: number }> = [];
+      type Timed = Answer & { afterKill: boolean; at: number };
+      const answers: Timed[] = [];
+      const answersC: Timed[] = [];
       let killedAt = 0;
       let stop = false;
-      // Two callers, each alternating gateways, paced so the uses outlast the failover.
+      // Two callers, each alternating gateways, paced so the uses outlast the failover; a third on
+      // the gateway with the default configuration (no WAIT), same identity, so the same master.
       const caller = async (n: number) => {
         for (let i = 0; !stop; i++) {
           const startedAfterKill = killedAt > 0;
-          const r = await forward((i + n) % 2 ? a : b, token);
-          answers.push({ ...r, afterKill: startedAfterKill, at: Date.now() });
+          const r = n === 2 ? await forward(c, unlimited) : await forward((i + n) % 2 ? a : b, token);
+          (n === 2 ? answersC : answers).push({ ...r, afterKill: startedAfterKill, at: Date.now() });
           await sleep(50);
         }
       };
-      const callers = [caller(0), caller(1)];
+      const callers = [caller(0), caller(1), caller(2)];
       await sleep(300);
       killedAt = Date.now();
       await master.kill();
@@ -145,7 +157,11 @@ export function haFleetSuite(label: string, startBackend: () => Promise<HaBacken
         // its replica, so WAIT 1 can be met again (with one replica per master nothing else could).
         await waitUntil('a replica is promoted', async () => (await backend.masterFor(tokenKey('failover'))) !== master, FAILOVER_BOUND_MS);
         await backend.rejoin(master);
-        await waitUntil('calls succeed again', async () => answers.some((x) => x.afterKill && x.status === 204), FAILOVER_BOUND_MS);
+        await waitUntil(
+          'calls succeed again',
+          async () => answers.some((x) => x.afterKill && x.status === 204) && answersC.some((x) => x.afterKill && x.status === 204),
+          FAILOVER_BOUND_MS,
+        );
       } finally {
         stop = true;
         await Promise.all(callers);
@@ -156,6 +172,12 @@ export function haFleetSuite(label: string, startBackend: () => Promise<HaBacken
       const refused = answers.filter((x) => x.status !== 204);
       expect(refused.every((x) => x.status === 503 && x.error === 'store_unavailable'), JSON.stringify(refused.slice(0, 5))).toBe(true);
       expect(answers.some((x) => x.status === 503)).toBe(true);
+      // The same without waitReplicas: back without a restart, 503 store_unavailable meanwhile.
+      const backAtC = answersC.find((x) => x.afterKill && x.status === 204)!.at;
+      expect(backAtC - killedAt).toBeLessThan(FAILOVER_BOUND_MS);
+      const refusedC = answersC.filter((x) => x.status !== 204);
+      expect(refusedC.every((x) => x.status === 503 && x.error === 'store_unavailable'), JSON.stringify(refusedC.slice(0, 5))).toBe(true);
+      expect(refusedC.length).toBeGreaterThan(0);
 
       // Spend what is left, racing on both gateways: over the whole run, never more 204s than uses.
       let exhausted = false;
@@ -168,7 +190,7 @@ export function haFleetSuite(label: string, startBackend: () => Promise<HaBacken
       expect(exhausted).toBe(true);
       expect(answers.filter((x) => x.status === 204).length).toBeLessThanOrEqual(FAILOVER_USES);
       expect(await forward(a, token)).toEqual({ status: 401, error: 'token_uses_exhausted' });
-      console.info(`[${label}] failover: service back ${backAt - killedAt} ms after the kill; ${refused.length} calls refused 503 meanwhile`);
+      console.info(`[${label}] failover: service back ${backAt - killedAt} ms after the kill (${backAtC - killedAt} ms without waitReplicas); ${refused.length} + ${refusedC.length} calls refused 503 meanwhile`);
     }, 90_000);
   });
 }
