@@ -1,4 +1,4 @@
-import type { ChainableCommander, Cluster, Redis } from 'ioredis';
+import { Cluster, type ChainableCommander, type Redis } from 'ioredis';
 import { storeUnavailable } from '../errors.js';
 
 /** `store.waitReplicas`: how many replicas must acknowledge a write, and how long WAIT may block. */
@@ -35,7 +35,12 @@ export async function writeAndWait<T>(
   const results = await p.exec();
   if (!results || results.length !== 2) throw new Error('token store: pipeline returned no results');
   const [[writeErr, reply], [waitErr, acked]] = results as [[Error | null, T], [Error | null, unknown]];
-  if (writeErr) throw writeErr;
+  if (writeErr) {
+    // A redirected pipeline is not followed (the WAIT answered, so ioredis sees no retriable
+    // pipeline): refuse this call, and let the next one find the slot's new owner.
+    if (client instanceof Cluster && /^(MOVED|ASK|CLUSTERDOWN) /.test(writeErr.message)) client.refreshSlotsCache();
+    throw writeErr;
+  }
   if (waitErr) throw waitErr;
   if (mustAck(reply) && Number(acked) < wait.replicas) {
     throw storeUnavailable(
