@@ -128,3 +128,19 @@ export function machine() {
   const c = cpus();
   return { cpus: c.length, model: c[0]?.model ?? 'unknown', node: process.version, loadavg: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number) };
 }
+
+/** CPU seconds (user + system) a process has used so far, from /proc (clock ticks of 10 ms). */
+export function cpuSeconds(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** runLoad, also measuring the CPU the server process `pid` (and redis-server) spent. */
+export async function runMeasured(pid, opts, redisPid) {
+  const before = cpuSeconds(pid);
+  const redisBefore = redisPid ? cpuSeconds(redisPid) : 0;
+  const r = await runLoad(opts);
+  const cpu = cpuSeconds(pid) - before;
+  return { ...r, cpu_seconds: cpu, redis_cpu_seconds: redisPid ? cpuSeconds(redisPid) - redisBefore : 0 };
+}

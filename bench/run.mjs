@@ -10,16 +10,18 @@
 //
 // Last line: {baseline, forward, login_warm, login_cold, forward_memory, rss_mb, machine};
 // each figure {rps, p50_ms, p99_ms, errors, ratio} plus, where a floor exists,
-// {ratio_to_floor, ratio_to_floor_rounds, floor: {rps, p50_ms, p99_ms, errors}}.
+// {ratio_to_floor, ratio_to_floor_rounds, cpu_us_per_request, cpu_ratio_to_floor,
+//  floor: {rps, p50_ms, p99_ms, errors, cpu_us_per_request}}.
 //
-//   npm run bench                      the figures above
+//   npm run bench                      the figures above (BENCH_SECONDS, BENCH_ROUNDS, BENCH_WARMUP_SECONDS,
+//                                      BENCH_CONNECTIONS, BENCH_COLD, BENCH_ONLY=forward,login_warm)
 //   npm run bench -- --rss [N]         RSS under N (default 1,000,000) requests of mixed traffic
 //                                      with ever-new certificates (bench/rss.mjs)
 import 'reflect-metadata';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { killTracked, machine, root, runLoad, rssMb, spawnTracked, startFloor, startGateway, startRedis, waitFor, freePort } from './lib.mjs';
+import { killTracked, machine, root, runLoad, runMeasured, rssMb, spawnTracked, startFloor, startGateway, startRedis, waitFor, freePort } from './lib.mjs';
 
 if (process.argv.includes('--rss')) {
   await import('./rss.mjs');
@@ -31,6 +33,8 @@ const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const COLD = Number(process.env.BENCH_COLD ?? 2000);
+/** BENCH_ONLY=forward,login_warm: measure only those floor scenarios (quicker, for development). */
+const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',')) : undefined;
 const { mintCertificate, generateKeys } = await import(join(root, 'dist/pki/mint.js'));
 
 const LOGIN = '/api/v1/auth/tls-cert-auth/login';
@@ -46,6 +50,12 @@ function aggregate(runs) {
     p50_ms: p50s[Math.floor(p50s.length / 2)],
     p99_ms: Math.max(...runs.map((r) => r.p99_ms)),
     errors: runs.reduce((s, r) => s + r.errors, 0),
+    ...(runs[0].cpu_seconds !== undefined
+      ? {
+          cpu_us_per_request: Math.round((1e6 * runs.reduce((s, r) => s + r.cpu_seconds, 0)) / requests),
+          redis_cpu_us_per_request: Math.round((1e6 * runs.reduce((s, r) => s + r.redis_cpu_seconds, 0)) / requests),
+        }
+      : {}),
   };
 }
 
@@ -96,14 +106,17 @@ try {
   /** Load descriptions per scenario: certgate's for round i (-1 = warm-up) and the floor's. */
   const scenarios = {
     forward: {
+      pids: [gwRedis.pid, floors.forward.pid],
       certgate: () => ({ url: gwRedis.url + '/api/v1/auth/forward', headers: { authorization: `Bearer ${tRedis}` }, duration: DURATION }),
       floor: () => ({ url: floors.forward.url + '/api/v1/auth/forward', headers: { authorization: `Bearer ${tRedis}` }, duration: DURATION }),
     },
     login_warm: {
+      pids: [gwRedis.pid, floors.login_warm.pid],
       certgate: () => ({ ...JSON_POST, url: gwRedis.url + LOGIN, headers: { ...JSON_POST.headers, 'x-ssl-client-cert': header }, duration: DURATION }),
       floor: () => ({ ...JSON_POST, url: floors.login_warm.url + LOGIN, headers: { ...JSON_POST.headers, 'x-ssl-client-cert': header }, duration: DURATION }),
     },
     login_cold: {
+      pids: [gwRedis.pid, floors.login_cold.pid],
       certgate: (i) => ({ ...JSON_POST, url: gwRedis.url + LOGIN, amount: COLD, perRequest: { header: 'x-ssl-client-cert', file: coldFiles[i + 1] } }),
       floor: () => ({ ...JSON_POST, url: floors.login_cold.url + LOGIN, amount: COLD, perRequest: { header: 'x-ssl-client-cert', file: coldFiles[0] } }),
     },
@@ -112,6 +125,7 @@ try {
   const result = { baseline: { ...baseline, ratio: 1 } };
   const withRatio = (f) => ({ ...f, ratio: Number((f.rps / baseline.rps).toFixed(4)) });
   for (const [name, s] of Object.entries(scenarios)) {
+    if (ONLY && !ONLY.has(name)) continue;
     const warm = (d) => (d.duration ? { ...d, duration: WARMUP } : { ...d, amount: Math.min(d.amount, 500) });
     await runLoad({ connections: CONNECTIONS, ...warm(s.certgate(-1)) });
     await runLoad({ connections: CONNECTIONS, ...warm(s.floor()) });
@@ -121,7 +135,7 @@ try {
       // Alternate who goes first, so a drift in background load favours neither.
       const order = i % 2 === 0 ? ['certgate', 'floor'] : ['floor', 'certgate'];
       for (const who of order) {
-        const r = await runLoad({ connections: CONNECTIONS, ...s[who](i) });
+        const r = await runMeasured(who === 'certgate' ? s.pids[0] : s.pids[1], { connections: CONNECTIONS, ...s[who](i) }, redis.proc.pid);
         (who === 'certgate' ? mine : theirs).push(r);
       }
     }
@@ -131,6 +145,9 @@ try {
       ...figure,
       ratio_to_floor: Number((figure.rps / floor.rps).toFixed(3)),
       ratio_to_floor_rounds: mine.map((m, i) => Number((m.rps / theirs[i].rps).toFixed(3))),
+      // CPU the server spent per request (redis-server's shown beside it), floor's over
+      // certgate's: steadier than rps on a machine shared with other work.
+      cpu_ratio_to_floor: Number((floor.cpu_us_per_request / figure.cpu_us_per_request).toFixed(3)),
       floor,
     };
   }
@@ -141,7 +158,7 @@ try {
 
   for (const [k, v] of Object.entries(result)) {
     if (typeof v !== 'object' || !('rps' in v)) continue;
-    const floor = v.floor ? `  floor ${String(v.floor.rps).padStart(6)} rps (errors ${v.floor.errors})  ratio_to_floor ${v.ratio_to_floor} [${v.ratio_to_floor_rounds.join(' ')}]` : '';
+    const floor = v.floor ? `  floor ${String(v.floor.rps).padStart(6)} rps (errors ${v.floor.errors})  ratio_to_floor ${v.ratio_to_floor} [${v.ratio_to_floor_rounds.join(' ')}]  cpu/req ${v.cpu_us_per_request}+${v.redis_cpu_us_per_request} vs ${v.floor.cpu_us_per_request}+${v.floor.redis_cpu_us_per_request} us (${v.cpu_ratio_to_floor})` : '';
     console.error(`${k.padEnd(15)} ${String(v.rps).padStart(7)} rps  p50 ${v.p50_ms} ms  p99 ${v.p99_ms} ms  errors ${v.errors}  ratio ${v.ratio}${floor}`);
   }
   console.log(JSON.stringify(result));

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/load.js';
+import type { VerifiedPathCache } from '../identity/path-cache.js';
 import type { CompiledIdentity } from '../identity/policy.js';
 import type { ParsedCertCache } from '../pki/parse-cache.js';
 import type { CompiledProxies } from '../proxy/trusted.js';
@@ -17,6 +18,8 @@ export interface Gateway {
   identityById: ReadonlyMap<string, CompiledIdentity>;
   /** Presented certificates, parsed once (bounded by entries and bytes). */
   certs: ParsedCertCache;
+  /** Certification paths verified by earlier logins (dropped when revocation data changes). */
+  paths: VerifiedPathCache;
   proxies: CompiledProxies;
   store: TokenStore;
   keys: KeyRing;

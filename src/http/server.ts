@@ -2,8 +2,9 @@ import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import type { Config } from '../config/load.js';
+import { VerifiedPathCache } from '../identity/path-cache.js';
 import { compileIdentity } from '../identity/policy.js';
 import { ParsedCertCache } from '../pki/parse-cache.js';
 import { compileTrustedProxies } from '../proxy/trusted.js';
@@ -13,7 +14,9 @@ import type { TokenStore } from '../store/types.js';
 import { KeyRing } from '../token/keys.js';
 import { TokenService } from '../token/service.js';
 import { systemClock, type Clock } from '../util/clock.js';
+import { createLogger } from '../util/log.js';
 import { createApp } from './app.js';
+import { withFastForward } from './fast-forward.js';
 import type { Gateway } from './gateway.js';
 import { createMetrics } from './metrics.js';
 
@@ -36,7 +39,7 @@ export interface StartOptions {
 }
 
 async function buildGateway(config: Config, opts: StartOptions = {}): Promise<Gateway> {
-  const log = opts.log ?? pino({ level: config.log.level, base: { svc: 'certgate' } });
+  const log = opts.log ?? createLogger(config.log.level);
   const clock = opts.clock ?? systemClock;
   const store = opts.store ?? storeFromConfig(config, throttledStoreErrorLog(log, clock));
   const keys = await KeyRing.open(config.keys.dir);
@@ -52,11 +55,13 @@ async function buildGateway(config: Config, opts: StartOptions = {}): Promise<Ga
     identity: (id) => identityById.get(id),
   });
   const metrics = createMetrics();
+  const paths = new VerifiedPathCache();
   return {
     config,
     identities,
     identityById,
     certs: new ParsedCertCache(),
+    paths,
     proxies: compileTrustedProxies(config.trustedProxies),
     store,
     keys,
@@ -64,7 +69,7 @@ async function buildGateway(config: Config, opts: StartOptions = {}): Promise<Ga
     clock,
     log,
     metrics,
-    revocation: createRevocationChecker({ ...opts.revocation, clock, log, registry: metrics.registry }),
+    revocation: createRevocationChecker({ ...opts.revocation, clock, log, registry: metrics.registry, onDataChanged: () => paths.clear() }),
   };
 }
 
@@ -101,9 +106,10 @@ function listen(server: Server, port: number, host: string): Promise<number> {
 export async function startGateway(config: Config, opts: StartOptions = {}): Promise<RunningGateway> {
   const gateway = await buildGateway(config, opts);
   const app = createApp(gateway);
+  const handler = withFastForward(gateway, app.callback());
   const servers: Server[] = [];
   try {
-    const http = createHttpServer({ maxHeaderSize: MAX_HEADER_BYTES }, app.callback());
+    const http = createHttpServer({ maxHeaderSize: MAX_HEADER_BYTES }, handler);
     servers.push(http);
     const httpPort = await listen(http, config.server.port, config.server.host);
     let tlsPort: number | undefined;
@@ -114,7 +120,7 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
       const ca = tls.clientCa ? readFileSync(tls.clientCa, 'utf8') : config.identities.flatMap((i) => i.bundle.map((c) => c.native.toString())).join('\n');
       const https = createHttpsServer(
         { cert: readFileSync(tls.cert), key: readFileSync(tls.key), ca: ca || undefined, requestCert: true, rejectUnauthorized: false, maxHeaderSize: MAX_HEADER_BYTES },
-        app.callback(),
+        handler,
       );
       servers.push(https);
       tlsPort = await listen(https, tls.port, tls.host ?? config.server.host);

@@ -2,6 +2,7 @@ import { CertgateError, badRequest, certRefused, isCertgateError } from '../erro
 import type { ParsedCert } from '../pki/certificate.js';
 import { validateClientChain } from '../pki/validate.js';
 import type { RevocationChecker } from '../revocation/checker.js';
+import type { VerifiedPathCache } from './path-cache.js';
 import { checkLoginIp, checkNamePolicy, type CompiledIdentity } from './policy.js';
 
 export interface PresentedCertificate {
@@ -34,12 +35,13 @@ function tryIdentity(
   cert: PresentedCertificate,
   clientIp: string,
   now: Date,
+  paths: VerifiedPathCache | undefined,
 ): Attempt {
   let stage = Stage.Ip;
   try {
     checkLoginIp(identity, clientIp);
     stage = Stage.Chain;
-    const { path } = validateClientChain({ leaf: cert.leaf, presented: cert.chain, bundle: identity.config.bundle, now });
+    const path = verifiedPath(identity, cert, now, paths);
     stage = Stage.Policy;
     checkNamePolicy(identity, cert.leaf);
     return { ok: true, path };
@@ -47,6 +49,16 @@ function tryIdentity(
     if (!isCertgateError(e)) throw e;
     return { ok: false, stage, error: e };
   }
+}
+
+/** The validated path leaf → anchor, from the cache when this chain was validated before. */
+function verifiedPath(identity: CompiledIdentity, cert: PresentedCertificate, now: Date, paths: VerifiedPathCache | undefined): ParsedCert[] {
+  const bundle = identity.config.bundle;
+  const cached = paths?.get(bundle, cert.leaf, cert.chain, now);
+  if (cached) return cached;
+  const { path } = validateClientChain({ leaf: cert.leaf, presented: cert.chain, bundle, now });
+  paths?.set(bundle, cert.leaf, cert.chain, path);
+  return path;
 }
 
 /**
@@ -67,6 +79,8 @@ export async function authenticateCertificate(opts: {
   identities: CompiledIdentity[];
   now: Date;
   revocation: RevocationChecker;
+  /** Verified paths of earlier logins (only the path search is skipped; see VerifiedPathCache). */
+  paths?: VerifiedPathCache;
 }): Promise<Authenticated> {
   const { cert, clientIp, now, revocation } = opts;
   let pool = opts.identities;
@@ -80,7 +94,7 @@ export async function authenticateCertificate(opts: {
   const candidates: Authenticated[] = [];
   let best: { stage: Stage; error: CertgateError } | undefined;
   for (const identity of pool) {
-    const r = tryIdentity(identity, cert, clientIp, now);
+    const r = tryIdentity(identity, cert, clientIp, now, opts.paths);
     if (r.ok) candidates.push({ identity, leaf: cert.leaf, path: r.path });
     else if (!best || r.stage > best.stage) best = r;
   }

@@ -109,12 +109,12 @@ export class TokenService {
     let fixed = this.fixedFields.get(claims.jti);
     if (!fixed) {
       record = unwrap(await this.o.store.check(claims.jti, claims.sub, now, false));
-      fixed = record;
-      this.fixedFields.set(claims.jti, fixedFieldsOf(record));
+      fixed = fixedFieldsOf(record, this.cidrs(record.trustedIps));
+      this.fixedFields.set(claims.jti, fixed);
     }
     this.checkCaller(claims, fixed, ctx);
-    const missing = (ctx.requiredScopes ?? []).filter((s) => !fixed.scopes.includes(s));
-    if (missing.length > 0) throw forbidden('insufficient_scope', `the access token lacks scope ${missing.join(' ')}`);
+    const missing = ctx.requiredScopes?.filter((s) => !fixed.scopes.includes(s));
+    if (missing && missing.length > 0) throw forbidden('insufficient_scope', `the access token lacks scope ${missing.join(' ')}`);
     const consume = ctx.consume && fixed.usesLimit > 0;
     if (consume || !record) record = unwrap(await this.o.store.check(claims.jti, claims.sub, now, consume));
     return { claims, record };
@@ -125,7 +125,7 @@ export class TokenService {
     const claims = await this.verify(token);
     const now = this.o.clock.now();
     const current = unwrap(await this.o.store.check(claims.jti, claims.sub, now, false));
-    this.checkCaller(claims, current, ctx);
+    this.checkCaller(claims, fixedFieldsOf(current, this.cidrs(current.trustedIps)), ctx);
     const identity = this.o.identity(current.identityId)!; // checkCaller refused a removed identity
     if (current.expiresAt >= current.maxExpiresAt) {
       throw tokenRefused('token_max_ttl_reached', 'the access token has reached its maximum lifetime; log in again');
@@ -164,7 +164,7 @@ export class TokenService {
   private checkCaller(claims: AccessClaims, record: FixedFields, ctx: CallerContext): void {
     if (record.identityId !== claims.sub) throw tokenRefused('token_unknown', 'the access token is not known');
     if (!this.o.identity(record.identityId)) throw tokenRefused('token_unknown', 'the identity of this token is no longer configured');
-    if (!this.cidrs(record.trustedIps).contains(ctx.clientIp)) {
+    if (!record.trustedIpSet.contains(ctx.clientIp)) {
       throw forbidden('token_ip_not_allowed', 'the access token may not be used from this address');
     }
     const bound = claims.cnf?.['x5t#S256'];
@@ -212,12 +212,12 @@ export class TokenService {
   }
 }
 
-/** The parts of a token record that never change after issue. */
-type FixedFields = Pick<TokenRecord, 'identityId' | 'trustedIps' | 'certSha256' | 'scopes' | 'usesLimit'>;
+/** The parts of a token record that never change after issue, with its IP list compiled. */
+type FixedFields = Pick<TokenRecord, 'identityId' | 'certSha256' | 'scopes' | 'usesLimit'> & { trustedIpSet: CidrSet };
 
-const fixedFieldsOf = (r: TokenRecord): FixedFields => ({
+const fixedFieldsOf = (r: TokenRecord, trustedIpSet: CidrSet): FixedFields => ({
   identityId: r.identityId,
-  trustedIps: r.trustedIps,
+  trustedIpSet,
   certSha256: r.certSha256,
   scopes: r.scopes,
   usesLimit: r.usesLimit,

@@ -7,6 +7,7 @@ import { optionalString, readJsonObject, requiredString } from '../body.js';
 import { authorizeRequest } from '../bearer.js';
 import { callerOf, presentedCertificate, requireCertificate } from '../caller.js';
 import type { Gateway } from '../gateway.js';
+import type { TokenRecord } from '../../store/types.js';
 
 /** The Infisical-compatible auth endpoints: login, renew, revoke, self, forward-auth. */
 export function authRoutes(gw: Gateway): Router {
@@ -29,6 +30,7 @@ export function authRoutes(gw: Gateway): Router {
         identities: gw.identities,
         now: new Date(gw.clock.now()),
         revocation: gw.revocation,
+        paths: gw.paths,
       });
       const { response, record } = await gw.tokens.issue(auth.identity, auth.leaf);
       Object.assign(fields, { identity: auth.identity.config.id, jti: record.jti, outcome: 'success' });
@@ -71,17 +73,31 @@ export function authRoutes(gw: Gateway): Router {
     };
   });
 
-  const forward = async (ctx: Context) => {
-    const { record } = await authorizeRequest(ctx, gw, true);
-    ctx.set('X-Certgate-Identity', record.identityId);
-    ctx.set('X-Certgate-Subject', headerSafe(record.subject));
-    ctx.set('X-Certgate-Scopes', record.scopes.join(' '));
-    ctx.status = 204;
-  };
   // nginx auth_request sends the original method; Traefik/Envoy may too.
-  r.all('/forward', forward);
+  r.all('/forward', forwardHandler(gw));
 
   return r;
+}
+
+/**
+ * Forward-auth: one bearer check that costs one use, the identity in response headers, 204.
+ * The exact path is answered before Koa by src/http/fast-forward.ts, with identityHeaders.
+ */
+function forwardHandler(gw: Gateway): (ctx: Context) => Promise<void> {
+  return async (ctx) => {
+    const { record } = await authorizeRequest(ctx, gw, true);
+    for (const [name, value] of identityHeaders(record)) ctx.set(name, value);
+    ctx.status = 204;
+  };
+}
+
+/** The headers a successful forward-auth answers with. */
+export function identityHeaders(record: TokenRecord): [string, string][] {
+  return [
+    ['X-Certgate-Identity', record.identityId],
+    ['X-Certgate-Subject', headerSafe(record.subject)],
+    ['X-Certgate-Scopes', record.scopes.join(' ')],
+  ];
 }
 
 /**
