@@ -56,6 +56,12 @@ const secret = (what: string) => z.string().min(16, `${what} must be at least 16
 /** Claims an identity may not set: they are the gateway's own. */
 const RESERVED_CLAIMS = ['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'scope', 'cnf', 'client_id'];
 
+/** Certificate fields an identity may copy into token claims (`certificateClaims`). */
+export const CERTIFICATE_CLAIM_SOURCES = [
+  'subject.CN', 'subject.O', 'subject.OU', 'serial', 'sha256', 'spiffeId',
+  'san.dns', 'san.uri', 'san.email', 'san.ip',
+] as const;
+
 const identity = z
   .object({
     id: z.string().regex(IDENTITY_ID, 'must match [a-z0-9._-]{1,128}'),
@@ -74,6 +80,13 @@ const identity = z
     scopes: z.array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'scope tokens may not contain spaces or quotes')).default([]),
     claims: z
       .record(z.string(), z.unknown())
+      .default({})
+      .refine((c) => !Object.keys(c).some((k) => RESERVED_CLAIMS.includes(k)), {
+        message: `may not set reserved claims (${RESERVED_CLAIMS.join(', ')})`,
+      }),
+    /** Claim name → certificate field; also forwarded as X-Certgate-Claim-<name> by forward-auth. */
+    certificateClaims: z
+      .record(z.string(), z.enum(CERTIFICATE_CLAIM_SOURCES))
       .default({})
       .refine((c) => !Object.keys(c).some((k) => RESERVED_CLAIMS.includes(k)), {
         message: `may not set reserved claims (${RESERVED_CLAIMS.join(', ')})`,
@@ -99,6 +112,11 @@ const identity = z
   .superRefine((v, ctx) => {
     if (v.accessTokenTTL > v.accessTokenMaxTTL) {
       ctx.addIssue({ code: 'custom', path: ['accessTokenTTL'], message: 'must not exceed accessTokenMaxTTL' });
+    }
+    for (const k of Object.keys(v.certificateClaims)) {
+      // Claim names become header names (X-Certgate-Claim-<name>) and JSON keys: keep them plain.
+      if (!/^[a-z][a-z0-9_]{0,63}$/.test(k)) ctx.addIssue({ code: 'custom', path: ['certificateClaims', k], message: 'claim names match [a-z][a-z0-9_]{0,63}' });
+      if (k in v.claims) ctx.addIssue({ code: 'custom', path: ['certificateClaims', k], message: `claim "${k}" is also set in claims` });
     }
     if ((v.caCertificate === undefined) === (v.caCertificateFile === undefined)) {
       ctx.addIssue({ code: 'custom', path: ['caCertificate'], message: 'exactly one of caCertificate or caCertificateFile is required' });

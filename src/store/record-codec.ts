@@ -21,6 +21,7 @@ export function encodeRecord(rec: TokenRecord): string[] {
     'trustedIps', JSON.stringify(rec.trustedIps),
     'certSha256', rec.certSha256,
     'revoked', rec.revoked ? '1' : '0',
+    ...(rec.certClaims && Object.keys(rec.certClaims).length > 0 ? ['certClaims', JSON.stringify(rec.certClaims)] : []),
   ];
 }
 
@@ -48,5 +49,6 @@ export function decodeRecord(flat: unknown): TokenRecord {
     trustedIps: JSON.parse(str('trustedIps')) as string[],
     certSha256: str('certSha256'),
     revoked: str('revoked') === '1',
+    ...(h.has('certClaims') ? { certClaims: JSON.parse(h.get('certClaims')!) as Record<string, string | string[]> } : {}),
   };
 }

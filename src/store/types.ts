@@ -28,6 +28,8 @@ export interface TokenRecord {
   /** Hex SHA-256 of the client certificate DER (also the RFC 8705 binding when enabled). */
   certSha256: string;
   revoked: boolean;
+  /** Claims taken from the certificate at login (identity `certificateClaims`); fixed for the token's life. */
+  certClaims?: Record<string, string | string[]>;
 }
 
 export const TOKEN_REFUSALS = ['not_found', 'revoked', 'expired', 'uses_exhausted'] as const;

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { forbidden, tokenRefused } from '../errors.js';
+import { certificateClaimsOf } from '../identity/certificate-claims.js';
 import type { CompiledIdentity } from '../identity/policy.js';
 import type { ParsedCert } from '../pki/certificate.js';
 import type { StoreOutcome, TokenRecord, TokenRefusal, TokenStore } from '../store/types.js';
@@ -88,6 +89,7 @@ export class TokenService {
       trustedIps: id.accessTokenTrustedIps,
       certSha256: leaf.sha256,
       revoked: false,
+      certClaims: certificateClaimsOf(id.certificateClaims, leaf),
     };
     // The record first: a store outage must leave no usable token behind.
     await this.o.store.put(record);
@@ -188,8 +190,10 @@ export class TokenService {
 
   private claimsFor(record: TokenRecord, identity: CompiledIdentity, iat = floorSec(record.createdAt)): AccessClaims {
     const id = identity.config;
+    // The schema keeps both claim sources apart from each other and from the reserved claims.
     return {
       ...id.claims,
+      ...record.certClaims,
       iss: this.o.issuer,
       aud: this.o.audience,
       sub: record.identityId,

@@ -3,6 +3,7 @@ import type { Context } from 'koa';
 import { audit } from '../../audit/events.js';
 import { isCertgateError } from '../../errors.js';
 import { authenticateCertificate } from '../../identity/authenticate.js';
+import { claimHeaderName } from '../../identity/certificate-claims.js';
 import { optionalString, readJsonObject, requiredString } from '../body.js';
 import { authorizeRequest } from '../bearer.js';
 import { callerOf, presentedCertificate, requireCertificate } from '../caller.js';
@@ -97,6 +98,10 @@ export function identityHeaders(record: TokenRecord): [string, string][] {
     ['X-Certgate-Identity', record.identityId],
     ['X-Certgate-Subject', headerSafe(record.subject)],
     ['X-Certgate-Scopes', record.scopes.join(' ')],
+    ...Object.entries(record.certClaims ?? {}).map(([claim, value]): [string, string] => [
+      claimHeaderName(claim),
+      headerSafe(Array.isArray(value) ? value.map((v) => v.replace(/,/g, '%2C')).join(',') : value),
+    ]),
   ];
 }
 
