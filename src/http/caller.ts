@@ -64,7 +64,7 @@ export function presentedCertificate(ctx: RequestView, gw: Gateway, caller: Call
   if (ders.length === 0) return null;
   // Size first, for the whole chain: an oversized certificate is refused before any is parsed.
   for (const der of ders) assertCertificateSize(der);
-  const [leaf, ...chain] = ders.map((d) => gw.certs.parse(d));
+  const [leaf, ...chain] = ders.map((d, i) => gw.certs.parse(d, i === 0 ? gw.leafAdmission.admit : undefined));
   return { leaf: leaf!, chain };
 }
 

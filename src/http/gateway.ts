@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/load.js';
 import type { VerifiedPathCache } from '../identity/path-cache.js';
+import type { LeafAdmission } from './leaf-admission.js';
 import type { CompiledIdentity } from '../identity/policy.js';
 import type { ParsedCertCache } from '../pki/parse-cache.js';
 import type { CompiledProxies } from '../proxy/trusted.js';
@@ -18,6 +19,8 @@ export interface Gateway {
   identityById: ReadonlyMap<string, CompiledIdentity>;
   /** Presented certificates, parsed once (bounded by entries and bytes). */
   certs: ParsedCertCache;
+  /** Which leaves `certs` keeps: from their second login on. */
+  leafAdmission: LeafAdmission;
   /** Certification paths verified by earlier logins (dropped when revocation data changes). */
   paths: VerifiedPathCache;
   proxies: CompiledProxies;

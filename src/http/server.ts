@@ -17,6 +17,7 @@ import { systemClock, type Clock } from '../util/clock.js';
 import { createLogger } from '../util/log.js';
 import { createApp } from './app.js';
 import { withFastForward } from './fast-forward.js';
+import { LeafAdmission } from './leaf-admission.js';
 import type { Gateway } from './gateway.js';
 import { createMetrics } from './metrics.js';
 
@@ -60,7 +61,10 @@ async function buildGateway(config: Config, opts: StartOptions = {}): Promise<Ga
     config,
     identities,
     identityById,
-    certs: new ParsedCertCache(),
+    // 16 MiB (~1,500 EC leaves with their intermediates): repeat logins and shared intermediates
+    // hit; a bigger budget mostly holds certificates that never come back (bench --rss).
+    certs: new ParsedCertCache({ maxBytes: 16 * 1024 * 1024 }),
+    leafAdmission: new LeafAdmission(),
     paths,
     proxies: compileTrustedProxies(config.trustedProxies),
     store,

@@ -14,15 +14,18 @@ import type { ParsedCert } from '../pki/certificate.js';
  *   depend on what was presented).
  * It is served only while `now` lies inside every path certificate's validity (so never after
  * the first notAfter in the path, nor before the last notBefore, whatever the clock does), and
- * the whole cache is dropped when revocation data changes (a CRL loaded or re-read). Bounded LRU.
+ * the whole cache is dropped when revocation data changes (a CRL loaded or re-read). Bounded LRU
+ * of small entries (hashes and two times, ~0.5 KB each).
  */
 export class VerifiedPathCache {
   private readonly map = new Map<string, Entry>();
   private readonly bundleIds = new WeakMap<readonly ParsedCert[], string>();
   readonly maxEntries: number;
+  /** Logins served from the cache (the path search and its signature checks skipped). */
+  hits = 0;
 
   constructor(opts: { maxEntries?: number } = {}) {
-    this.maxEntries = opts.maxEntries ?? 5_000;
+    this.maxEntries = opts.maxEntries ?? 10_000;
   }
 
   get size(): number {
@@ -39,9 +42,18 @@ export class VerifiedPathCache {
       this.map.delete(key);
       return undefined;
     }
+    // The path is rebuilt from this login's own certificates (the key guarantees they are the
+    // same ones), so an entry holds hashes, never parsed certificates the parse cache let go.
+    const path: ParsedCert[] = [];
+    for (const sha of e.path) {
+      const c = leaf.sha256 === sha ? leaf : (presented.find((p) => p.sha256 === sha) ?? bundle.find((b) => b.sha256 === sha));
+      if (!c) return undefined;
+      path.push(c);
+    }
     this.map.delete(key);
     this.map.set(key, e);
-    return e.path;
+    this.hits++;
+    return path;
   }
 
   /** Remembers a path that validateClientChain just accepted for these inputs. */
@@ -54,7 +66,7 @@ export class VerifiedPathCache {
       notAfter = Math.min(notAfter, c.notAfter.getTime());
     }
     this.map.delete(key);
-    this.map.set(key, { path, notBefore, notAfter });
+    this.map.set(key, { path: path.map((c) => c.sha256), notBefore, notAfter });
     if (this.map.size > this.maxEntries) this.map.delete(this.map.keys().next().value as string);
   }
 
@@ -78,7 +90,8 @@ export class VerifiedPathCache {
 }
 
 interface Entry {
-  path: ParsedCert[];
+  /** SHA-256s of the path, leaf … anchor. */
+  path: string[];
   /** Epoch ms: the latest notBefore and the earliest notAfter of the path. */
   notBefore: number;
   notAfter: number;

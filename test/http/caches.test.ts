@@ -68,7 +68,9 @@ describe('caches never let a revoked, spent or expired token or certificate thro
     clock.set(t0);
     await token(good, 'agents');
     expect(gw.gateway.paths.size).toBeGreaterThan(0);
-    expect((await login(good, 'agents')).status).toBe(200); // served from the path cache
+    const hits = gw.gateway.paths.hits;
+    expect((await login(good, 'agents')).status).toBe(200);
+    expect(gw.gateway.paths.hits).toBe(hits + 1); // served from the path cache
     clock.set(t0 + 2 * DAY + 1000);
     const res = await login(good, 'agents');
     expect(res.status).toBe(401);
@@ -79,7 +81,9 @@ describe('caches never let a revoked, spent or expired token or certificate thro
   it('a CRL that starts listing the certificate after a cached login refuses the next login', async () => {
     clock.set(t0);
     expect((await login(bad, 'checked')).status).toBe(200);
+    const hits = gw.gateway.paths.hits;
     expect((await login(bad, 'checked')).status).toBe(200);
+    expect(gw.gateway.paths.hits).toBe(hits + 1);
     await writeCrl([bad], t0 - HOUR / 2); // a new file: other size and mtime, re-read on the next login
     const res = await login(bad, 'checked');
     expect(res.status).toBe(401);

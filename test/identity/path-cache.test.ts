@@ -47,8 +47,11 @@ describe('verified-path cache', () => {
 
     const first = await login(t0);
     expect(paths.size).toBe(1);
+    expect(paths.hits).toBe(0);
     const second = await login(t0 + DAY);
-    expect(second.path).toBe(first.path); // the very array cached: no new path search
+    expect(paths.hits).toBe(1); // no path search this time
+    expect(second.path).toEqual(first.path);
+    expect(second.path[1]).toBe(cert.chain[0]); // this login's own parsed certificates
     expect(second.path.map((c) => c.subject)).toEqual(['CN=agent-1', 'CN=Cache Inter', 'CN=Cache Root']);
     expect(revocation.calls).toBe(2);
   });
