@@ -80,6 +80,8 @@ describe('caches never let a revoked, spent or expired token or certificate thro
 
   it('a CRL that starts listing the certificate after a cached login refuses the next login', async () => {
     clock.set(t0);
+    // The first login also loads the CRL file for the first time, which drops the path cache.
+    expect((await login(bad, 'checked')).status).toBe(200);
     expect((await login(bad, 'checked')).status).toBe(200);
     const hits = gw.gateway.paths.hits;
     expect((await login(bad, 'checked')).status).toBe(200);
