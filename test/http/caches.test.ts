@@ -90,6 +90,11 @@ describe('caches never let a revoked, spent or expired token or certificate thro
     const res = await login(bad, 'checked');
     expect(res.status).toBe(401);
     expect(res.body.error).toBe('certificate_revoked');
+    // New revocation data dropped every cached path: the next login searches its path again.
+    clock.set(t0);
+    const before = gw.gateway.paths.hits;
+    expect((await login(good, 'agents')).status).toBe(200);
+    expect(gw.gateway.paths.hits).toBe(before);
   });
 
   it('a token revoked after cached calls is refused', async () => {
