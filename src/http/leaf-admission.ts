@@ -8,10 +8,10 @@ import { BoundedMap } from '../util/bounded-map.js';
  * the old generation until a full GC: with ever-new certificates that garbage, not the cache,
  * was most of the gateway's RSS (bench --rss). Workloads logging in again with the same
  * certificate hit the cache from their second login. Intermediates are always admitted.
- * Remembers up to 50,000 hashes (~6 MB).
+ * Remembers the last 10,000 leaves seen (~1.3 MB).
  */
 export class LeafAdmission {
-  private readonly seen = new BoundedMap<string, true>(50_000);
+  private readonly seen = new BoundedMap<string, true>(10_000);
 
   admit = (sha256: string): boolean => {
     if (this.seen.get(sha256)) return true;

@@ -25,7 +25,7 @@ export class VerifiedPathCache {
   hits = 0;
 
   constructor(opts: { maxEntries?: number } = {}) {
-    this.maxEntries = opts.maxEntries ?? 10_000;
+    this.maxEntries = opts.maxEntries ?? 4_000;
   }
 
   get size(): number {

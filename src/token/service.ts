@@ -65,9 +65,9 @@ export class TokenService {
   private readonly cidrCache = new BoundedMap<string, CidrSet>(1000);
   // Sized for memory: a verified token (its text and claims) holds ~1.2 KB, so 10,000 cost ~12 MB
   // (50,000 cost ~60 MB, most of the gateway's RSS under ever-new tokens); an evicted token only
-  // costs one signature check on its next call. Fixed fields are ~0.2 KB each.
+  // costs one signature check on its next call. Fixed fields are ~0.3 KB each.
   private readonly verified = new BoundedMap<string, AccessClaims>(10_000);
-  private readonly fixedFields = new BoundedMap<string, FixedFields>(20_000);
+  private readonly fixedFields = new BoundedMap<string, FixedFields>(10_000);
 
   constructor(private readonly o: TokenServiceOptions) {}
 
