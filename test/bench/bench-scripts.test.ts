@@ -26,7 +26,7 @@ describe('npm run bench / npm run soak', () => {
       expect(out[k].floor).toMatchObject({ rps: expect.any(Number), errors: 0 });
     }
     expect(out.rss_mb).toBeGreaterThan(0);
-  });
+  }, 240_000);
 
   it('soak: errors by kind, RSS and p99 over time, no unexpected error across a Redis restart', () => {
     const r = node([join('bench', 'soak.mjs'), '--minutes', '0.4', '--restart-every', '8', '--certificates', '40', '--concurrency', '4']);
@@ -39,5 +39,5 @@ describe('npm run bench / npm run soak', () => {
     for (const p of out.curve) expect(p).toMatchObject({ t_s: expect.any(Number), p99_ms: expect.anything(), rss_mb: [expect.any(Number), expect.any(Number)] });
     expect(out.operations.login).toBeGreaterThan(0);
     expect(out.operations.forward).toBeGreaterThan(0);
-  });
+  }, 240_000);
 });
