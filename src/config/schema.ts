@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { HEADER_FORMATS } from '../proxy/types.js';
 import { assertCidr, CidrSet } from '../util/cidr.js';
+import { compileSpiffePattern } from '../identity/spiffe.js';
+import { overlappingProxyEntries } from '../proxy/overlap.js';
 
 /** A CIDR list whose entries are validated at startup, not at first use. */
 const cidrList = z.array(
@@ -70,7 +72,19 @@ const identity = z
     caCertificateFile: z.string().optional(),
     allowedCommonNames: z.array(z.string().min(1)).optional(),
     allowedSubjectAltNames: z
-      .array(z.string().regex(/^(DNS|URI|EMAIL|IP):.+$/, 'must be DNS:, URI:, EMAIL: or IP: followed by a pattern'))
+      .array(
+        z
+          .string()
+          .regex(/^(DNS|URI|SPIFFE|EMAIL|IP):.+$/, 'must be DNS:, URI:, SPIFFE:, EMAIL: or IP: followed by a pattern')
+          .superRefine((v, ctx) => {
+            if (!v.startsWith('SPIFFE:')) return;
+            try {
+              compileSpiffePattern(v.slice('SPIFFE:'.length));
+            } catch (e) {
+              ctx.addIssue({ code: 'custom', message: (e as Error).message });
+            }
+          }),
+      )
       .optional(),
     accessTokenTTL: z.number().int().positive().default(7200),
     accessTokenMaxTTL: z.number().int().positive().default(86400),
@@ -170,8 +184,22 @@ export const configSchema = z
       })
       .strict()
       .default({ url: 'redis://127.0.0.1:6379' }),
-    keys: z.object({ dir: z.string().default('./keys') }).strict().default({ dir: './keys' }),
-    trustedProxies: z.array(trustedProxy).default([]),
+    keys: z
+      .object({
+        dir: z.string().default('./keys'),
+        /** What `certgate keys rotate` creates; verification pins each key to its own algorithm. */
+        algorithm: z.enum(['ES256', 'EdDSA', 'RS256']).default('ES256'),
+        /** Seconds a new key is in the JWKS before any gateway signs with it. */
+        publishBefore: z.number().int().min(0).default(3600),
+      })
+      .strict()
+      .default({ dir: './keys', algorithm: 'ES256', publishBefore: 3600 }),
+    trustedProxies: z
+      .array(trustedProxy)
+      .default([])
+      .superRefine((entries, ctx) => {
+        for (const o of overlappingProxyEntries(entries)) ctx.addIssue({ code: 'custom', path: [o.second, 'cidrs', o.secondCidr], message: o.message });
+      }),
     identities: z.array(identity).default([]),
     admin: z.object({ tokens: z.array(secret('an admin token')).default([]) }).strict().default({ tokens: [] }),
     introspection: z
@@ -179,6 +207,15 @@ export const configSchema = z
       .strict()
       .default({ clients: [] }),
     routes: z.array(route).default([]),
+    /** Login and token limits, counted in the store (shared by every gateway); 0 = no limit. */
+    limits: z
+      .object({
+        loginsPerIpPerMinute: z.number().int().min(0).default(600),
+        loginsPerIdentityPerMinute: z.number().int().min(0).default(6000),
+        outstandingTokensPerIdentity: z.number().int().min(0).default(100_000),
+      })
+      .strict()
+      .default({ loginsPerIpPerMinute: 600, loginsPerIdentityPerMinute: 6000, outstandingTokensPerIdentity: 100_000 }),
     log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).strict().default({ level: 'info' }),
     /** Allowed clock skew, seconds, when verifying token times. */
     clockSkewSeconds: z.number().int().min(0).max(300).default(30),

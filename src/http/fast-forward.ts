@@ -3,10 +3,9 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import { authorizeRequest } from './bearer.js';
 import type { Gateway } from './gateway.js';
 import { errorAnswer } from './middleware/errors.js';
-import { identityHeaders } from './routes/auth.js';
+import { FORWARD_PATH, identityHeaders } from './routes/auth.js';
 
-/** The exact path of forward-auth, called once for every request a proxy lets through. */
-export const FORWARD_PATH = '/api/v1/auth/forward';
+export { FORWARD_PATH };
 const FORWARD_WITH_QUERY = `${FORWARD_PATH}?`;
 
 /**
@@ -16,8 +15,8 @@ const FORWARD_WITH_QUERY = `${FORWARD_PATH}?`;
  * docs/performance.md. The answer is the same as through Koa — the same bearer check
  * (authorizeRequest), X-Request-Id, identity headers and 204, refusals rendered by the same
  * errorAnswer as errorHandler — so only the exact path is taken here, for every method but HEAD;
- * HEAD and every other spelling (trailing slash, other case, absolute-form URL) go through Koa
- * and the router to the same checks. Middleware added to the Koa app does not see these
+ * HEAD and every other spelling (other case, absolute-form URL) go through Koa and the router
+ * to the same checks (longer paths are Envoy ext_authz's, answered 200 there). Middleware added to the Koa app does not see these
  * requests: anything that must see every request belongs in this function as well.
  */
 export function withFastForward(gw: Gateway, koa: RequestListener): RequestListener {

@@ -9,13 +9,17 @@ import { compileIdentity } from '../identity/policy.js';
 import { ParsedCertCache } from '../pki/parse-cache.js';
 import { compileTrustedProxies } from '../proxy/trusted.js';
 import { createRevocationChecker, type RevocationOptions } from '../revocation/checker.js';
+import { audit } from '../audit/events.js';
 import { storeFromConfig } from '../store/from-config.js';
+import type { PolicyVerdict } from '../store/redis-policy.js';
 import type { TokenStore } from '../store/types.js';
-import { KeyRing } from '../token/keys.js';
+import { longestTokenLifetimeSec } from '../token/key-lifecycle.js';
+import { KEY_REFRESH_MS, KeyRing } from '../token/keys.js';
 import { TokenService } from '../token/service.js';
 import { systemClock, type Clock } from '../util/clock.js';
-import { createLogger } from '../util/log.js';
+import { createLogger } from '../util/logger.js';
 import { createApp } from './app.js';
+import { answerParserErrors } from './client-error.js';
 import { withFastForward } from './fast-forward.js';
 import { LeafAdmission } from './leaf-admission.js';
 import type { Gateway } from './gateway.js';
@@ -40,11 +44,20 @@ export interface StartOptions {
 }
 
 async function buildGateway(config: Config, opts: StartOptions = {}): Promise<Gateway> {
-  const log = opts.log ?? createLogger(config.log.level);
+  const log = opts.log ?? createLogger({ level: config.log.level, base: { svc: 'certgate' } });
   const clock = opts.clock ?? systemClock;
-  const store = opts.store ?? storeFromConfig(config, throttledStoreErrorLog(log, clock));
-  const keys = await KeyRing.open(config.keys.dir);
+  const store = opts.store ?? storeFromConfig(config, throttledStoreErrorLog(log, clock), storePolicyLog(log));
   const identities = config.identities.map(compileIdentity);
+  // Read at every keys.dir re-read, from the gateway as it is then (identities may change while running).
+  let gateway: Gateway | undefined;
+  const keys = await KeyRing.open({
+    dir: config.keys.dir,
+    clock,
+    log,
+    create: { algorithm: config.keys.algorithm },
+    refreshMs: KEY_REFRESH_MS,
+    tokenLifetimeSec: () => longestTokenLifetimeSec(gateway?.config ?? config, (gateway?.identities ?? identities).map((i) => i.config)),
+  });
   const identityById = new Map(identities.map((i) => [i.config.id, i]));
   const tokens = new TokenService({
     issuer: config.issuer,
@@ -57,7 +70,7 @@ async function buildGateway(config: Config, opts: StartOptions = {}): Promise<Ga
   });
   const metrics = createMetrics();
   const paths = new VerifiedPathCache();
-  return {
+  return (gateway = {
     config,
     identities,
     identityById,
@@ -74,7 +87,7 @@ async function buildGateway(config: Config, opts: StartOptions = {}): Promise<Ga
     log,
     metrics,
     revocation: createRevocationChecker({ ...opts.revocation, clock, log, registry: metrics.registry, onDataChanged: () => paths.clear() }),
-  };
+  });
 }
 
 /**
@@ -93,6 +106,15 @@ function throttledStoreErrorLog(log: Logger, clock: Clock): (e: Error) => void {
     log.warn({ event: 'store_error', err: e.message, repeated: folded }, 'token store connection error');
     last = now;
     folded = 0;
+  };
+}
+
+/** Redis's maxmemory-policy verdicts (src/store/redis-policy.ts), logged when they change. */
+function storePolicyLog(log: Logger): (v: PolicyVerdict) => void {
+  return (v) => {
+    if (v.status === 'misconfigured') audit(log, 'store_misconfigured', { node: v.node, policy: v.policy, reason: v.message }, v.message);
+    else if (v.status === 'unverifiable') log.warn({ event: 'store_policy_unverifiable', node: v.node }, v.message);
+    else log.info({ event: 'store_policy_ok', node: v.node, policy: v.policy }, `Redis at ${v.node} has maxmemory-policy ${v.policy}`);
   };
 }
 
@@ -115,6 +137,7 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
   try {
     const http = createHttpServer({ maxHeaderSize: MAX_HEADER_BYTES }, handler);
     servers.push(http);
+    answerParserErrors(http, gateway.log);
     const httpPort = await listen(http, config.server.port, config.server.host);
     let tlsPort: number | undefined;
     const tls = config.server.tls;
@@ -127,6 +150,7 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
         handler,
       );
       servers.push(https);
+      answerParserErrors(https, gateway.log);
       tlsPort = await listen(https, tls.port, tls.host ?? config.server.host);
     }
     gateway.log.info({ event: 'listening', http: `${config.server.host}:${httpPort}`, tls: tlsPort, store: gateway.store.kind, identities: gateway.identities.length }, 'certgate listening');
@@ -136,12 +160,14 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
       tlsPort,
       async close() {
         await Promise.all(servers.map((s) => new Promise<void>((r) => { s.close(() => r()); s.closeAllConnections(); })));
+        gateway.keys.close();
         await gateway.revocation.close();
         await gateway.store.close();
       },
     };
   } catch (e) {
     servers.forEach((s) => s.close());
+    gateway.keys.close();
     await gateway.revocation.close();
     await gateway.store.close();
     throw e;

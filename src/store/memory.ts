@@ -1,6 +1,8 @@
 import { storeUnavailable } from '../errors.js';
 import { systemClock, type Clock } from '../util/clock.js';
-import type { StoreOutcome, TokenRecord, TokenRefusal, TokenStore } from './types.js';
+import { quotaExceeded } from './limits.js';
+import { OutstandingTokens, RateWindows } from './memory-limits.js';
+import type { PutOptions, RateDecision, StoreOutcome, TokenRecord, TokenRefusal, TokenStore } from './types.js';
 
 export interface MemoryTokenStoreOptions {
   /** How often records past maxExpiresAt are dropped even if nobody reads them (default 60 s). */
@@ -20,6 +22,9 @@ export class MemoryTokenStore implements TokenStore {
   protected readonly records = new Map<string, TokenRecord>();
   /** identityId → revoke-all watermark. One small entry per identity ever revoked; never expires. */
   private readonly watermarks = new Map<string, number>();
+  /** identityId → its outstanding tokens (the quota's count; see memory-limits.ts). */
+  private readonly outstanding = new Map<string, OutstandingTokens>();
+  private readonly rates = new RateWindows();
   private readonly clock: Clock;
   private sweepTimer: NodeJS.Timeout | undefined;
 
@@ -40,18 +45,29 @@ export class MemoryTokenStore implements TokenStore {
     let dropped = 0;
     for (const [jti, rec] of this.records) {
       if (now >= rec.maxExpiresAt) {
-        this.records.delete(jti);
+        this.forget(rec);
         dropped++;
       }
     }
+    this.rates.sweep(now);
     return dropped;
   }
 
-  async put(record: TokenRecord): Promise<void> {
+  async put(record: TokenRecord, opts: PutOptions = {}): Promise<void> {
     this.assertOpen();
     // jti collisions would silently reset uses or un-revoke a token; refuse instead.
     if (this.records.has(record.jti)) throw new Error(`token store: duplicate jti ${record.jti}`);
+    let set = this.outstanding.get(record.identityId);
+    if (!set) this.outstanding.set(record.identityId, (set = new OutstandingTokens()));
+    const max = opts.maxOutstanding ?? 0;
+    if (max > 0 && set.count(record.createdAt) >= max) throw quotaExceeded(set.nextExpiry() - record.createdAt);
     this.records.set(record.jti, copy(record));
+    set.add(record.jti, record.expiresAt);
+  }
+
+  async hitRate(bucket: string, limit: number, windowMs: number, now: number): Promise<RateDecision> {
+    this.assertOpen();
+    return this.rates.hit(bucket, limit, windowMs, now);
   }
 
   async check(jti: string, identityId: string, now: number, consume: boolean): Promise<StoreOutcome> {
@@ -59,7 +75,11 @@ export class MemoryTokenStore implements TokenStore {
     const rec = this.records.get(jti);
     const reason = this.refusal(rec, identityId, now);
     if (reason || !rec) return { ok: false, reason: reason ?? 'not_found' };
-    if (consume && rec.usesLimit > 0) rec.usesRemaining -= 1;
+    if (consume && rec.usesLimit > 0) {
+      rec.usesRemaining -= 1;
+      // The last use spent: no longer outstanding, it stops counting against the quota.
+      if (rec.usesRemaining <= 0) this.outstanding.get(rec.identityId)?.delete(rec.jti);
+    }
     return { ok: true, record: copy(rec) };
   }
 
@@ -69,6 +89,7 @@ export class MemoryTokenStore implements TokenStore {
     const reason = this.refusal(rec, identityId, now);
     if (reason || !rec) return { ok: false, reason: reason ?? 'not_found' };
     rec.expiresAt = Math.min(newExpiresAt, rec.maxExpiresAt);
+    this.outstanding.get(rec.identityId)?.renew(rec.jti, rec.expiresAt);
     return { ok: true, record: copy(rec) };
   }
 
@@ -77,6 +98,7 @@ export class MemoryTokenStore implements TokenStore {
     const rec = this.records.get(jti);
     if (!rec) return false;
     rec.revoked = true;
+    this.outstanding.get(rec.identityId)?.delete(jti);
     return true;
   }
 
@@ -85,6 +107,9 @@ export class MemoryTokenStore implements TokenStore {
     // Monotonic: a later call with an older `at` must not un-revoke anything.
     const current = this.watermarks.get(identityId);
     if (current === undefined || at > current) this.watermarks.set(identityId, at);
+    // The tokens the watermark covers are no longer outstanding.
+    const set = this.outstanding.get(identityId);
+    set?.deleteWhere((jti) => (this.records.get(jti)?.createdAt ?? -Infinity) <= at);
   }
 
   async ping(): Promise<void> {
@@ -95,6 +120,15 @@ export class MemoryTokenStore implements TokenStore {
     clearInterval(this.sweepTimer);
     this.sweepTimer = undefined;
     this.records.clear();
+    this.outstanding.clear();
+    this.rates.clear();
+  }
+
+  private forget(rec: TokenRecord): void {
+    this.records.delete(rec.jti);
+    const set = this.outstanding.get(rec.identityId);
+    set?.delete(rec.jti);
+    if (set?.size === 0) this.outstanding.delete(rec.identityId);
   }
 
   /** The checks of TokenStore.check, in the same order as the Redis Lua prelude. */
@@ -105,7 +139,7 @@ export class MemoryTokenStore implements TokenStore {
     if (rec.revoked || (watermark !== undefined && rec.createdAt <= watermark)) return 'revoked';
     if (now >= rec.expiresAt) {
       // Past the hard cap nothing can revive it (renew included): drop it now rather than at the sweep.
-      if (now >= rec.maxExpiresAt) this.records.delete(rec.jti);
+      if (now >= rec.maxExpiresAt) this.forget(rec);
       return 'expired';
     }
     if (rec.usesLimit > 0 && rec.usesRemaining <= 0) return 'uses_exhausted';

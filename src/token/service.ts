@@ -71,7 +71,11 @@ export class TokenService {
 
   constructor(private readonly o: TokenServiceOptions) {}
 
-  async issue(identity: CompiledIdentity, leaf: ParsedCert): Promise<{ response: TokenResponse; record: TokenRecord }> {
+  /**
+   * With `maxOutstanding` (limits.outstandingTokensPerIdentity) the store refuses, 429
+   * token_quota_exceeded, when the identity already holds that many outstanding tokens.
+   */
+  async issue(identity: CompiledIdentity, leaf: ParsedCert, opts: { maxOutstanding?: number } = {}): Promise<{ response: TokenResponse; record: TokenRecord }> {
     const id = identity.config;
     // createdAt keeps milliseconds: a revoke-all watermark set a moment ago must not cover a token
     // issued after it. Expiries are whole seconds, like the JWT's exp.
@@ -95,7 +99,7 @@ export class TokenService {
       certClaims: certificateClaimsOf(id.certificateClaims, leaf),
     };
     // The record first: a store outage must leave no usable token behind.
-    await this.o.store.put(record);
+    await this.o.store.put(record, { maxOutstanding: opts.maxOutstanding ?? 0 });
     const accessToken = await signToken(this.claimsFor(record, identity), this.o.keys);
     return { response: this.response(accessToken, record, nowSec), record };
   }

@@ -5,9 +5,10 @@ import { startRedis, type RedisServer } from '../helpers/launcher.js';
 import { makeTestPki, nginxEscaped } from '../helpers/pki.js';
 
 /**
- * Forward-auth on its exact path is answered in front of Koa (src/http/fast-forward.ts); every
- * other spelling goes through Koa and the router. Both must give the same answers: status,
- * identity headers, X-Request-Id, the error document and its headers, and the use they cost.
+ * Forward-auth on its exact path is answered in front of Koa (src/http/fast-forward.ts); HEAD
+ * and longer paths (Envoy ext_authz, answered 200) go through Koa and the router. Both must give
+ * the same answers: identity headers, X-Request-Id, the error document and its headers, and the
+ * use they cost.
  */
 describe('forward-auth fast path answers exactly like the Koa route', () => {
   let redis: RedisServer;
@@ -50,16 +51,18 @@ describe('forward-auth fast path answers exactly like the Koa route', () => {
     const t = await token();
     const auth = { headers: { authorization: `Bearer ${t}` } };
     const fast = await answer(FORWARD_PATH, auth);
-    const viaKoa = await answer(`${FORWARD_PATH}/`, auth);
-    expect(fast).toEqual(viaKoa);
+    // HEAD on the exact path goes through Koa: the same 204 and headers.
+    expect(await answer(FORWARD_PATH, { ...auth, method: 'HEAD' })).toEqual(fast);
+    // Longer paths (Envoy ext_authz) go through Koa too: 200 with the same identity headers.
+    const envoy = await answer(`${FORWARD_PATH}/`, auth);
+    expect(envoy).toEqual({ ...fast, status: 200, headers: { ...fast.headers, 'content-type': envoy.headers['content-type'] } });
     expect(fast.status).toBe(204);
     expect(fast.requestId).toBe(true);
     expect(fast.headers['x-certgate-identity']).toBe('agents');
     expect(fast.headers['x-certgate-subject']).toBe('CN=agent-1, O=certgate tests');
     expect(fast.headers['x-certgate-scopes']).toBe('a b');
-    // Query string and other methods take the fast path too; HEAD goes through Koa.
+    // Query string and other methods take the fast path too.
     expect((await answer(`${FORWARD_PATH}?rd=/x`, { ...auth, method: 'POST' })).status).toBe(204);
-    expect((await answer(FORWARD_PATH, { ...auth, method: 'HEAD' })).status).toBe(204);
     // Four uses, four calls above: both paths counted theirs.
     const spent = await answer(FORWARD_PATH, auth);
     expect(spent).toEqual(await answer(`${FORWARD_PATH}/`, auth));

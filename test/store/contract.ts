@@ -6,6 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { StoreOutcome, TokenStore } from '../../src/store/types.js';
 import { T0, limited, makeRecord, type RawAccess, type StoreUnderTest } from './fixtures.js';
+import { limitsContract } from './limits-contract.js';
 
 const okRecord = (o: StoreOutcome) => {
   if (!o.ok) throw new Error(`expected ok, got ${o.reason}`);
@@ -201,6 +202,8 @@ export function tokenStoreContract(label: string, create: () => Promise<StoreUnd
       expect(await store.revoke(rec.jti)).toBe(false);
       expect(await raw.recordExists(rec.identityId, rec.jti)).toBe(false);
     });
+
+    limitsContract(() => store);
 
     it('answers ping while open and store_unavailable for everything after close', async () => {
       await expect(store.ping()).resolves.toBeUndefined();

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../helpers/terminators.js';
 
 /**
- * The gateway's log lines are written in the background (src/util/log.ts). Whatever is still
+ * The gateway's log lines are written in the background (src/util/logger.ts, stdout not a TTY). Whatever is still
  * buffered when the process exits must reach stdout: a process that logs many lines in one go and
  * exits at once (as `serve` does after SIGTERM) leaves none behind.
  */
@@ -15,8 +15,8 @@ describe('asynchronous logging', () => {
       [
         '--input-type=module',
         '-e',
-        `const { createLogger } = await import(${JSON.stringify(join(REPO_ROOT, 'dist/util/log.js'))});
-         const log = createLogger('info');
+        `const { createLogger } = await import(${JSON.stringify(join(REPO_ROOT, 'dist/util/logger.js'))});
+         const log = createLogger({ level: 'info', base: { svc: 'certgate' } });
          for (let i = 0; i < 20000; i++) log.info({ audit: true, event: 'login', n: i }, 'login');
          ${exit}`,
       ],

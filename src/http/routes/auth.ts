@@ -1,5 +1,5 @@
 import Router from '@koa/router';
-import type { Context } from 'koa';
+import type { Context, Next } from 'koa';
 import { audit } from '../../audit/events.js';
 import { isCertgateError } from '../../errors.js';
 import { authenticateCertificate } from '../../identity/authenticate.js';
@@ -9,15 +9,23 @@ import { authorizeRequest } from '../bearer.js';
 import { callerOf, presentedCertificate, requireCertificate } from '../caller.js';
 import type { Gateway } from '../gateway.js';
 import type { TokenRecord } from '../../store/types.js';
+import { LoginLimits } from '../../token/login-limits.js';
+
+/** The exact forward-auth path (204); longer paths are Envoy ext_authz's (200). */
+export const FORWARD_PATH = '/api/v1/auth/forward';
 
 /** The Infisical-compatible auth endpoints: login, renew, revoke, self, forward-auth. */
 export function authRoutes(gw: Gateway): Router {
   const r = new Router({ prefix: '/api/v1/auth' });
+  // gw.config is read at each login: a reloaded `limits:` applies at once.
+  const limits = new LoginLimits(gw.store, () => gw.config.limits, gw.clock);
 
-  r.post('/tls-cert-auth/login', async (ctx) => {
+  r.post('/tls-cert-auth/login', noStore, async (ctx) => {
     const caller = callerOf(ctx, gw);
     const fields: Record<string, unknown> = { peer: caller.peer, clientIp: caller.clientIp, direct: caller.direct };
     try {
+      // Cheap refusal first: one store round trip, before the body is read or any certificate parsed.
+      await limits.admitAddress(caller.clientIp);
       const body = await readJsonObject(ctx);
       const identityId = optionalString(body, 'identityId');
       const cert = requireCertificate(presentedCertificate(ctx, gw, caller));
@@ -33,7 +41,8 @@ export function authRoutes(gw: Gateway): Router {
         revocation: gw.revocation,
         paths: gw.paths,
       });
-      const { response, record } = await gw.tokens.issue(auth.identity, auth.leaf);
+      await limits.admitIdentity(auth.identity.config.id);
+      const { response, record } = await gw.tokens.issue(auth.identity, auth.leaf, { maxOutstanding: gw.config.limits.outstandingTokensPerIdentity });
       Object.assign(fields, { identity: auth.identity.config.id, jti: record.jti, outcome: 'success' });
       gw.metrics.logins.inc({ outcome: 'success', code: '' });
       audit(gw.log, 'login', fields);
@@ -46,7 +55,7 @@ export function authRoutes(gw: Gateway): Router {
     }
   });
 
-  r.post('/token/renew', async (ctx) => {
+  r.post('/token/renew', noStore, async (ctx) => {
     const token = requiredString(await readJsonObject(ctx), 'accessToken');
     const caller = callerOf(ctx, gw);
     const presentedCertSha256 = () => presentedCertificate(ctx, gw, caller)?.leaf.sha256;
@@ -74,21 +83,42 @@ export function authRoutes(gw: Gateway): Router {
     };
   });
 
-  // nginx auth_request sends the original method; Traefik/Envoy may too.
-  r.all('/forward', forwardHandler(gw));
+  // Any method: nginx auth_request sends the original one; Traefik and Envoy may too. One use each.
+  // The exact path is answered in front of Koa (src/http/fast-forward.ts) except for HEAD.
+  const forward = forwardHandler(gw);
+  r.all('/forward', forward);
+  r.all('/forward/{*rest}', forward);
 
   return r;
 }
 
 /**
- * Forward-auth: one bearer check that costs one use, the identity in response headers, 204.
+ * RFC 6749 §5.1: answers that carry a token (and their refusals, so no cache keeps either) must
+ * not be stored. Set before the handler runs: the error handler keeps headers already set.
+ */
+async function noStore(ctx: Context, next: Next): Promise<void> {
+  ctx.set('Cache-Control', 'no-store');
+  ctx.set('Pragma', 'no-cache');
+  await next();
+}
+
+/**
+ * Forward-auth: one bearer check that costs one use, the identity in response headers.
  * The exact path is answered before Koa by src/http/fast-forward.ts, with identityHeaders.
  */
 function forwardHandler(gw: Gateway): (ctx: Context) => Promise<void> {
   return async (ctx) => {
     const { record } = await authorizeRequest(ctx, gw, true);
     for (const [name, value] of identityHeaders(record)) ctx.set(name, value);
-    ctx.status = 204;
+    // nginx auth_request and Traefik take any 2xx; the documented answer is 204. Envoy ext_authz
+    // (HTTP service) appends the original path to the configured prefix and lets the request
+    // through only on 200: every longer path, `/forward/` included, answers 200 with no body.
+    if (ctx.path === FORWARD_PATH) {
+      ctx.status = 204;
+    } else {
+      ctx.status = 200;
+      ctx.body = '';
+    }
   };
 }
 
