@@ -15,9 +15,9 @@ const FORWARD_WITH_QUERY = `${FORWARD_PATH}?`;
  * docs/performance.md. The answer is the same as through Koa — the same bearer check
  * (authorizeRequest), X-Request-Id, identity headers and 204, refusals rendered by the same
  * errorAnswer as errorHandler — so only the exact path is taken here, for every method but HEAD;
- * HEAD and every other spelling (other case, absolute-form URL) go through Koa and the router
- * to the same checks (longer paths are Envoy ext_authz's, answered 200 there). Middleware added to the Koa app does not see these
- * requests: anything that must see every request belongs in this function as well.
+ * HEAD and every other spelling (other case, absolute-form URL) go through Koa and the router to
+ * the same checks (longer paths are Envoy ext_authz's, answered 200 there). Middleware added to
+ * the Koa app does not see these requests: what must see every request belongs here as well.
  */
 export function withFastForward(gw: Gateway, koa: RequestListener): RequestListener {
   return (req, res) => {
