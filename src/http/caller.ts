@@ -4,10 +4,11 @@ import { certRefused } from '../errors.js';
 import { assertCertificateSize } from '../pki/parse-cache.js';
 import { clientIp, readForwardedCertificate } from '../proxy/trusted.js';
 import type { PresentedCertificate } from '../identity/authenticate.js';
+import { liveOf } from '../live/state.js';
 import type { Gateway } from './gateway.js';
 
 /** What the caller checks read of a request: Koa's context, or the forward fast path's view. */
-export type RequestView = Pick<Context, 'req' | 'path'>;
+export type RequestView = Pick<Context, 'req' | 'path' | 'state'>;
 
 /** Who is calling: the address policy applies to, and how the request reached us. */
 export interface Caller {
@@ -21,7 +22,7 @@ export function callerOf(ctx: RequestView, gw: Gateway): Caller {
   const peer = ctx.req.socket.remoteAddress ?? '';
   const direct = ctx.req.socket instanceof TLSSocket;
   // On the direct listener nobody sits between us and the client: forwarded headers are ignored.
-  const ip = direct ? peer : clientIp(peer, ctx.req.headersDistinct, gw.proxies);
+  const ip = direct ? peer : clientIp(peer, ctx.req.headersDistinct, liveOf(ctx).proxies);
   return { peer, clientIp: ip, direct };
 }
 
@@ -52,7 +53,7 @@ export function presentedCertificate(ctx: RequestView, gw: Gateway, caller: Call
   } else {
     let forwarded;
     try {
-      forwarded = readForwardedCertificate(caller.peer, ctx.req.headersDistinct, gw.proxies);
+      forwarded = readForwardedCertificate(caller.peer, ctx.req.headersDistinct, liveOf(ctx).proxies);
     } catch (e) {
       if ((e as { code?: string }).code === 'untrusted_proxy') {
         // A spoofing attempt, a missing proxy range, or a header of another entry passed through

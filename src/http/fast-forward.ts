@@ -17,7 +17,8 @@ const FORWARD_WITH_QUERY = `${FORWARD_PATH}?`;
  * errorAnswer as errorHandler — so only the exact path is taken here, for every method but HEAD;
  * HEAD and every other spelling (other case, absolute-form URL) go through Koa and the router to
  * the same checks (longer paths are Envoy ext_authz's, answered 200 there). Middleware added to
- * the Koa app does not see these requests: what must see every request belongs here as well.
+ * the Koa app does not see these requests: what must see every request belongs here as well
+ * (today: the live-state snapshot and `Connection: close` while draining, both below).
  */
 export function withFastForward(gw: Gateway, koa: RequestListener): RequestListener {
   return (req, res) => {
@@ -31,8 +32,12 @@ export function withFastForward(gw: Gateway, koa: RequestListener): RequestListe
 async function forward(gw: Gateway, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const reqId = randomUUID();
   res.setHeader('X-Request-Id', reqId);
+  // As the app's own middleware (src/http/app.ts) does for every Koa request: the live state this
+  // request uses from start to end, and `Connection: close` while draining.
+  const state = { live: gw.live.current };
+  if (gw.lifecycle.draining) res.setHeader('Connection', 'close');
   try {
-    const { record } = await authorizeRequest({ req, path: FORWARD_PATH }, gw, true);
+    const { record } = await authorizeRequest({ req, path: FORWARD_PATH, state }, gw, true);
     for (const [name, value] of identityHeaders(record)) res.setHeader(name, value);
     res.statusCode = 204;
     res.end();

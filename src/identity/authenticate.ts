@@ -76,7 +76,7 @@ export async function authenticateCertificate(opts: {
   cert: PresentedCertificate;
   clientIp: string;
   identityId?: string;
-  identities: CompiledIdentity[];
+  identities: readonly CompiledIdentity[];
   now: Date;
   revocation: RevocationChecker;
   /** Verified paths of earlier logins (only the path search is skipped; see VerifiedPathCache). */

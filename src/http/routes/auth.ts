@@ -9,6 +9,7 @@ import { authorizeRequest } from '../bearer.js';
 import { callerOf, presentedCertificate, requireCertificate } from '../caller.js';
 import type { Gateway } from '../gateway.js';
 import type { TokenRecord } from '../../store/types.js';
+import { liveOf } from '../../live/state.js';
 import { LoginLimits } from '../../token/login-limits.js';
 
 /** The exact forward-auth path (204); longer paths are Envoy ext_authz's (200). */
@@ -36,7 +37,7 @@ export function authRoutes(gw: Gateway): Router {
         cert,
         clientIp: caller.clientIp,
         identityId,
-        identities: gw.identities,
+        identities: liveOf(ctx).identities,
         now: new Date(gw.clock.now()),
         revocation: gw.revocation,
         paths: gw.paths,
@@ -59,9 +60,14 @@ export function authRoutes(gw: Gateway): Router {
     const token = requiredString(await readJsonObject(ctx), 'accessToken');
     const caller = callerOf(ctx, gw);
     const presentedCertSha256 = () => presentedCertificate(ctx, gw, caller)?.leaf.sha256;
-    const { response, claims } = await gw.tokens.renew(token, { clientIp: caller.clientIp, presentedCertSha256 });
-    audit(gw.log, 'renew', { outcome: 'success', identity: claims.sub, jti: claims.jti, clientIp: caller.clientIp });
-    ctx.body = response;
+    try {
+      const { response, claims } = await gw.tokens.renew(token, { clientIp: caller.clientIp, presentedCertSha256 });
+      audit(gw.log, 'renew', { outcome: 'success', identity: claims.sub, jti: claims.jti, clientIp: caller.clientIp });
+      ctx.body = response;
+    } catch (e) {
+      audit(gw.log, 'renew', { outcome: 'refused', reason: isCertgateError(e) ? e.code : 'internal_error', clientIp: caller.clientIp });
+      throw e;
+    }
   });
 
   r.post('/token/revoke', async (ctx) => {
