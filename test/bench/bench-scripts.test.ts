@@ -28,6 +28,15 @@ describe('npm run bench / npm run soak', () => {
     expect(out.rss_mb).toBeGreaterThan(0);
   }, 240_000);
 
+  it('bench --rss: RSS and heap per batch of logins with new certificates and forward calls', () => {
+    const r = node([join('bench', 'run.mjs'), '--rss', '10000'], { BENCH_CONNECTIONS: '4' });
+    expect(r.status, r.stderr).toBe(0);
+    const out = lastJson(r.stdout);
+    expect(out).toMatchObject({ requests: 10000, errors: 0, rss_mb_at_100k: expect.any(Number), rss_mb_end: expect.any(Number), growth_pct_100k_to_end: expect.any(Number) });
+    expect(out.curve).toEqual([{ requests: 10000, rss_mb: expect.any(Number), heap_total_mb: expect.any(Number), heap_used_mb: expect.any(Number) }]);
+    expect(out.curve[0].heap_used_mb).toBeGreaterThan(0);
+  }, 240_000);
+
   it('soak: errors by kind, RSS and p99 over time, no unexpected error across a Redis restart', () => {
     const r = node([join('bench', 'soak.mjs'), '--minutes', '0.4', '--restart-every', '8', '--certificates', '40', '--concurrency', '4']);
     expect(r.status, r.stderr).toBe(0);
