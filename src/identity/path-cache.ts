@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { ParsedCert } from '../pki/certificate.js';
+import type { ParsedCert } from '../pki/parsing/certificate.js';
 
 /**
  * Verified certification paths, so a workload logging in again with the same certificate does

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LeafAdmission } from '../../src/http/leaf-admission.js';
-import { ParsedCertCache } from '../../src/pki/parse-cache.js';
+import { ParsedCertCache } from '../../src/pki/parsing/parse-cache.js';
 import { makeTestPki } from '../helpers/pki.js';
 
 /** The parse cache keeps a client certificate from its second login on, intermediates at once. */

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { authenticateCertificate } from '../../src/identity/authenticate.js';
 import { VerifiedPathCache } from '../../src/identity/path-cache.js';
 import { compileIdentity } from '../../src/identity/policy.js';
-import { parseCertificate } from '../../src/pki/certificate.js';
+import { parseCertificate } from '../../src/pki/parsing/certificate.js';
 import type { RevocationChecker } from '../../src/revocation/checker.js';
 import { buildConfig } from '../../src/config/load.js';
 import { mintCertificate, type MintedCert } from '../../src/pki/mint.js';
