@@ -17,7 +17,7 @@ verbs:
   login        log in with a client certificate and print the token response
   check-cert   explain which identity a certificate would log in as, without a store
   keys         list signing keys, or generate the next one
-  tokens       revoke every token of an identity (writes to the store)
+  tokens       revoke every token of an identity or of a certificate (writes to the store)
   check-config validate a configuration file and exit`,
   serve: `certgate serve [--config FILE]
   Runs the gateway. FILE defaults to $CERTGATE_CONFIG, else the embedded config/dev.yaml
@@ -33,7 +33,11 @@ verbs:
   list: the kids in keys.dir (the newest signs). rotate: generate a new key; it is published in the
   JWKS and signs from the next start. Publish before signing: some downstreams never refetch.`,
   tokens: `certgate tokens revoke-identity ID [--config FILE]
-  Revokes every token of identity ID issued until now, on every gateway sharing the store.`,
+  Revokes every token of identity ID issued until now, on every gateway sharing the store.
+certgate tokens revoke-certificate --cert FILE | --sha256 HEX [--config FILE]
+  Revokes every outstanding token issued from that certificate, on every gateway sharing the
+  store, and refuses its logins (401 certificate_revoked) until its notAfter (with --sha256 for a
+  certificate the store never saw: for one year).`,
   'check-config': `certgate check-config [--config FILE]
   Validates the configuration exactly as serve would, and exits 0 when it is valid.`,
 };
@@ -52,6 +56,7 @@ async function main(argv: string[]): Promise<number> {
       chain: { type: 'string' },
       url: { type: 'string' },
       identity: { type: 'string' },
+      sha256: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });

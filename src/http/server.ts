@@ -7,7 +7,10 @@ import type { Config } from '../config/load.js';
 import { compileIdentity } from '../identity/policy.js';
 import { ParsedCertCache } from '../pki/parse-cache.js';
 import { compileTrustedProxies } from '../proxy/trusted.js';
+import { CertificateRevocations, killingTokensOnRevoked } from '../revocation/certificate-revocations.js';
 import { createRevocationChecker, type RevocationOptions } from '../revocation/checker.js';
+import { CrlWatcher } from '../revocation/crl-watcher.js';
+import { recheckRevocation } from '../revocation/renew-recheck.js';
 import { storeFromConfig } from '../store/from-config.js';
 import type { TokenStore } from '../store/types.js';
 import { KeyRing } from '../token/keys.js';
@@ -33,6 +36,8 @@ export interface StartOptions {
   store?: TokenStore;
   /** CRL and OCSP download limits and retry interval (defaults: 5 s, 16 MiB, 10 s). */
   revocation?: Pick<RevocationOptions, 'timeoutMs' | 'maxBytes' | 'retryMs'>;
+  /** Background CRL refresh interval (default 2 s); 0 = no timer (tests call gateway.crlWatcher.tick()). */
+  crlWatchIntervalMs?: number;
 }
 
 async function buildGateway(config: Config, opts: StartOptions = {}): Promise<Gateway> {
@@ -42,6 +47,14 @@ async function buildGateway(config: Config, opts: StartOptions = {}): Promise<Ga
   const keys = await KeyRing.open(config.keys.dir);
   const identities = config.identities.map(compileIdentity);
   const identityById = new Map(identities.map((i) => [i.config.id, i]));
+  const metrics = createMetrics();
+  const certs = new ParsedCertCache();
+  const certRevocations = new CertificateRevocations({ store, log, clock, registry: metrics.registry });
+  const revocation = killingTokensOnRevoked(
+    createRevocationChecker({ ...opts.revocation, clock, log, registry: metrics.registry }),
+    certRevocations,
+    'revocation-check',
+  );
   const tokens = new TokenService({
     issuer: config.issuer,
     audience: config.audience,
@@ -50,13 +63,20 @@ async function buildGateway(config: Config, opts: StartOptions = {}): Promise<Ga
     keys,
     clock,
     identity: (id) => identityById.get(id),
+    recheckRevocation: (record, identity, now) => recheckRevocation({ store, certs, revocation }, record, identity, now),
   });
-  const metrics = createMetrics();
+  const crlWatcher = new CrlWatcher({
+    identities: () => identities.map((i) => i.config),
+    source: revocation.crlWatch!,
+    revocations: certRevocations,
+    log,
+    intervalMs: opts.crlWatchIntervalMs,
+  });
   return {
     config,
     identities,
     identityById,
-    certs: new ParsedCertCache(),
+    certs,
     proxies: compileTrustedProxies(config.trustedProxies),
     store,
     keys,
@@ -64,7 +84,9 @@ async function buildGateway(config: Config, opts: StartOptions = {}): Promise<Ga
     clock,
     log,
     metrics,
-    revocation: createRevocationChecker({ ...opts.revocation, clock, log, registry: metrics.registry }),
+    revocation,
+    certRevocations,
+    crlWatcher,
   };
 }
 
@@ -119,6 +141,7 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
       servers.push(https);
       tlsPort = await listen(https, tls.port, tls.host ?? config.server.host);
     }
+    if (opts.crlWatchIntervalMs !== 0) gateway.crlWatcher.start();
     gateway.log.info({ event: 'listening', http: `${config.server.host}:${httpPort}`, tls: tlsPort, store: gateway.store.kind, identities: gateway.identities.length }, 'certgate listening');
     return {
       gateway,
@@ -126,6 +149,7 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
       tlsPort,
       async close() {
         await Promise.all(servers.map((s) => new Promise<void>((r) => { s.close(() => r()); s.closeAllConnections(); })));
+        await gateway.crlWatcher.stop();
         await gateway.revocation.close();
         await gateway.store.close();
       },

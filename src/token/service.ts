@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { forbidden, tokenRefused } from '../errors.js';
+import { certRefused, forbidden, tokenRefused } from '../errors.js';
 import { certificateClaimsOf } from '../identity/certificate-claims.js';
 import type { CompiledIdentity } from '../identity/policy.js';
 import type { ParsedCert } from '../pki/certificate.js';
-import type { StoreOutcome, TokenRecord, TokenRefusal, TokenStore } from '../store/types.js';
+import type { CertificateInfo, StoreOutcome, TokenRecord, TokenRefusal, TokenStore } from '../store/types.js';
 import { BoundedMap } from '../util/bounded-map.js';
 import { CidrSet } from '../util/cidr.js';
 import type { Clock } from '../util/clock.js';
@@ -33,6 +33,11 @@ export interface TokenServiceOptions {
   clock: Clock;
   /** The configured identity of that id: tokens of a removed identity stop working at once. */
   identity: (id: string) => CompiledIdentity | undefined;
+  /**
+   * Renew's revocation re-check of the token's certificate (CRL, OCSP: see src/http/server.ts);
+   * throws to refuse. Absent: renew checks no revocation.
+   */
+  recheckRevocation?: (record: TokenRecord, identity: CompiledIdentity, now: number) => Promise<void>;
 }
 
 /** What a successful bearer check yields to the route that asked for it. */
@@ -68,7 +73,8 @@ export class TokenService {
 
   constructor(private readonly o: TokenServiceOptions) {}
 
-  async issue(identity: CompiledIdentity, leaf: ParsedCert): Promise<{ response: TokenResponse; record: TokenRecord }> {
+  /** `path`: the validated path, leaf first (kept in the store for renew's revocation re-check). */
+  async issue(identity: CompiledIdentity, leaf: ParsedCert, path: readonly ParsedCert[] = [leaf]): Promise<{ response: TokenResponse; record: TokenRecord }> {
     const id = identity.config;
     // createdAt keeps milliseconds: a revoke-all watermark set a moment ago must not cover a token
     // issued after it. Expiries are whole seconds, like the JWT's exp.
@@ -90,9 +96,26 @@ export class TokenService {
       certSha256: leaf.sha256,
       revoked: false,
       certClaims: certificateClaimsOf(id.certificateClaims, leaf),
+      certIssuer: leaf.issuer,
+      certSerial: leaf.serial,
     };
-    // The record first: a store outage must leave no usable token behind.
+    const cert: CertificateInfo = {
+      sha256: leaf.sha256,
+      issuer: leaf.issuer,
+      serial: leaf.serial,
+      notAfter: leaf.notAfter.getTime(),
+      path: path.map((c) => Buffer.from(c.der).toString('base64')),
+    };
+    // Index, record, then the revoked-certificate markers — in this order, so that a certificate
+    // revoke racing this login either is seen here or sees this token (see RedisTokenStore.revokeCertificate).
+    // The record before the JWT: a store outage must leave no usable token behind.
+    await this.o.store.indexToken(cert, record);
     await this.o.store.put(record);
+    if (await this.o.store.isCertificateRevoked(cert, now)) {
+      // No JWT was signed for it; revoked all the same so that no record of it stays usable.
+      await this.o.store.revoke(record.jti);
+      throw certRefused('certificate_revoked', 'the certificate has been revoked');
+    }
     const accessToken = await signToken(this.claimsFor(record, identity), this.o.keys);
     return { response: this.response(accessToken, record, nowSec), record };
   }
@@ -132,6 +155,7 @@ export class TokenService {
     if (current.expiresAt >= current.maxExpiresAt) {
       throw tokenRefused('token_max_ttl_reached', 'the access token has reached its maximum lifetime; log in again');
     }
+    await this.o.recheckRevocation?.(current, identity, now);
     const nowSec = floorSec(now) * 1000;
     const target = nowSec + identity.config.accessTokenTTL * 1000;
     const record = unwrap(await this.o.store.renew(claims.jti, claims.sub, now, target));

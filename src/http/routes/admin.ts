@@ -5,6 +5,7 @@ import { CertgateError, badRequest } from '../../errors.js';
 import { IDENTITY_ID } from '../../config/schema.js';
 import { secretMatches } from '../../util/secret.js';
 import type { Gateway } from '../gateway.js';
+import { certificateRoutes } from './certificates.js';
 
 function requireAdmin(ctx: Context, gw: Gateway): void {
   const m = /^Bearer (.+)$/i.exec(ctx.get('authorization'));
@@ -33,5 +34,6 @@ export function adminRoutes(gw: Gateway): Router {
     audit(gw.log, 'revoke_identity', { identity: id, at, by: 'admin-api' }, 'all tokens of identity revoked');
     ctx.body = { message: `Revoked every token of identity "${id}" issued until now`, revokedBefore: new Date(at).toISOString() };
   });
+  certificateRoutes(r, gw);
   return r;
 }
