@@ -195,6 +195,15 @@ describe('certificate revocation on two gateways sharing one Redis', () => {
     expect(JSON.parse(r.stderr.trim().split('\n').pop()!)).toMatchObject({ audit: true, event: 'certificate_revoked', source: 'cli', tokens: 2 });
     for (const t of tokens) expect(await onBoth(t)).toEqual(['401 token_revoked', '401 token_revoked']);
     expect(await loginOnBoth(leaf)).toEqual(['401 certificate_revoked', '401 certificate_revoked']);
+    // A certificate never seen: the file gives its notAfter, and the marker lasts exactly until then.
+    const unseen = await pki.leaf({ cn: 'agent-cli-file-unseen', notAfter: new Date(Math.floor((t0 + 30 * DAY) / 1000) * 1000) });
+    const unseenFile = writePem(dir, 'agent-cli-unseen.pem', unseen.pem);
+    expect(spawnSync(process.execPath, [CERTGATE_MAIN, 'tokens', 'revoke-certificate', '--cert', unseenFile, '--config', a.configFile], {
+      encoding: 'utf8',
+      env: { ...process.env, REDIS_URL: '', CERTGATE_CONFIG: '' },
+    }).status).toBe(0);
+    expect(await raw.pexpiretime(redisKeys().revokedCert(shaOf(unseen)))).toBe(unseen.cert.notAfter.getTime());
+    expect(await loginOnBoth(unseen)).toEqual(['401 certificate_revoked', '401 certificate_revoked']);
   });
 
   it('certgate tokens revoke-certificate --sha256 HEX marks a certificate never seen; bad input exits 2', async () => {

@@ -149,22 +149,38 @@ describe('a revocation found at login kills the certificate\'s earlier tokens', 
     expect((await g.login(leaf, 'agents')).body.error).toBe('certificate_revoked');
     expect(await call(g, other)).toBe('401 token_revoked');
   });
+
+  it('an OCSP answer revoked at a login kills the certificate\'s tokens of other identities', async () => {
+    const statuses = new Map<string, 'good' | 'revoked'>();
+    ocsp.routes.set('/login', (serial): OcspAnswer => ({ signer: pki.interA, status: statuses.get(serial) ?? 'good', thisUpdate: new Date(t0 - HOUR), nextUpdate: new Date(t0 + HOUR) }));
+    const leaf = await pki.leaf({ cn: 'agent-ocsp-login', ocspUrl: ocsp.url('/login') });
+    const g = await gateway([identity('agents', { ocsp: { enabled: true } }), identity('plain')]);
+    const other = await token(g, leaf, 'plain');
+    statuses.set(leaf.cert.serialNumber.toLowerCase().replace(/^(00)+(?=..)/, ''), 'revoked');
+    expect((await g.login(leaf, 'agents')).body.error).toBe('certificate_revoked');
+    expect(await call(g, other)).toBe('401 token_revoked');
+    expect(g.logs.find((l) => l.event === 'certificate_revoked')).toMatchObject({ source: 'ocsp', tokens: 1 });
+  });
 });
 
 describe('background CRL refresh', () => {
-  it('fetches a CRL URL again at its nextUpdate, not before, and then kills the tokens of a newly listed certificate', async () => {
-    crls.files.set('/bg.crl', await crlListing([]));
-    const leaf = await pki.leaf({ cn: 'agent-bg' });
-    const g = await gateway([identity('agents', { crl: { urls: [crls.url('/bg.crl')] } })]);
+  it.each([
+    ['a configured URL', false],
+    ['a distribution point of a certificate seen at login (fromCertificate)', true],
+  ])('fetches %s again at its nextUpdate, not before, and then kills the tokens of a newly listed certificate', async (_what, fromCertificate) => {
+    const path = fromCertificate ? '/bg-cdp.crl' : '/bg.crl';
+    crls.files.set(path, await crlListing([]));
+    const leaf = await pki.leaf({ cn: 'agent-bg', ...(fromCertificate ? { crlDistributionPoints: [crls.url(path)] } : {}) });
+    const g = await gateway([identity('agents', { crl: fromCertificate ? { fromCertificate: true } : { urls: [crls.url(path)] } })]);
     const t = await token(g, leaf, 'agents');
-    const hits = crls.hits('/bg.crl');
-    crls.files.set('/bg.crl', await crlListing([leaf], t0 + DAY));
+    const hits = crls.hits(path);
+    crls.files.set(path, await crlListing([leaf], t0 + DAY));
     await g.gw.gateway.crlWatcher.tick();
-    expect(crls.hits('/bg.crl')).toBe(hits);
+    expect(crls.hits(path)).toBe(hits);
     expect(await call(g, t)).toBe('ok');
     g.clock.advance(DAY + 1000);
     await g.gw.gateway.crlWatcher.tick();
-    expect(crls.hits('/bg.crl')).toBe(hits + 1);
+    expect(crls.hits(path)).toBe(hits + 1);
     expect(await call(g, t)).toBe('401 token_revoked');
     expect(g.logs.find((l) => l.event === 'crl_refreshed' && l.newEntries === 1)).toMatchObject({ identity: 'agents', revokedTokens: 1 });
   });
