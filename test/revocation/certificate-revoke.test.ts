@@ -216,6 +216,8 @@ describe('certificate revocation on two gateways sharing one Redis', () => {
     const r = run('--sha256', sha256);
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('0 token(s) revoked (never seen by this store');
+    const expiry = await raw.pexpiretime(redisKeys().revokedCert(sha256));
+    expect(Math.abs(expiry - (Date.now() + 365 * DAY))).toBeLessThan(10 * 60_000);
     expect(await loginOnBoth(unseen)).toEqual(['401 certificate_revoked', '401 certificate_revoked']);
     expect(run('--sha256', 'nothex').status).toBe(2);
     expect(run().status).toBe(2);
