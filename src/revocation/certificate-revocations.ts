@@ -36,6 +36,7 @@ export class CertificateRevocations {
   private readonly tokens: Counter<'source'>;
   /** Certificates this gateway already killed after a CRL/OCSP check: one store round per certificate, not per login. */
   private readonly killed = new BoundedMap<string, true>(10_000);
+  private readonly inflight = new Map<string, Promise<void>>();
 
   constructor(private readonly o: CertificateRevocationsOptions) {
     const registers = o.registry ? [o.registry] : [];
@@ -78,12 +79,20 @@ export class CertificateRevocations {
    */
   async revokedByCheck(leaf: ParsedCert, source: 'crl' | 'ocsp', by: string): Promise<void> {
     if (this.killed.get(leaf.sha256)) return;
-    try {
-      await this.revoke({ sha256: leaf.sha256, issuer: leaf.issuer, serial: leaf.serial }, { source, by, notAfter: leaf.notAfter.getTime() });
-      this.killed.set(leaf.sha256, true);
-    } catch (e) {
-      this.o.log.error({ event: 'certificate_revoke_failed', certSha256: leaf.sha256, source, err: (e as Error).message }, 'could not revoke the tokens of a revoked certificate');
+    // A login checks each identity the certificate satisfies at once: one revoke for all of them.
+    let pending = this.inflight.get(leaf.sha256);
+    if (!pending) {
+      pending = this.revoke({ sha256: leaf.sha256, issuer: leaf.issuer, serial: leaf.serial }, { source, by, notAfter: leaf.notAfter.getTime() })
+        .then(
+          () => this.killed.set(leaf.sha256, true),
+          (e: unknown) => {
+            this.o.log.error({ event: 'certificate_revoke_failed', certSha256: leaf.sha256, source, err: (e as Error).message }, 'could not revoke the tokens of a revoked certificate');
+          },
+        )
+        .finally(() => this.inflight.delete(leaf.sha256));
+      this.inflight.set(leaf.sha256, pending);
     }
+    await pending;
   }
 }
 
