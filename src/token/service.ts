@@ -112,8 +112,10 @@ export class TokenService {
     await this.o.store.indexToken(cert, record);
     await this.o.store.put(record);
     if (await this.o.store.isCertificateRevoked(cert, now)) {
-      // No JWT was signed for it; revoked all the same so that no record of it stays usable.
-      await this.o.store.revoke(record.jti);
+      // Revoking the certificate again revokes this record (no JWT was signed for it, but no record
+      // of it may stay usable) and moves its markers to its notAfter, now known: a revoke of a
+      // certificate never seen could only guess it (UNKNOWN_CERTIFICATE_MARKER_MS).
+      await this.o.store.revokeCertificate({ sha256: cert.sha256, issuer: cert.issuer, serial: cert.serial }, { now, defaultUntil: cert.notAfter });
       throw certRefused('certificate_revoked', 'the certificate has been revoked');
     }
     const accessToken = await signToken(this.claimsFor(record, identity), this.o.keys);

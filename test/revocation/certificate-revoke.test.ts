@@ -122,15 +122,18 @@ describe('certificate revocation on two gateways sharing one Redis', () => {
   });
 
   it('a revoke for a certificate never seen answers 200 with 0 tokens, and its logins are refused on both gateways', async () => {
-    const unseen = await pki.leaf({ cn: 'agent-unseen' });
+    const unseen = await pki.leaf({ cn: 'agent-unseen', notAfter: new Date(Math.floor((t0 + 800 * DAY) / 1000) * 1000) });
     const sha256 = shaOf(unseen);
     const res = await postJson(a.url + REVOKE, { sha256 }, ADMIN);
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ revokedTokens: 0, certificates: [] });
-    expect(await loginOnBoth(unseen)).toEqual(['401 certificate_revoked', '401 certificate_revoked']);
     // Kept for one year: the certificate's notAfter is unknown.
     const expiry = await raw.pexpiretime(redisKeys().revokedCert(sha256));
     expect(Math.abs(expiry - (Date.now() + 365 * DAY))).toBeLessThan(10 * 60_000);
+    expect(await loginOnBoth(unseen)).toEqual(['401 certificate_revoked', '401 certificate_revoked']);
+    // Its login attempt told certgate the notAfter (800 days out): refused until then.
+    expect(await raw.pexpiretime(redisKeys().revokedCert(sha256))).toBe(unseen.cert.notAfter.getTime());
+    expect(await loginOnBoth(unseen)).toEqual(['401 certificate_revoked', '401 certificate_revoked']);
   });
 
   it('refuses bad input with 400 and a code, and callers without the admin token with 401', async () => {
