@@ -32,3 +32,8 @@ export const forbidden = (code: string, message: string) => new CertgateError(co
 /** 503: the token store cannot be reached; never answered with a fail-open. */
 export const storeUnavailable = (message = 'token store unavailable') =>
   new CertgateError('store_unavailable', 503, message);
+/** 429 with `Retry-After` (whole seconds, at least 1): a login limit or a token quota is reached. */
+export const tooManyRequests = (code: 'rate_limited' | 'token_quota_exceeded', message: string, retryAfterMs: number) =>
+  new CertgateError(code, 429, message, { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterMs / 1000))) });
+/** 503: the store answers but is configured so that it may lose certgate's keys (see RedisTokenStore). */
+export const storeMisconfigured = (message: string) => new CertgateError('store_misconfigured', 503, message);

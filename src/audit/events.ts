@@ -22,6 +22,7 @@ export const AUDIT_EVENTS = {
   certificate_revoked: { level: 'warn', fields: ['certSha256', 'issuer', 'serial', 'source', 'tokens', 'by'], what: 'a certificate revoked (admin API, CLI, CRL or OCSP): its tokens die, its logins are refused' },
   store_unavailable: { level: 'error', fields: ['err'], what: 'the token store became unreachable: logins and calls answer 503' },
   store_recovered: { level: 'warn', fields: ['downForMs'], what: 'the token store answers again' },
+  store_misconfigured: { level: 'error', fields: ['node', 'policy', 'reason'], what: "Redis's maxmemory-policy may evict certgate's keys: logins and calls answer 503 store_misconfigured until it is noeviction" },
 } as const satisfies Record<string, { level: 'info' | 'warn' | 'error'; fields: readonly string[]; what: string }>;
 
 export type AuditEvent = keyof typeof AUDIT_EVENTS;

@@ -179,6 +179,15 @@ export const configSchema = z
       .strict()
       .default({ clients: [] }),
     routes: z.array(route).default([]),
+    /** Login and token limits, counted in the store (shared by every gateway); 0 = no limit. */
+    limits: z
+      .object({
+        loginsPerIpPerMinute: z.number().int().min(0).default(600),
+        loginsPerIdentityPerMinute: z.number().int().min(0).default(6000),
+        outstandingTokensPerIdentity: z.number().int().min(0).default(100_000),
+      })
+      .strict()
+      .default({ loginsPerIpPerMinute: 600, loginsPerIdentityPerMinute: 6000, outstandingTokensPerIdentity: 100_000 }),
     log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).strict().default({ level: 'info' }),
     /** Allowed clock skew, seconds, when verifying token times. */
     clockSkewSeconds: z.number().int().min(0).max(300).default(30),

@@ -11,7 +11,9 @@ import { CertificateRevocations, killingTokensOnRevoked } from '../revocation/ce
 import { createRevocationChecker, type RevocationOptions } from '../revocation/checker.js';
 import { CrlWatcher } from '../revocation/crl-watcher.js';
 import { recheckRevocation } from '../revocation/renew-recheck.js';
+import { audit } from '../audit/events.js';
 import { storeFromConfig } from '../store/from-config.js';
+import type { PolicyVerdict } from '../store/redis-policy.js';
 import type { TokenStore } from '../store/types.js';
 import { KeyRing } from '../token/keys.js';
 import { TokenService } from '../token/service.js';
@@ -43,7 +45,7 @@ export interface StartOptions {
 async function buildGateway(config: Config, opts: StartOptions = {}): Promise<Gateway> {
   const log = opts.log ?? pino({ level: config.log.level, base: { svc: 'certgate' } });
   const clock = opts.clock ?? systemClock;
-  const store = opts.store ?? storeFromConfig(config, throttledStoreErrorLog(log, clock));
+  const store = opts.store ?? storeFromConfig(config, throttledStoreErrorLog(log, clock), storePolicyLog(log));
   const keys = await KeyRing.open(config.keys.dir);
   const identities = config.identities.map(compileIdentity);
   const identityById = new Map(identities.map((i) => [i.config.id, i]));
@@ -106,6 +108,15 @@ function throttledStoreErrorLog(log: Logger, clock: Clock): (e: Error) => void {
     log.warn({ event: 'store_error', err: e.message, repeated: folded }, 'token store connection error');
     last = now;
     folded = 0;
+  };
+}
+
+/** Redis's maxmemory-policy verdicts (src/store/redis-policy.ts), logged when they change. */
+function storePolicyLog(log: Logger): (v: PolicyVerdict) => void {
+  return (v) => {
+    if (v.status === 'misconfigured') audit(log, 'store_misconfigured', { node: v.node, policy: v.policy, reason: v.message }, v.message);
+    else if (v.status === 'unverifiable') log.warn({ event: 'store_policy_unverifiable', node: v.node }, v.message);
+    else log.info({ event: 'store_policy_ok', node: v.node, policy: v.policy }, `Redis at ${v.node} has maxmemory-policy ${v.policy}`);
   };
 }
 

@@ -1,9 +1,13 @@
 import { storeUnavailable } from '../errors.js';
 import { systemClock, type Clock } from '../util/clock.js';
+import { quotaExceeded } from './limits.js';
+import { OutstandingTokens, RateWindows } from './memory-limits.js';
 import { issuerSerialKey } from '../pki/certificate-id.js';
 import type {
   CertificateInfo,
   CertificateSelector,
+  PutOptions,
+  RateDecision,
   RevokeCertificateOptions,
   RevokeCertificateResult,
   StoreOutcome,
@@ -38,6 +42,9 @@ export class MemoryTokenStore implements TokenStore {
   protected readonly records = new Map<string, TokenRecord>();
   /** identityId → revoke-all watermark. One small entry per identity ever revoked; never expires. */
   private readonly watermarks = new Map<string, number>();
+  /** identityId → its outstanding tokens (the quota's count; see memory-limits.ts). */
+  private readonly outstanding = new Map<string, OutstandingTokens>();
+  private readonly rates = new RateWindows();
   /** Certificate index: sha256 → entry, and issuerSerialKey → sha256s. */
   private readonly certs = new Map<string, CertEntry>();
   private readonly bySerial = new Map<string, Set<string>>();
@@ -63,10 +70,11 @@ export class MemoryTokenStore implements TokenStore {
     let dropped = 0;
     for (const [jti, rec] of this.records) {
       if (now >= rec.maxExpiresAt) {
-        this.records.delete(jti);
+        this.forget(rec);
         dropped++;
       }
     }
+    this.rates.sweep(now);
     for (const [sha, e] of this.certs) {
       if (now < e.until) continue;
       this.certs.delete(sha);
@@ -78,11 +86,21 @@ export class MemoryTokenStore implements TokenStore {
     return dropped;
   }
 
-  async put(record: TokenRecord): Promise<void> {
+  async put(record: TokenRecord, opts: PutOptions = {}): Promise<void> {
     this.assertOpen();
     // jti collisions would silently reset uses or un-revoke a token; refuse instead.
     if (this.records.has(record.jti)) throw new Error(`token store: duplicate jti ${record.jti}`);
+    let set = this.outstanding.get(record.identityId);
+    if (!set) this.outstanding.set(record.identityId, (set = new OutstandingTokens()));
+    const max = opts.maxOutstanding ?? 0;
+    if (max > 0 && set.count(record.createdAt) >= max) throw quotaExceeded(set.nextExpiry() - record.createdAt);
     this.records.set(record.jti, copy(record));
+    set.add(record.jti, record.expiresAt);
+  }
+
+  async hitRate(bucket: string, limit: number, windowMs: number, now: number): Promise<RateDecision> {
+    this.assertOpen();
+    return this.rates.hit(bucket, limit, windowMs, now);
   }
 
   async check(jti: string, identityId: string, now: number, consume: boolean): Promise<StoreOutcome> {
@@ -90,7 +108,11 @@ export class MemoryTokenStore implements TokenStore {
     const rec = this.records.get(jti);
     const reason = this.refusal(rec, identityId, now);
     if (reason || !rec) return { ok: false, reason: reason ?? 'not_found' };
-    if (consume && rec.usesLimit > 0) rec.usesRemaining -= 1;
+    if (consume && rec.usesLimit > 0) {
+      rec.usesRemaining -= 1;
+      // The last use spent: no longer outstanding, it stops counting against the quota.
+      if (rec.usesRemaining <= 0) this.outstanding.get(rec.identityId)?.delete(rec.jti);
+    }
     return { ok: true, record: copy(rec) };
   }
 
@@ -100,6 +122,7 @@ export class MemoryTokenStore implements TokenStore {
     const reason = this.refusal(rec, identityId, now);
     if (reason || !rec) return { ok: false, reason: reason ?? 'not_found' };
     rec.expiresAt = Math.min(newExpiresAt, rec.maxExpiresAt);
+    this.outstanding.get(rec.identityId)?.renew(rec.jti, rec.expiresAt);
     return { ok: true, record: copy(rec) };
   }
 
@@ -108,6 +131,7 @@ export class MemoryTokenStore implements TokenStore {
     const rec = this.records.get(jti);
     if (!rec) return false;
     rec.revoked = true;
+    this.outstanding.get(rec.identityId)?.delete(jti);
     return true;
   }
 
@@ -116,6 +140,9 @@ export class MemoryTokenStore implements TokenStore {
     // Monotonic: a later call with an older `at` must not un-revoke anything.
     const current = this.watermarks.get(identityId);
     if (current === undefined || at > current) this.watermarks.set(identityId, at);
+    // The tokens the watermark covers are no longer outstanding.
+    const set = this.outstanding.get(identityId);
+    set?.deleteWhere((jti) => (this.records.get(jti)?.createdAt ?? -Infinity) <= at);
   }
 
   async indexToken(cert: CertificateInfo, token: Pick<TokenRecord, 'identityId' | 'jti' | 'maxExpiresAt'>): Promise<void> {
@@ -169,6 +196,7 @@ export class MemoryTokenStore implements TokenStore {
         const rec = this.records.get(jti);
         if (rec && !rec.revoked) {
           rec.revoked = true;
+          this.outstanding.get(rec.identityId)?.delete(jti);
           tokens++;
         }
       }
@@ -190,9 +218,18 @@ export class MemoryTokenStore implements TokenStore {
     clearInterval(this.sweepTimer);
     this.sweepTimer = undefined;
     this.records.clear();
+    this.outstanding.clear();
+    this.rates.clear();
     this.certs.clear();
     this.bySerial.clear();
     this.markers.clear();
+  }
+
+  private forget(rec: TokenRecord): void {
+    this.records.delete(rec.jti);
+    const set = this.outstanding.get(rec.identityId);
+    set?.delete(rec.jti);
+    if (set?.size === 0) this.outstanding.delete(rec.identityId);
   }
 
   /** The checks of TokenStore.check, in the same order as the Redis Lua prelude. */
@@ -203,7 +240,7 @@ export class MemoryTokenStore implements TokenStore {
     if (rec.revoked || (watermark !== undefined && rec.createdAt <= watermark)) return 'revoked';
     if (now >= rec.expiresAt) {
       // Past the hard cap nothing can revive it (renew included): drop it now rather than at the sweep.
-      if (now >= rec.maxExpiresAt) this.records.delete(rec.jti);
+      if (now >= rec.maxExpiresAt) this.forget(rec);
       return 'expired';
     }
     if (rec.usesLimit > 0 && rec.usesRemaining <= 0) return 'uses_exhausted';

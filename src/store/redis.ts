@@ -1,13 +1,18 @@
 import { readFileSync } from 'node:fs';
-import type { Cluster, Redis } from 'ioredis';
-import { CertgateError, storeUnavailable } from '../errors.js';
+import { Cluster, type Redis } from 'ioredis';
+import { CertgateError, storeMisconfigured, storeUnavailable } from '../errors.js';
+import { assertRate, quotaExceeded } from './limits.js';
 import { decodeRecord, encodeRecord } from './record-codec.js';
+import { RedisClock } from './redis-clock.js';
 import { connectRedis, type RedisTarget } from './redis-connection.js';
+import { judgePolicy, type PolicyVerdict } from './redis-policy.js';
 import { issuerSerialKey } from '../pki/certificate-id.js';
 import {
   TOKEN_REFUSALS,
   type CertificateInfo,
   type CertificateSelector,
+  type PutOptions,
+  type RateDecision,
   type RevokeCertificateOptions,
   type RevokeCertificateResult,
   type StoreOutcome,
@@ -27,6 +32,13 @@ export interface RedisTokenStoreOptions extends RedisTarget {
   connectTimeoutMs?: number;
   /** Connection errors while (re)connecting in the background, e.g. for logging. */
   onError?: (err: Error) => void;
+  /**
+   * The maxmemory-policy verdict (see redis-policy.ts), reported when it changes: at connect and
+   * at every maintenance pass. `misconfigured` makes every operation refuse 503 store_misconfigured.
+   */
+  onPolicy?: (verdict: PolicyVerdict) => void;
+  /** How often the Redis clock offset and maxmemory-policy are re-read (default 10 000 ms). */
+  maintenanceIntervalMs?: number;
 }
 
 /**
@@ -46,6 +58,18 @@ export function redisKeys(prefix = 'certgate:') {
     /** Revoke-all watermark; no expiry (see lua/revoke-identity.lua). */
     revokedBefore: (identityId: string) => `${prefix}revoked-before:{${identityId}}`,
     identityOf: (jti: string) => `${prefix}token-identity:${jti}`,
+    /**
+     * The identity's outstanding tokens for `limits.outstandingTokensPerIdentity`: a sorted set
+     * jti → expiresAt, in the identity's slot, changed only inside the scripts that change a token:
+     * put adds (after trimming what has expired, then counting), renew moves the score, the last
+     * use and revoke remove, revoke-all deletes the set. So the count is exact, not an estimate.
+     * Bounded: it holds at most the quota plus the tokens expired since the identity's last put,
+     * ~60 bytes each — a fraction of the token hashes themselves — and expires with its last token.
+     * Tokens written before this set existed are not counted until they are renewed.
+     */
+    outstanding: (identityId: string) => `${prefix}outstanding:{${identityId}}`,
+    /** A login-rate counter (see lua/rate.lua); buckets are ip:… or identity:…, one key each. */
+    rate: (bucket: string) => `${prefix}rate:{${bucket}}`,
     /**
      * Certificate index (see lua/extend.lua for its expiry): a hash with the certificate's issuer,
      * serial, notAfter and path, and one field `tok:<identityId>:<jti>` per token. Its tokens live
@@ -67,19 +91,27 @@ const PENDING_MARKER_MS = 10 * 60_000;
 const TOKEN_FIELD = /^tok:([^:]+):(.+)$/;
 
 const lua = (name: string) => readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
-const withRefusal = (name: string) => `${lua('refusal')}\n${lua(name)}`;
-const withServerTime = (name: string) => `${lua('server-time')}\n${lua(name)}`;
+/** A script with the preludes it calls, in order. */
+const script = (name: string, ...preludes: string[]) => [...preludes, name].map(lua).join('\n');
+const TOKEN_PRELUDES = ['server-time', 'deadline', 'outstanding', 'refusal'];
 
 /** The custom commands defineCommand adds (ioredis runs them with EVALSHA, EVAL on NOSCRIPT). */
 interface Scripts {
-  certgatePut(key: string, maxExpiresAt: string, ...fields: string[]): Promise<number>;
-  certgateCheck(key: string, watermark: string, now: string, consume: '0' | '1'): Promise<unknown>;
-  certgateRenew(key: string, watermark: string, now: string, newExpiresAt: string): Promise<unknown>;
-  certgateRevoke(key: string): Promise<number>;
-  certgateRevokeIdentity(watermark: string): Promise<string>;
+  certgatePut(key: string, outstanding: string, maxExpiresAt: string, deadline: string, maxOutstanding: string, now: string, expiresAt: string, jti: string, ...fields: string[]): Promise<unknown>;
+  certgateCheck(key: string, watermark: string, outstanding: string, now: string, consume: '0' | '1', deadline: string, jti: string): Promise<unknown>;
+  certgateRenew(key: string, watermark: string, outstanding: string, now: string, newExpiresAt: string, deadline: string, jti: string): Promise<unknown>;
+  certgateRevoke(key: string, outstanding: string, jti: string): Promise<number>;
+  certgateRevokeIdentity(watermark: string, outstanding: string): Promise<string>;
+  certgateRate(key: string, limit: string, windowMs: string): Promise<[number, number, number]>;
   certgateExtend(key: string, expireAt: string, command: string, ...args: string[]): Promise<number>;
-  certgateRevokeLive(key: string): Promise<number>;
+  certgateRevokeLive(key: string, outstanding: string, jti: string): Promise<number>;
 }
+
+/**
+ * How long before the gateway's own command timeout a script must have run to still change
+ * anything (see redis-clock.ts): a quarter of the timeout, for the reply's way back.
+ */
+const deadlineMargin = (commandTimeoutMs: number) => commandTimeoutMs / 4;
 
 
 export class RedisTokenStore implements TokenStore {
@@ -90,6 +122,13 @@ export class RedisTokenStore implements TokenStore {
   private everReady = false;
   private readonly firstReady: Promise<void>;
   private closed = false;
+  private readonly clock = new RedisClock();
+  /** Set while a master's maxmemory-policy may evict certgate's keys: every operation refuses. */
+  private misconfigured: string | undefined;
+  private readonly misconfiguredNodes = new Map<string, string>();
+  /** Last verdict per node, so onPolicy hears only changes. */
+  private readonly verdicts = new Map<string, PolicyVerdict['status']>();
+  private readonly maintenance: NodeJS.Timeout;
 
   constructor(opts: RedisTokenStoreOptions) {
     this.keys = redisKeys(opts.keyPrefix);
@@ -98,50 +137,100 @@ export class RedisTokenStore implements TokenStore {
     const client = connectRedis(opts, { commandTimeoutMs: this.commandTimeoutMs, connectTimeoutMs });
     // Without a listener ioredis prints every reconnect failure as an "Unhandled error event".
     client.on('error', (err: Error) => opts.onError?.(err));
-    this.firstReady = new Promise((resolve) => client.once('ready', () => resolve()));
-    void this.firstReady.then(() => (this.everReady = true));
-    client.defineCommand('certgatePut', { numberOfKeys: 1, lua: withServerTime('put') });
-    client.defineCommand('certgateCheck', { numberOfKeys: 2, lua: withRefusal('check') });
-    client.defineCommand('certgateRenew', { numberOfKeys: 2, lua: withRefusal('renew') });
-    client.defineCommand('certgateRevoke', { numberOfKeys: 1, lua: lua('revoke') });
-    client.defineCommand('certgateRevokeIdentity', { numberOfKeys: 1, lua: withServerTime('revoke-identity') });
-    client.defineCommand('certgateExtend', { numberOfKeys: 1, lua: lua('extend') });
-    client.defineCommand('certgateRevokeLive', { numberOfKeys: 1, lua: lua('revoke-live') });
+    client.defineCommand('certgatePut', { numberOfKeys: 2, lua: script('put', ...TOKEN_PRELUDES) });
+    client.defineCommand('certgateCheck', { numberOfKeys: 3, lua: script('check', ...TOKEN_PRELUDES) });
+    client.defineCommand('certgateRenew', { numberOfKeys: 3, lua: script('renew', ...TOKEN_PRELUDES) });
+    client.defineCommand('certgateRevoke', { numberOfKeys: 2, lua: script('revoke') });
+    client.defineCommand('certgateRevokeIdentity', { numberOfKeys: 2, lua: script('revoke-identity', 'server-time') });
+    client.defineCommand('certgateRate', { numberOfKeys: 1, lua: script('rate') });
+    client.defineCommand('certgateExtend', { numberOfKeys: 1, lua: script('extend') });
+    client.defineCommand('certgateRevokeLive', { numberOfKeys: 2, lua: script('revoke-live') });
     this.client = client as (Redis | Cluster) & Scripts;
+    // Clock and policy are known before the first operation runs, and re-read at every
+    // (re)connect — a restarted Redis may come back with another configuration — and periodically.
+    this.firstReady = new Promise((resolve) => client.once('ready', () => void this.maintain(opts.onPolicy).finally(resolve)));
+    void this.firstReady.then(() => (this.everReady = true));
+    client.on('ready', () => {
+      if (this.everReady) void this.maintain(opts.onPolicy);
+    });
+    this.maintenance = setInterval(() => {
+      if (this.everReady && this.client.status === 'ready') void this.maintain(opts.onPolicy);
+    }, opts.maintenanceIntervalMs ?? 10_000);
+    this.maintenance.unref();
   }
 
-  async put(record: TokenRecord): Promise<void> {
+  async put(record: TokenRecord, opts: PutOptions = {}): Promise<void> {
     const fields = encodeRecord(record);
     const maxExp = String(record.maxExpiresAt);
-    const created = await this.run(async () => {
+    const reply = await this.run(async (deadline) => {
       // Index first: a token key never exists without the index revoke(jti) needs.
       const indexed = await this.client.set(this.keys.identityOf(record.jti), record.identityId, 'PXAT', maxExp, 'NX');
-      if (indexed === null) return false;
-      return (await this.client.certgatePut(this.keys.token(record.identityId, record.jti), maxExp, ...fields)) === 1;
+      if (indexed === null) return ['duplicate'];
+      const r = await this.client.certgatePut(
+        this.keys.token(record.identityId, record.jti),
+        this.keys.outstanding(record.identityId),
+        maxExp,
+        deadline,
+        String(opts.maxOutstanding ?? 0),
+        String(record.createdAt),
+        String(record.expiresAt),
+        record.jti,
+        ...fields,
+      );
+      // Nothing was created: the index must not claim the jti (it would expire anyway).
+      if (!Array.isArray(r) || r[0] !== 'ok') await this.client.del(this.keys.identityOf(record.jti));
+      return r;
     });
+    const [status, earliest] = Array.isArray(reply) ? (reply as [unknown, unknown]) : [reply, undefined];
+    if (status === 'ok') return;
+    if (status === 'quota') throw quotaExceeded(Number(earliest) - record.createdAt);
+    if (status === 'deadline') throw storeUnavailable();
     // jti collisions would silently reset uses or un-revoke a token; refuse (a bug, not an outage).
-    if (!created) throw new Error(`token store: duplicate jti ${record.jti}`);
+    if (status === 'duplicate') throw new Error(`token store: duplicate jti ${record.jti}`);
+    throw new Error(`token store: unexpected put reply ${String(status)}`);
   }
 
   async check(jti: string, identityId: string, now: number, consume: boolean): Promise<StoreOutcome> {
-    const reply = await this.run(() =>
-      this.client.certgateCheck(this.keys.token(identityId, jti), this.keys.revokedBefore(identityId), String(now), consume ? '1' : '0'),
+    const reply = await this.run((deadline) =>
+      this.client.certgateCheck(
+        this.keys.token(identityId, jti),
+        this.keys.revokedBefore(identityId),
+        this.keys.outstanding(identityId),
+        String(now),
+        consume ? '1' : '0',
+        deadline,
+        jti,
+      ),
     );
     return outcome(reply);
   }
 
   async renew(jti: string, identityId: string, now: number, newExpiresAt: number): Promise<StoreOutcome> {
-    const reply = await this.run(() =>
-      this.client.certgateRenew(this.keys.token(identityId, jti), this.keys.revokedBefore(identityId), String(now), String(Math.trunc(newExpiresAt))),
+    const reply = await this.run((deadline) =>
+      this.client.certgateRenew(
+        this.keys.token(identityId, jti),
+        this.keys.revokedBefore(identityId),
+        this.keys.outstanding(identityId),
+        String(now),
+        String(Math.trunc(newExpiresAt)),
+        deadline,
+        jti,
+      ),
     );
     return outcome(reply);
+  }
+
+  async hitRate(bucket: string, limit: number, windowMs: number, _now?: number): Promise<RateDecision> {
+    assertRate(bucket, limit, windowMs);
+    const [allowed, count, retryAfterMs] = await this.run(() => this.client.certgateRate(this.keys.rate(bucket), String(limit), String(windowMs)));
+    return { allowed: allowed === 1, count, retryAfterMs };
   }
 
   async revoke(jti: string): Promise<boolean> {
     return this.run(async () => {
       const identityId = await this.client.get(this.keys.identityOf(jti));
       if (identityId === null) return false;
-      return (await this.client.certgateRevoke(this.keys.token(identityId, jti))) === 1;
+      return (await this.client.certgateRevoke(this.keys.token(identityId, jti), this.keys.outstanding(identityId), jti)) === 1;
     });
   }
 
@@ -151,7 +240,7 @@ export class RedisTokenStore implements TokenStore {
    * a token and of the host that revokes do not have to agree. See TokenStore.revokeIdentity.
    */
   async revokeIdentity(identityId: string, _at?: number): Promise<void> {
-    await this.run(() => this.client.certgateRevokeIdentity(this.keys.revokedBefore(identityId)));
+    await this.run(() => this.client.certgateRevokeIdentity(this.keys.revokedBefore(identityId), this.keys.outstanding(identityId)));
   }
 
   async indexToken(cert: CertificateInfo, token: Pick<TokenRecord, 'identityId' | 'jti' | 'maxExpiresAt'>): Promise<void> {
@@ -209,7 +298,7 @@ export class RedisTokenStore implements TokenStore {
       }
       await Promise.all(marks);
       const revoked = await Promise.all(
-        known.flatMap((k) => k.tokens.map(({ identityId, jti }) => this.client.certgateRevokeLive(this.keys.token(identityId, jti)))),
+        known.flatMap((k) => k.tokens.map(({ identityId, jti }) => this.client.certgateRevokeLive(this.keys.token(identityId, jti), this.keys.outstanding(identityId), jti))),
       );
       return { tokens: revoked.reduce((n: number, r) => n + Number(r), 0), certificates: infos, marked };
     });
@@ -230,8 +319,44 @@ export class RedisTokenStore implements TokenStore {
     await this.run(() => this.client.ping());
   }
 
+  /**
+   * Re-reads, on every master, Redis's clock (the deadline's offset) and its maxmemory-policy.
+   * Never throws: a node that does not answer keeps its last verdict (an outage is reported by the
+   * operations themselves).
+   */
+  private async maintain(onPolicy?: (v: PolicyVerdict) => void): Promise<void> {
+    const masters = this.masters();
+    await this.clock.sync(masters.map((m) => () => m.client.time()));
+    for (const m of masters) {
+      let reply: unknown;
+      try {
+        reply = await m.client.config('GET', 'maxmemory-policy');
+      } catch (e) {
+        // The server answered with an error (CONFIG renamed, disabled, or denied by ACL): it cannot
+        // be verified. Anything else is an outage, not a verdict.
+        if ((e as Error).name !== 'ReplyError') continue;
+        reply = e;
+      }
+      const verdict = judgePolicy(m.name, reply);
+      if (this.verdicts.get(m.name) !== verdict.status) {
+        this.verdicts.set(m.name, verdict.status);
+        onPolicy?.(verdict);
+      }
+      if (verdict.status === 'misconfigured') this.misconfiguredNodes.set(m.name, verdict.message);
+      else this.misconfiguredNodes.delete(m.name);
+    }
+    this.misconfigured = this.misconfiguredNodes.values().next().value;
+  }
+
+  private masters(): Array<{ name: string; client: Redis }> {
+    const c = this.client as Redis | Cluster;
+    const nodes = c instanceof Cluster ? c.nodes('master') : [c];
+    return nodes.map((n) => ({ name: `${n.options.host}:${n.options.port}`, client: n }));
+  }
+
   async close(): Promise<void> {
     this.closed = true;
+    clearInterval(this.maintenance);
     // disconnect(), not quit(): quit waits for a reply that never comes while Redis is down.
     this.client.disconnect();
   }
@@ -240,9 +365,12 @@ export class RedisTokenStore implements TokenStore {
    * Every outage — refused connection, timeout, closed socket, server error — becomes
    * store_unavailable, within 2 × commandTimeoutMs whatever ioredis does internally (EVALSHA →
    * EVAL fallback and cluster redirections may each take a command timeout).
+   * `op` is handed the Redis-time deadline for its scripts (lua/deadline.lua), taken before any
+   * command is sent: every command's own timeout, and the 2× bound, end later than it.
    */
-  private async run<T>(op: () => Promise<T>): Promise<T> {
+  private async run<T>(op: (deadline: string) => Promise<T>): Promise<T> {
     if (this.closed) throw storeUnavailable('token store closed');
+    if (this.misconfigured) throw storeMisconfigured(this.misconfigured);
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error('operation deadline exceeded')), 2 * this.commandTimeoutMs);
@@ -252,7 +380,8 @@ export class RedisTokenStore implements TokenStore {
       // that a disconnected client rejects at once instead of queueing.
       const work = (async () => {
         if (!this.everReady) await this.firstReady;
-        return op();
+        if (this.misconfigured) throw storeMisconfigured(this.misconfigured);
+        return op(this.clock.deadline(this.commandTimeoutMs - deadlineMargin(this.commandTimeoutMs)));
       })();
       work.catch(() => undefined); // the deadline may win; its late rejection is expected
       return await Promise.race([work, deadline]);
@@ -276,11 +405,12 @@ function certInfo(sha256: string, h: Record<string, string>): { info: Certificat
   return { info: { sha256, issuer: h.issuer, serial: h.serial, notAfter: Number(h.notAfter), path: JSON.parse(h.path ?? '[]') as string[] }, tokens };
 }
 
-/** Script reply → StoreOutcome: {reason} or {'ok', HGETALL}. */
+/** Script reply → StoreOutcome: {reason} or {'ok', HGETALL}; {'deadline'} is an outage (503). */
 function outcome(reply: unknown): StoreOutcome {
   if (!Array.isArray(reply) || typeof reply[0] !== 'string') throw new Error('token store: unexpected script reply');
   const [status, fields] = reply as [string, unknown];
   if (status === 'ok') return { ok: true, record: decodeRecord(fields) };
+  if (status === 'deadline') throw storeUnavailable();
   if ((TOKEN_REFUSALS as readonly string[]).includes(status)) return { ok: false, reason: status as TokenRefusal };
   throw new Error(`token store: unexpected script status ${status}`);
 }

@@ -77,10 +77,31 @@ export type TokenRefusal = (typeof TOKEN_REFUSALS)[number];
 
 export type StoreOutcome = { ok: true; record: TokenRecord } | { ok: false; reason: TokenRefusal };
 
+export interface PutOptions {
+  /**
+   * Refuse with 429 `token_quota_exceeded` (a CertgateError, nothing written) when the identity
+   * already holds this many outstanding tokens: not expired by `record.createdAt`, not revoked,
+   * not covered by a revoke-all, uses not exhausted. 0 or absent = no quota.
+   */
+  maxOutstanding?: number;
+}
+
+/** One hit of a fixed-window counter (see TokenStore.hitRate). */
+export interface RateDecision {
+  allowed: boolean;
+  /** Hits counted in the current window, this one included when allowed. */
+  count: number;
+  /** Time until the current window ends (ms, > 0): the Retry-After of a refusal. */
+  retryAfterMs: number;
+}
+
 export interface TokenStore {
   readonly kind: 'redis' | 'memory';
-  /** Creates the record; the store drops it by itself at maxExpiresAt. */
-  put(record: TokenRecord): Promise<void>;
+  /**
+   * Creates the record; the store drops it by itself at maxExpiresAt. With `maxOutstanding`, counts
+   * the identity's outstanding tokens and refuses in the same atomic step (see PutOptions).
+   */
+  put(record: TokenRecord, opts?: PutOptions): Promise<void>;
   /**
    * Atomically: the record exists, is not revoked (by itself or by its identity's revoke-all
    * watermark: created at or before it, see revokeIdentity), `now < expiresAt`, and — when usesLimit > 0 — has a use
@@ -105,6 +126,15 @@ export interface TokenStore {
    */
   revokeIdentity(identityId: string, at: number): Promise<void>;
   /**
+   * Fixed-window rate counter shared by every gateway on the store: the first hit opens a window
+   * of `windowMs` on `bucket` (e.g. `ip:10.1.2.3`, `identity:agents`; no braces); each hit while
+   * fewer than `limit` were counted is allowed and counted; others are refused and not counted.
+   * - memory: windows are timed by `now`.
+   * - redis: `now` is IGNORED; the window is the key's own expiry, timed by Redis's clock, so every
+   *   gateway sees the same window whatever its clock says.
+   */
+  hitRate(bucket: string, limit: number, windowMs: number, now: number): Promise<RateDecision>;
+  /**
    * Records that the token belongs to the certificate, BEFORE put (a revoke that reads the index
    * after writing its marker then sees every token whose login did not see the marker: login
    * checks isCertificateRevoked after put). Also keeps `cert` (its path) for renew.
@@ -120,7 +150,10 @@ export interface TokenStore {
   revokeCertificate(selector: CertificateSelector, opts: RevokeCertificateOptions): Promise<RevokeCertificateResult>;
   /** Whether a marker names the certificate (by its SHA-256, or by issuer + serial). */
   isCertificateRevoked(cert: { sha256: string; issuer?: string; serial?: string }, now: number): Promise<boolean>;
-  /** Resolves when the store answers; rejects with store_unavailable otherwise. */
+  /**
+   * Resolves when the store answers; rejects with store_unavailable otherwise, or with
+   * store_misconfigured when it answers but could lose certgate's keys (Redis eviction policy).
+   */
   ping(): Promise<void>;
   close(): Promise<void>;
 }

@@ -73,8 +73,16 @@ export class TokenService {
 
   constructor(private readonly o: TokenServiceOptions) {}
 
-  /** `path`: the validated path, leaf first (kept in the store for renew's revocation re-check). */
-  async issue(identity: CompiledIdentity, leaf: ParsedCert, path: readonly ParsedCert[] = [leaf]): Promise<{ response: TokenResponse; record: TokenRecord }> {
+  /**
+   * With `maxOutstanding` (limits.outstandingTokensPerIdentity) the store refuses, 429
+   * token_quota_exceeded, when the identity already holds that many outstanding tokens.
+   * `path`: the validated path, leaf first (kept in the store for renew's revocation re-check).
+   */
+  async issue(
+    identity: CompiledIdentity,
+    leaf: ParsedCert,
+    opts: { maxOutstanding?: number; path?: readonly ParsedCert[] } = {},
+  ): Promise<{ response: TokenResponse; record: TokenRecord }> {
     const id = identity.config;
     // createdAt keeps milliseconds: a revoke-all watermark set a moment ago must not cover a token
     // issued after it. Expiries are whole seconds, like the JWT's exp.
@@ -104,13 +112,13 @@ export class TokenService {
       issuer: leaf.issuer,
       serial: leaf.serial,
       notAfter: leaf.notAfter.getTime(),
-      path: path.map((c) => Buffer.from(c.der).toString('base64')),
+      path: (opts.path ?? [leaf]).map((c) => Buffer.from(c.der).toString('base64')),
     };
     // Index, record, then the revoked-certificate markers — in this order, so that a certificate
     // revoke racing this login either is seen here or sees this token (see RedisTokenStore.revokeCertificate).
     // The record before the JWT: a store outage must leave no usable token behind.
     await this.o.store.indexToken(cert, record);
-    await this.o.store.put(record);
+    await this.o.store.put(record, { maxOutstanding: opts.maxOutstanding ?? 0 });
     if (await this.o.store.isCertificateRevoked(cert, now)) {
       // Revoking the certificate again revokes this record (no JWT was signed for it, but no record
       // of it may stay usable) and moves its markers to its notAfter, now known: a revoke of a

@@ -6,6 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { StoreOutcome, TokenStore } from '../../src/store/types.js';
 import { T0, limited, makeCert, makeRecord, type RawAccess, type StoreUnderTest } from './fixtures.js';
+import { limitsContract } from './limits-contract.js';
 
 const okRecord = (o: StoreOutcome) => {
   if (!o.ok) throw new Error(`expected ok, got ${o.reason}`);
@@ -202,6 +203,8 @@ export function tokenStoreContract(label: string, create: () => Promise<StoreUnd
       expect(await raw.recordExists(rec.identityId, rec.jti)).toBe(false);
     });
 
+    limitsContract(() => store);
+
     describe('certificates', () => {
       const DAY = 24 * HOUR;
       const opts = { now: T0, defaultUntil: T0 + DAY };
@@ -272,6 +275,15 @@ export function tokenStoreContract(label: string, create: () => Promise<StoreUnd
         expect(await store.revokeCertificate({ issuer: seen.issuer, serial: seen.serial }, { ...opts, onlyKnown: true })).toEqual({ tokens: 1, certificates: [seen], marked: true });
         expect(await reasonOf(t)).toBe('revoked');
         expect(await store.isCertificateRevoked({ sha256: seen.sha256 }, T0)).toBe(true);
+      });
+
+      it('no longer counts the revoked tokens against the identity\'s outstanding-token quota', async () => {
+        const cert = makeCert();
+        const t = await issueFor(cert);
+        const next = makeRecord({ identityId: t.identityId });
+        await expect(store.put(next, { maxOutstanding: 1 })).rejects.toMatchObject({ code: 'token_quota_exceeded' });
+        await store.revokeCertificate({ sha256: cert.sha256 }, opts);
+        await expect(store.put(next, { maxOutstanding: 1 })).resolves.toBeUndefined();
       });
 
       it('writes no marker for a certificate already past its notAfter, yet revokes its tokens', async () => {

@@ -99,3 +99,30 @@ describe('RedisTokenStore started before its redis-server', () => {
     }
   });
 });
+
+describe('RedisTokenStore: an operation answered 503 during a stall changes nothing when Redis resumes', () => {
+  it('consume, renew and put sent while redis-server is stopped are refused by their deadline afterwards', async () => {
+    const server = await startRedis();
+    const store = new RedisTokenStore({ url: server.url, commandTimeoutMs: COMMAND_TIMEOUT_MS });
+    try {
+      const rec = limited(5);
+      await store.put(rec);
+      const late = makeRecord({ identityId: rec.identityId });
+      server.process.signal('SIGSTOP');
+      try {
+        await expectFastUnavailable('consume', () => store.check(rec.jti, rec.identityId, T0, true));
+        await expectFastUnavailable('renew', () => store.renew(rec.jti, rec.identityId, T0, rec.maxExpiresAt));
+        await expectFastUnavailable('put', () => store.put(late));
+      } finally {
+        server.process.signal('SIGCONT');
+      }
+      await waitUntilServing(store); // every command sent before has now run
+      const after = await store.check(rec.jti, rec.identityId, T0, false);
+      expect(after).toEqual({ ok: true, record: rec }); // no use taken, expiry not moved
+      expect(await store.check(late.jti, late.identityId, T0, false)).toEqual({ ok: false, reason: 'not_found' });
+    } finally {
+      await store.close();
+      await server.stop();
+    }
+  });
+});

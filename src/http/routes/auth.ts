@@ -8,15 +8,20 @@ import { optionalString, readJsonObject, requiredString } from '../body.js';
 import { authorizeRequest } from '../bearer.js';
 import { callerOf, presentedCertificate, requireCertificate } from '../caller.js';
 import type { Gateway } from '../gateway.js';
+import { LoginLimits } from '../../token/login-limits.js';
 
 /** The Infisical-compatible auth endpoints: login, renew, revoke, self, forward-auth. */
 export function authRoutes(gw: Gateway): Router {
   const r = new Router({ prefix: '/api/v1/auth' });
+  // gw.config is read at each login: a reloaded `limits:` applies at once.
+  const limits = new LoginLimits(gw.store, () => gw.config.limits, gw.clock);
 
   r.post('/tls-cert-auth/login', async (ctx) => {
     const caller = callerOf(ctx, gw);
     const fields: Record<string, unknown> = { peer: caller.peer, clientIp: caller.clientIp, direct: caller.direct };
     try {
+      // Cheap refusal first: one store round trip, before the body is read or any certificate parsed.
+      await limits.admitAddress(caller.clientIp);
       const body = await readJsonObject(ctx);
       const identityId = optionalString(body, 'identityId');
       const cert = requireCertificate(presentedCertificate(ctx, gw, caller));
@@ -31,7 +36,8 @@ export function authRoutes(gw: Gateway): Router {
         now: new Date(gw.clock.now()),
         revocation: gw.revocation,
       });
-      const { response, record } = await gw.tokens.issue(auth.identity, auth.leaf, auth.path);
+      await limits.admitIdentity(auth.identity.config.id);
+      const { response, record } = await gw.tokens.issue(auth.identity, auth.leaf, { maxOutstanding: gw.config.limits.outstandingTokensPerIdentity, path: auth.path });
       Object.assign(fields, { identity: auth.identity.config.id, jti: record.jti, outcome: 'success' });
       gw.metrics.logins.inc({ outcome: 'success', code: '' });
       audit(gw.log, 'login', fields);

@@ -10,3 +10,9 @@ local function server_time()
   local us = tonumber(t[2])
   return t[1] .. string.format('%03d.%03d', math.floor(us / 1000), us % 1000)
 end
+
+-- The same clock as a number of whole milliseconds, for comparisons only (never written back).
+local function server_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end

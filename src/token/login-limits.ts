@@ -1,0 +1,61 @@
+import { tooManyRequests } from '../errors.js';
+import { bytesToIp, ipToBytes } from '../pki/ip.js';
+import type { TokenStore } from '../store/types.js';
+import { normalizeIp } from '../util/cidr.js';
+import type { Clock } from '../util/clock.js';
+
+/** `limits:` of the config: 0 switches a limit off. */
+export interface LoginLimitsConfig {
+  loginsPerIpPerMinute: number;
+  loginsPerIdentityPerMinute: number;
+  outstandingTokensPerIdentity: number;
+}
+
+const MINUTE_MS = 60_000;
+
+/**
+ * The login rate limits, counted in the store so that every gateway sharing it counts the same
+ * logins (a client cannot multiply its budget by spreading over the fleet). `limits` is read at
+ * each call, so a reloaded config applies at once.
+ */
+export class LoginLimits {
+  constructor(
+    private readonly store: TokenStore,
+    private readonly limits: () => LoginLimitsConfig,
+    private readonly clock: Clock,
+  ) {}
+
+  /**
+   * Per client address, before any certificate work: every login attempt counts, successful or
+   * not, so a client cannot make the gateway validate chains faster than this.
+   */
+  async admitAddress(clientIp: string): Promise<void> {
+    const limit = this.limits().loginsPerIpPerMinute;
+    if (limit > 0) await this.hit(`ip:${addressBucket(clientIp)}`, limit, 'too many logins from this address');
+  }
+
+  /** Per identity, once the certificate has been authenticated for it. */
+  async admitIdentity(identityId: string): Promise<void> {
+    const limit = this.limits().loginsPerIdentityPerMinute;
+    if (limit > 0) await this.hit(`identity:${identityId}`, limit, 'too many logins for this identity');
+  }
+
+  private async hit(bucket: string, limit: number, message: string): Promise<void> {
+    const d = await this.store.hitRate(bucket, limit, MINUTE_MS, this.clock.now());
+    if (!d.allowed) throw tooManyRequests('rate_limited', `${message}; retry later`, d.retryAfterMs);
+  }
+}
+
+/**
+ * The unit one client is counted by: an IPv4 address, or an IPv6 /64 — the smallest block a site
+ * is normally given, so one client holds 2^64 addresses and counting each would count nothing.
+ * IPv4-mapped IPv6 counts as its IPv4 address.
+ */
+export function addressBucket(clientIp: string): string {
+  const ip = normalizeIp(clientIp);
+  if (!ip) return 'unknown';
+  const bytes = ipToBytes(ip);
+  if (!bytes || bytes.length === 4) return ip;
+  bytes.fill(0, 8);
+  return `${bytesToIp(bytes)}/64`;
+}
