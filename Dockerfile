@@ -20,9 +20,11 @@ WORKDIR /app
 COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
-# The embedded default config (config/dev.yaml) and the `certgate` bin shim, as in the package.
+# The embedded default config (config/dev.yaml) and the `certgate` bin shim with the script it runs
+# first (it builds only where src/ exists, so here it goes straight to dist/), as in the package.
 COPY config ./config
 COPY bin ./bin
+COPY scripts ./scripts
 
 # A fixed, unprivileged uid/gid, so volume ownership is predictable across hosts. keys.dir is a
 # volume in production: signing keys must survive restarts and be shared by every replica.

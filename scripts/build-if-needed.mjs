@@ -3,6 +3,8 @@
 import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execSync } from 'node:child_process';
+// An installed package or the Docker image ships dist/ without src/: nothing to build from.
+if (!existsSync('src')) process.exit(0);
 const stamp = 'dist/.build-stamp';
 const newest = (dir) => readdirSync(dir).reduce((m, n) => {
   const p = join(dir, n);

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Log in to certgate with a client certificate, then call a protected route with the token.
+// Log in to certgate with a client certificate, then call a protected route with the token,
+// using the package's own client (`certgate/client`).
 //
 //   node login.mjs --url https://certgate.example.com --cert client.pem --key client-key.pem \
 //                  --ca ca.pem [--identity ID] [--call /api/v1/auth/token/self]
@@ -8,9 +9,8 @@
 // CERTGATE_CLIENT_KEY, CERTGATE_CA, CERTGATE_IDENTITY, CERTGATE_CALL. --url is the TLS endpoint
 // that asks for the client certificate: your load balancer, or certgate's own mTLS listener.
 import { readFileSync } from 'node:fs';
-import { Agent } from 'node:https';
 import { parseArgs } from 'node:util';
-import axios from 'axios';
+import { CertgateClient, CertgateClientError } from 'certgate/client';
 
 const { values: opt } = parseArgs({
   options: {
@@ -27,47 +27,37 @@ if (!opt.cert || !opt.key) {
   process.exit(2);
 }
 
-// The CA that signed the server certificate of --url; without --ca, the system trust store.
-const ca = opt.ca ? readFileSync(opt.ca) : undefined;
-const base = opt.url.replace(/\/$/, '');
-
-// The login connection presents the certificate (and any intermediates in the same file). The TLS
-// handshake proves we hold the key; certgate then maps the certificate to an identity.
-const loginAgent = new Agent({ cert: readFileSync(opt.cert), key: readFileSync(opt.key), ca });
-// Later calls need no certificate: the token is the credential.
-const plainAgent = new Agent({ ca });
-
-// Every non-2xx answer from certgate is JSON {statusCode, error, message, reqId}: show it as is.
-const check = (res) => {
-  if (res.status >= 200 && res.status < 300) return res;
-  console.error(`HTTP ${res.status} ${res.config.method?.toUpperCase()} ${res.config.url}: ${JSON.stringify(res.data)}`);
-  process.exit(1);
-};
+const client = new CertgateClient({
+  url: opt.url,
+  cert: readFileSync(opt.cert), // the leaf, then any intermediates, in one PEM file
+  key: readFileSync(opt.key),
+  ca: opt.ca ? readFileSync(opt.ca) : undefined, // CA of the server certificate at --url
+  identityId: opt.identity,
+  // Never print the token itself: logs end up in places tokens must not.
+  onEvent: (e) => e.type === 'login' && console.error(`logged in: Bearer token, expires in ${e.expiresIn}s (renewable up to ${e.accessTokenMaxTTL}s)`),
+});
 
 try {
-  const login = check(
-    await axios.post(`${base}/api/v1/auth/tls-cert-auth/login`, opt.identity ? { identityId: opt.identity } : {}, {
-      httpsAgent: loginAgent,
-      validateStatus: () => true,
-    }),
-  );
-  const { accessToken, expiresIn, accessTokenMaxTTL, tokenType } = login.data;
-  // Never print the token itself: logs end up in places tokens must not.
-  console.error(`logged in: ${tokenType} token, expires in ${expiresIn}s (renewable up to ${accessTokenMaxTTL}s)`);
-
-  const res = check(
-    await axios.get(`${base}${opt.call}`, {
-      httpsAgent: plainAgent,
-      headers: { authorization: `Bearer ${accessToken}` },
-      validateStatus: () => true,
-    }),
-  );
-  console.log(typeof res.data === 'string' ? res.data : JSON.stringify(res.data, null, 2));
+  // client.fetch logs in on first use (the TLS handshake proves we hold the key), then sends
+  // Authorization: Bearer … ; a long-running workload keeps calling it and the client renews.
+  const res = await client.fetch(opt.call);
+  const text = await res.text();
+  if (!res.ok) {
+    console.error(`HTTP ${res.status} GET ${opt.call}: ${text}`);
+    process.exitCode = 1;
+  } else {
+    try {
+      console.log(JSON.stringify(JSON.parse(text), null, 2));
+    } catch {
+      console.log(text);
+    }
+  }
 } catch (e) {
-  // Network and TLS errors (unknown server CA, refused connection, …).
-  console.error(`request failed: ${e.code ?? ''} ${e.message}`);
-  process.exit(1);
+  // certgate's refusal as its JSON answer, e.g. {"statusCode":401,"error":"certificate_required",…};
+  // otherwise a network or TLS error (unknown server CA, refused connection, …).
+  const err = e instanceof CertgateClientError ? e : e?.cause instanceof CertgateClientError ? e.cause : undefined;
+  console.error(err?.body ? JSON.stringify(err.body) : `request failed: ${err?.code ?? e?.code ?? ''} ${err?.message ?? e.message}`);
+  process.exitCode = 1;
 } finally {
-  loginAgent.destroy();
-  plainAgent.destroy();
+  await client.close();
 }

@@ -6,6 +6,8 @@ import { checkCert } from './check-cert.js';
 import { keysCommand } from './keys.js';
 import { loginCommand } from './login.js';
 import { tokensCommand } from './tokens.js';
+import { agentCommand } from './agent.js';
+import { devCertCommand } from './dev-cert.js';
 
 const HELP: Record<string, string> = {
   '': `certgate — mTLS identity-exchange gateway
@@ -18,7 +20,9 @@ verbs:
   check-cert   explain which identity a certificate would log in as, without a store
   keys         list signing keys, or generate the next one
   tokens       revoke every token of an identity or of a certificate (writes to the store)
-  check-config validate a configuration file and exit`,
+  check-config validate a configuration file and exit
+  agent        keep a current token in a file, for workloads in any language
+  dev-cert     issue a client certificate from the development CA of npm start`,
   serve: `certgate serve [--config FILE]
   Runs the gateway. FILE defaults to $CERTGATE_CONFIG, else the embedded config/dev.yaml
   (in-memory store, dev PKI generated under .certgate-dev/).`,
@@ -40,11 +44,26 @@ certgate tokens revoke-certificate --cert FILE | --sha256 HEX [--config FILE]
   certificate the store never saw: for one year).`,
   'check-config': `certgate check-config [--config FILE]
   Validates the configuration exactly as serve would, and exits 0 when it is valid.`,
+  agent: `certgate agent --url URL --cert FILE --key FILE [--ca FILE] [--identity ID] --sink FILE
+  Logs in at URL (certgate's mTLS listener or a load balancer in front of it) and keeps a current
+  access token in the sink FILE (mode 0600, replaced atomically: a reader never sees a partial
+  file). Renews the token before it expires, logs in again when renewal is refused, retries
+  outages with backoff, and logs in with the certificate files again when they change. Logs one
+  line per login, renewal and error, never the token. Exits 1 when the first login fails;
+  SIGTERM exits 0.`,
+  'dev-cert': `certgate dev-cert --cn NAME [--san DNS:name|IP:addr|URI:uri|EMAIL:addr …] [--out DIR]
+  Issues a client certificate (CN=NAME) from the development CA in .certgate-dev/ (generated if
+  missing), writes client-NAME.pem and client-NAME-key.pem to DIR (default .certgate-dev/) and
+  prints the curl line that logs in with it. config/dev.yaml's identity "dev" accepts CN dev and dev-*.`,
 };
 
 async function main(argv: string[]): Promise<number> {
   const verb = argv[0] && !argv[0].startsWith('-') ? argv[0] : '';
   const rest = verb ? argv.slice(1) : argv;
+  if (!Object.hasOwn(HELP, verb)) {
+    process.stderr.write(`certgate: unknown verb "${verb}"\n\n${HELP['']}\n`);
+    return 2;
+  }
   const { values, positionals } = parseArgs({
     args: rest,
     allowPositionals: true,
@@ -57,10 +76,15 @@ async function main(argv: string[]): Promise<number> {
       url: { type: 'string' },
       identity: { type: 'string' },
       sha256: { type: 'string' },
+      ca: { type: 'string' },
+      sink: { type: 'string' },
+      cn: { type: 'string' },
+      san: { type: 'string', multiple: true },
+      out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
-  if (values.help || !(verb in HELP) || (verb === '' && !values.help)) {
+  if (values.help || verb === '') {
     process.stdout.write((HELP[verb] ?? HELP['']!) + '\n');
     return values.help || verb === '' ? 0 : 2;
   }
@@ -84,6 +108,10 @@ async function main(argv: string[]): Promise<number> {
       return loginCommand(values);
     case 'tokens':
       return tokensCommand(positionals, values);
+    case 'agent':
+      return agentCommand(values);
+    case 'dev-cert':
+      return devCertCommand(values);
   }
   return 2;
 }

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { HEADER_FORMATS } from '../proxy/types.js';
 import { assertCidr, CidrSet } from '../util/cidr.js';
+import { compileSpiffePattern } from '../identity/spiffe.js';
+import { overlappingProxyEntries } from '../proxy/overlap.js';
 
 /** A CIDR list whose entries are validated at startup, not at first use. */
 const cidrList = z.array(
@@ -70,7 +72,19 @@ const identity = z
     caCertificateFile: z.string().optional(),
     allowedCommonNames: z.array(z.string().min(1)).optional(),
     allowedSubjectAltNames: z
-      .array(z.string().regex(/^(DNS|URI|EMAIL|IP):.+$/, 'must be DNS:, URI:, EMAIL: or IP: followed by a pattern'))
+      .array(
+        z
+          .string()
+          .regex(/^(DNS|URI|SPIFFE|EMAIL|IP):.+$/, 'must be DNS:, URI:, SPIFFE:, EMAIL: or IP: followed by a pattern')
+          .superRefine((v, ctx) => {
+            if (!v.startsWith('SPIFFE:')) return;
+            try {
+              compileSpiffePattern(v.slice('SPIFFE:'.length));
+            } catch (e) {
+              ctx.addIssue({ code: 'custom', message: (e as Error).message });
+            }
+          }),
+      )
       .optional(),
     accessTokenTTL: z.number().int().positive().default(7200),
     accessTokenMaxTTL: z.number().int().positive().default(86400),
@@ -171,7 +185,12 @@ export const configSchema = z
       .strict()
       .default({ url: 'redis://127.0.0.1:6379' }),
     keys: z.object({ dir: z.string().default('./keys') }).strict().default({ dir: './keys' }),
-    trustedProxies: z.array(trustedProxy).default([]),
+    trustedProxies: z
+      .array(trustedProxy)
+      .default([])
+      .superRefine((entries, ctx) => {
+        for (const o of overlappingProxyEntries(entries)) ctx.addIssue({ code: 'custom', path: [o.second, 'cidrs', o.secondCidr], message: o.message });
+      }),
     identities: z.array(identity).default([]),
     admin: z.object({ tokens: z.array(secret('an admin token')).default([]) }).strict().default({ tokens: [] }),
     introspection: z

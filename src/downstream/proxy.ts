@@ -13,6 +13,8 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'tra
 
 interface CompiledRoute {
   config: RouteConfig;
+  /** Canonical names (see canonicalName) of client headers never forwarded on this route. */
+  strip: Set<string>;
   upstream: URL;
   dispatcher: Dispatcher;
 }
@@ -25,12 +27,20 @@ interface CompiledRoute {
 const CLIENT_HEADER_PREFIXES = ['x-certgate-', 'x-forwarded-', 'x-amzn-mtls-', 'x-ssl-', 'ssl-client-', 'x-client-cert', 'client-cert', 'cf-client-cert', 'x-arr-clientcert'];
 const CLIENT_HEADERS = new Set(['authorization', 'cookie', 'forwarded', 'x-real-ip', 'x-client-ip', 'true-client-ip']);
 
+/**
+ * The name a header is known by to upstreams that fold `_` into `-` and ignore case (CGI, WSGI,
+ * PHP, Rails: both X_Certgate_Identity and X-Certgate-Identity become HTTP_X_CERTGATE_IDENTITY).
+ * Every check below compares this form, so an underscore variant of a stripped header is stripped.
+ */
+const canonicalName = (name: string) => name.toLowerCase().replace(/_/g, '-');
+
 function requestHeaders(ctx: Context, strip: Set<string>): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
-  const connectionTokens = new Set((ctx.get('connection') || '').toLowerCase().split(',').map((s) => s.trim()));
+  const connectionTokens = new Set((ctx.get('connection') || '').split(',').map((s) => canonicalName(s.trim())));
   for (const [name, value] of Object.entries(ctx.req.headers as IncomingHttpHeaders)) {
-    if (value === undefined || HOP_BY_HOP.has(name) || connectionTokens.has(name) || strip.has(name)) continue;
-    if (CLIENT_HEADERS.has(name) || CLIENT_HEADER_PREFIXES.some((p) => name.startsWith(p))) continue;
+    const canonical = canonicalName(name);
+    if (value === undefined || HOP_BY_HOP.has(canonical) || connectionTokens.has(canonical) || strip.has(canonical)) continue;
+    if (CLIENT_HEADERS.has(canonical) || CLIENT_HEADER_PREFIXES.some((p) => canonical.startsWith(p))) continue;
     out[name] = value;
   }
   return out;
@@ -42,8 +52,12 @@ function requestHeaders(ctx: Context, strip: Set<string>): Record<string, string
  * use is taken; the upstream sees certgate's credential, never the caller's token or cert headers.
  */
 export function downstreamRoutes(gw: Gateway) {
+  // Headers the gateway itself interprets never travel on.
+  const strip = new Set(gw.config.trustedProxies.flatMap((p) => [p.header, p.chainHeader, p.verifyHeader].filter((h): h is string => !!h)).map(canonicalName));
   const routes: CompiledRoute[] = gw.config.routes.map((config) => ({
     config,
+    // A client's copy (any spelling) of the credential header certgate sets for this upstream.
+    strip: config.upstreamAuth?.type === 'header' ? new Set([...strip, canonicalName(config.upstreamAuth.name)]) : strip,
     upstream: new URL(config.upstream),
     dispatcher: new Agent({
       connect: config.upstreamCaFile ? { ca: readFileSync(config.upstreamCaFile) } : {},
@@ -51,8 +65,6 @@ export function downstreamRoutes(gw: Gateway) {
       bodyTimeout: 30_000,
     }),
   }));
-  // Headers the gateway itself interprets never travel on.
-  const strip = new Set(gw.config.trustedProxies.flatMap((p) => [p.header, p.chainHeader, p.verifyHeader].filter((h): h is string => !!h)));
   // Longest prefix first: a more specific route (with stronger scopes) is never shadowed.
   routes.sort((a, b) => b.config.pathPrefix.length - a.config.pathPrefix.length);
 
@@ -67,7 +79,7 @@ export function downstreamRoutes(gw: Gateway) {
     const { record, caller } = await authorizeRequest(ctx, gw, true, route.config.requiredScopes);
     // The bearer check refused tokens whose identity is no longer configured.
     const identity = gw.identityById.get(record.identityId)!;
-    const headers = requestHeaders(ctx, strip);
+    const headers = requestHeaders(ctx, route.strip);
     const cred = await upstreamCredential(route.config, record, identity, gw.keys, gw.config.issuer, gw.clock.now());
     if (cred) headers[cred[0]] = cred[1];
     headers['x-forwarded-for'] = caller.clientIp;
@@ -96,21 +108,45 @@ export function downstreamRoutes(gw: Gateway) {
   };
 }
 
+/** Layers of percent-encoding a path is followed through; a path still changing after them is refused. */
+const MAX_DECODE_ROUNDS = 4;
+
+/** One round of percent-decoding that never fails: each `%XX` becomes its byte, anything else stays. */
+const percentDecode = (s: string) => s.replace(/%([0-9a-fA-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+
+/**
+ * Dot segments (also percent-encoded, also with `;` parameters), encoded or raw backslashes,
+ * encoded slashes, empty segments — and overlong UTF-8 (`%c0%ae` is `.` to a lenient decoder),
+ * which is never valid UTF-8 and so never part of a legitimate path.
+ */
+function escapesItsRoute(layer: string): boolean {
+  if (/%2f|%5c|\\|%c[01]|%e0%[89]/i.test(layer) || layer.includes('//')) return true;
+  return layer.split('/').some((raw) => {
+    const bare = percentDecode(raw).split(';')[0];
+    return bare === '.' || bare === '..';
+  });
+}
+
 /**
  * Refuses paths that a URL parser or the upstream would resolve to somewhere else than the route
- * they matched: dot segments (also percent-encoded, also with `;` parameters), encoded slashes and
- * backslashes, and empty segments.
+ * they matched: see escapesItsRoute. Checked on the path as received and on every further layer
+ * of percent-decoding, since an upstream (or a proxy in front of it) that decodes once more turns
+ * `%252e%252e` into `..` and `%252f` into `/`. A path whose encoding is nested deeper than
+ * MAX_DECODE_ROUNDS is refused too. A literal `%` (`%25` not followed by hex) is fine.
  */
 function assertNoTraversal(path: string): void {
-  if (/%2f|%5c|\\/i.test(path) || path.includes('//')) throw badRequest('invalid_path', 'the request path is not allowed');
-  for (const raw of path.split('/')) {
-    let seg: string;
-    try {
-      seg = decodeURIComponent(raw);
-    } catch {
-      throw badRequest('invalid_path', 'the request path is not allowed');
-    }
-    const bare = seg.split(';')[0];
-    if (bare === '.' || bare === '..') throw badRequest('invalid_path', 'the request path is not allowed');
+  const refuse = () => badRequest('invalid_path', 'the request path is not allowed');
+  try {
+    decodeURIComponent(path);
+  } catch {
+    throw refuse();
+  }
+  let layer = path;
+  for (let round = 0; ; round++) {
+    if (escapesItsRoute(layer)) throw refuse();
+    const next = percentDecode(layer);
+    if (next === layer) return;
+    if (round + 1 >= MAX_DECODE_ROUNDS) throw refuse();
+    layer = next;
   }
 }

@@ -52,7 +52,9 @@ export function presentedCertificate(ctx: Context, gw: Gateway, caller: Caller):
       forwarded = readForwardedCertificate(caller.peer, ctx.req.headersDistinct, gw.proxies);
     } catch (e) {
       if ((e as { code?: string }).code === 'untrusted_proxy') {
-        gw.log.warn({ event: 'untrusted_proxy', peer: caller.peer, path: ctx.path }, 'certificate header from a peer outside trustedProxies ignored');
+        // A spoofing attempt, a missing proxy range, or a header of another entry passed through
+        // by this peer's terminator. The reason names the header and the peer, never its value.
+        gw.log.warn({ event: 'untrusted_proxy', peer: caller.peer, path: ctx.path, reason: (e as Error).message }, 'certificate header from a peer not trusted for it refused');
       }
       throw e;
     }

@@ -2,7 +2,7 @@ import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import type { Config } from '../config/load.js';
 import { compileIdentity } from '../identity/policy.js';
 import { ParsedCertCache } from '../pki/parse-cache.js';
@@ -18,7 +18,9 @@ import type { TokenStore } from '../store/types.js';
 import { KeyRing } from '../token/keys.js';
 import { TokenService } from '../token/service.js';
 import { systemClock, type Clock } from '../util/clock.js';
+import { createLogger } from '../util/logger.js';
 import { createApp } from './app.js';
+import { answerParserErrors } from './client-error.js';
 import type { Gateway } from './gateway.js';
 import { createMetrics } from './metrics.js';
 
@@ -43,7 +45,7 @@ export interface StartOptions {
 }
 
 async function buildGateway(config: Config, opts: StartOptions = {}): Promise<Gateway> {
-  const log = opts.log ?? pino({ level: config.log.level, base: { svc: 'certgate' } });
+  const log = opts.log ?? createLogger({ level: config.log.level, base: { svc: 'certgate' } });
   const clock = opts.clock ?? systemClock;
   const store = opts.store ?? storeFromConfig(config, throttledStoreErrorLog(log, clock), storePolicyLog(log));
   const keys = await KeyRing.open(config.keys.dir);
@@ -138,6 +140,7 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
   try {
     const http = createHttpServer({ maxHeaderSize: MAX_HEADER_BYTES }, app.callback());
     servers.push(http);
+    answerParserErrors(http, gateway.log);
     const httpPort = await listen(http, config.server.port, config.server.host);
     let tlsPort: number | undefined;
     const tls = config.server.tls;
@@ -150,6 +153,7 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
         app.callback(),
       );
       servers.push(https);
+      answerParserErrors(https, gateway.log);
       tlsPort = await listen(https, tls.port, tls.host ?? config.server.host);
     }
     if (opts.crlWatchIntervalMs !== 0) gateway.crlWatcher.start();

@@ -1,5 +1,6 @@
 import { Name } from '@peculiar/x509';
 import type { ParsedCert } from '../pki/certificate.js';
+import { parseSpiffeId } from './spiffe.js';
 
 import type { CERTIFICATE_CLAIM_SOURCES } from '../config/schema.js';
 
@@ -13,8 +14,9 @@ const DN_FIELD = { 'subject.O': 'O', 'subject.OU': 'OU' } as const;
 /**
  * Reads the configured fields of a verified leaf. SAN sources are always arrays (possibly empty);
  * scalar sources are omitted when the certificate lacks them, so a downstream never mistakes an
- * empty string for a value. `spiffeId` is the certificate's one `spiffe://` URI SAN (an X509-SVID
- * has exactly one URI SAN); a certificate with several has none, as the SPIFFE spec refuses it.
+ * empty string for a value. `spiffeId` is the certificate's one URI SAN when it is a valid SPIFFE ID
+ * (an X509-SVID has exactly one URI SAN); a certificate with several, or whose one URI is not a
+ * valid SPIFFE ID (a dot segment, a port, …), has none, as the SPIFFE spec refuses it.
  */
 export function certificateClaimsOf(map: Readonly<Record<string, CertificateClaimSource>>, leaf: ParsedCert): CertificateClaims {
   const out: CertificateClaims = {};
@@ -39,7 +41,7 @@ export function certificateClaimsOf(map: Readonly<Record<string, CertificateClai
         break;
       case 'spiffeId': {
         const uris = leaf.subjectAltNames.filter((n) => n.type === 'uri');
-        if (uris.length === 1 && uris[0]!.value.startsWith('spiffe://')) out[claim] = uris[0]!.value;
+        if (uris.length === 1 && typeof parseSpiffeId(uris[0]!.value) !== 'string') out[claim] = uris[0]!.value;
         break;
       }
       default:

@@ -1,4 +1,5 @@
 import { CidrSet, normalizeIp } from '../util/cidr.js';
+import { compileSpiffePattern, hasDotSegment } from './spiffe.js';
 
 export interface TypedName {
   type: 'dns' | 'uri' | 'email' | 'ip';
@@ -35,9 +36,12 @@ function emailMatcher(glob: string): (v: string) => boolean {
   };
 }
 
-export type NameMatcher = (name: TypedName) => boolean;
+export type NameMatcher = ((name: TypedName) => boolean) & {
+  /** SPIFFE patterns: the certificate must be an X509-SVID, i.e. carry exactly one URI SAN. */
+  readonly svidOnly?: boolean;
+};
 
-/** Compiles `DNS:…`, `URI:…`, `EMAIL:…` or `IP:cidr` into a matcher for typed SANs. */
+/** Compiles `DNS:…`, `URI:…`, `SPIFFE:…`, `EMAIL:…` or `IP:cidr` into a matcher for typed SANs. */
 export function compileSanPattern(pattern: string): NameMatcher {
   const colon = pattern.indexOf(':');
   const kind = pattern.slice(0, colon);
@@ -49,7 +53,14 @@ export function compileSanPattern(pattern: string): NameMatcher {
     }
     case 'URI': {
       const re = globToRegExp(body);
-      return (n) => n.type === 'uri' && re.test(n.value);
+      // A wildcard never matches across or into a dot segment: `spiffe://corp/ns/ci/../../prod/x`
+      // is not under `spiffe://corp/ns/ci/*`. Such a URI matches only a pattern that spells it.
+      const wild = /[*?]/.test(body);
+      return (n) => n.type === 'uri' && re.test(n.value) && !(wild && hasDotSegment(n.value));
+    }
+    case 'SPIFFE': {
+      const m = compileSpiffePattern(body);
+      return Object.assign((n: TypedName) => n.type === 'uri' && m(n.value), { svidOnly: true });
     }
     case 'EMAIL': {
       const m = emailMatcher(body);

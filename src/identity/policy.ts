@@ -44,7 +44,8 @@ export function checkNamePolicy(identity: CompiledIdentity, leaf: ParsedCert): v
   if (identity.subjectAltNames) {
     const patterns = identity.subjectAltNames;
     // Vault semantics: one SAN of the certificate matching one pattern identifies the workload.
-    if (!leaf.subjectAltNames.some((san: TypedName) => patterns.some((m) => m(san)))) {
+    const svid = leaf.subjectAltNames.filter((n) => n.type === 'uri').length === 1;
+    if (!leaf.subjectAltNames.some((san: TypedName) => patterns.some((m) => m(san) && (svid || !m.svidOnly)))) {
       throw certRefused('subject_alt_name_not_allowed', `no subject alternative name of the certificate is allowed for identity "${identity.config.id}"`);
     }
   }

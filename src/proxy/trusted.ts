@@ -1,4 +1,5 @@
 import { certRefused } from '../errors.js';
+import { overlappingProxyEntries } from './overlap.js';
 import { CidrSet, normalizeIp } from '../util/cidr.js';
 import { decodeForwardedCertificate, supportsChainHeader } from './decode.js';
 import type { ForwardedCerts, TrustedProxyConfig } from './types.js';
@@ -20,10 +21,14 @@ export interface CompiledProxies {
 }
 
 /**
- * Compiles the config once. Throws (a startup error, not a request error) on a bad CIDR or a
- * `chainHeader` on a format that carries its chain inline (envoy-xfcc).
+ * Compiles the config once. Throws (a startup error, not a request error) on a bad CIDR, a
+ * `chainHeader` on a format that carries its chain inline (envoy-xfcc), or two entries whose
+ * ranges overlap: each peer must be owned by exactly one entry (the config schema refuses the
+ * same; this guards every other way in).
  */
 export function compileTrustedProxies(configs: readonly TrustedProxyConfig[]): CompiledProxies {
+  const overlap = overlappingProxyEntries(configs)[0];
+  if (overlap) throw new Error(overlap.message);
   const entries = configs.map((c, i) => {
     if (c.chainHeader !== undefined && !supportsChainHeader(c.format)) {
       throw new Error(`trustedProxies[${i}].chainHeader: format ${c.format} carries the chain in its own header`);
@@ -60,38 +65,29 @@ function single(headers: DistinctHeaders, name: string): string | undefined {
 /**
  * The certificate a trusted terminator forwarded, or null when none was forwarded.
  *
- * A header is read only when the TCP `peer` is inside the CIDRs of the entry that configures
- * it; when several entries trust the peer, the first (config order) whose header is present
- * wins — and when the headers of two such entries are both present, the request is refused
- * (401 `ambiguous_certificate_headers`). A configured certificate header that arrives from a peer no entry trusts for it is a
- * spoofing attempt or a missing proxy range: 401 `untrusted_proxy` (the caller logs it).
- * Then: 401 `duplicate_certificate_header`, the decoder's refusals (431/400/401), and, when
- * `verifyHeader` is configured and a certificate was forwarded, 401 `proxy_verification_failed`.
+ * The TCP `peer` is owned by at most one entry (overlapping ranges are refused at startup), and
+ * only that entry's headers are ever read. Any other entry's certificate header in the request
+ * — from a peer no entry trusts, or passed through by the owner, which strips only its own — is a
+ * forgery or a missing proxy range: 401 `untrusted_proxy` (the caller logs it), and the header
+ * is never decoded. Then: 401 `duplicate_certificate_header`, the decoder's refusals
+ * (431/400/401), and, when `verifyHeader` is configured and a certificate was forwarded, 401
+ * `proxy_verification_failed`.
  */
 export function readForwardedCertificate(
   peer: string | undefined,
   headers: DistinctHeaders,
   proxies: CompiledProxies,
 ): { proxy: TrustedProxyConfig; certs: ForwardedCerts } | null {
-  const trusted = proxies.entries.filter((e) => e.cidrs.contains(peer));
-  const carried = trusted.filter((e) => present(headers[e.config.header]));
-  // Two certificate headers from one peer: the terminator set one, a client may have slipped in
-  // the other (a header this terminator does not know it must strip). Refuse rather than guess.
-  if (new Set(carried.map((e) => e.config.header)).size > 1) {
-    throw certRefused('ambiguous_certificate_headers', `several certificate headers (${carried.map((e) => e.config.header).join(', ')}) from one peer`);
+  const owner = proxies.entries.find((e) => e.cidrs.contains(peer));
+  // Entries may share a header name (two nginx fleets); a name the owner reads is its own.
+  const foreign = proxies.entries.find((e) => e.config.header !== owner?.config.header && present(headers[e.config.header]));
+  if (foreign) {
+    const from = normalizeIp(peer) ?? 'unknown peer';
+    throw certRefused('untrusted_proxy', `certificate header ${foreign.config.header} from ${from}, which is not a trusted proxy for it`);
   }
-  const chosen = carried[0];
+  if (!owner || !present(headers[owner.config.header])) return null;
 
-  if (!chosen) {
-    const spoofed = proxies.entries.find((e) => present(headers[e.config.header]));
-    if (spoofed) {
-      const from = normalizeIp(peer) ?? 'unknown peer';
-      throw certRefused('untrusted_proxy', `certificate header ${spoofed.config.header} from ${from}, which is not a trusted proxy for it`);
-    }
-    return null;
-  }
-
-  const { config } = chosen;
+  const { config } = owner;
   const value = single(headers, config.header)!;
   const chainValue = config.chainHeader === undefined ? undefined : single(headers, config.chainHeader);
   const certs = decodeForwardedCertificate(config.format, value, chainValue);

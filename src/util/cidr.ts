@@ -52,3 +52,42 @@ export class CidrSet {
     return this.list.check(ip, isIP(ip) === 4 ? 'ipv4' : 'ipv6');
   }
 }
+
+const MAPPED_V4 = 0xffffn << 32n;
+
+/** An IP literal as a 128-bit number; IPv4 (plain or mapped) lands in ::ffff:0:0/96. */
+function ipToBigInt(ip: string): bigint {
+  if (isIP(ip) === 4) return MAPPED_V4 | ip.split('.').reduce((n, o) => (n << 8n) | BigInt(Number(o)), 0n);
+  let text = ip;
+  // An embedded IPv4 tail (::ffff:1.2.3.4, 64:ff9b::1.2.3.4) becomes two hex groups.
+  const tail = /(\d{1,3}(?:\.\d{1,3}){3})$/.exec(text);
+  if (tail) {
+    const v4 = tail[1]!.split('.').map(Number);
+    text = text.slice(0, -tail[1]!.length) + (((v4[0]! << 8) | v4[1]!).toString(16) + ':' + ((v4[2]! << 8) | v4[3]!).toString(16));
+  }
+  const [head, rest] = text.split('::') as [string, string | undefined];
+  const groups = (s: string) => (s === '' ? [] : s.split(':'));
+  const left = groups(head);
+  const right = rest === undefined ? [] : groups(rest);
+  const all = rest === undefined ? left : [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
+  return all.reduce((n, g) => (n << 16n) | BigInt(parseInt(g, 16)), 0n);
+}
+
+/**
+ * The first and last address of a CIDR in one 128-bit space where IPv4 is its mapped form, so
+ * `10.0.0.0/8`, `::ffff:a00:0/104` and `::ffff:10.1.2.3` are compared as the addresses they are.
+ */
+export function cidrRange(cidr: string): { first: bigint; last: bigint } {
+  const { net, prefix, family } = parseCidr(cidr);
+  const bits = family === 'ipv4' ? 32 : 128;
+  const hostBits = BigInt(bits - prefix);
+  const first = (ipToBigInt(net) >> hostBits) << hostBits;
+  return { first, last: first + (1n << hostBits) - 1n };
+}
+
+/** True when some address is inside both CIDRs (IPv4, IPv6 and IPv4-mapped IPv6 alike). */
+export function cidrsOverlap(a: string, b: string): boolean {
+  const x = cidrRange(a);
+  const y = cidrRange(b);
+  return x.first <= y.last && y.first <= x.last;
+}

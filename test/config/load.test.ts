@@ -60,6 +60,12 @@ describe('configuration', () => {
     ['a chain header for XFCC', { ...base(), trustedProxies: [{ cidrs: ['10.0.0.0/8'], header: 'x-forwarded-client-cert', format: 'envoy-xfcc', chainHeader: 'x-c' }] }, 'trustedProxies.0.chainHeader', /XFCC/],
     ['a /0 trusted-proxy range', { ...base(), trustedProxies: [{ cidrs: ['0.0.0.0/0'], header: 'x-c', format: 'nginx' }] }, 'trustedProxies.0.cidrs.0', /every peer/],
     ['an IPv6 trusted-proxy range covering mapped IPv4', { ...base(), trustedProxies: [{ cidrs: ['10.0.0.0/8', '::/1'], header: 'x-c', format: 'nginx' }] }, 'trustedProxies.0.cidrs.1', /IPv4-mapped/],
+    [
+      'two trusted-proxy entries whose ranges overlap (IPv4 and its mapped IPv6 form)',
+      { ...base(), trustedProxies: [{ cidrs: ['192.0.2.1/32', '127.0.0.1/32'], header: 'x-ssl-client-cert', format: 'nginx' }, { cidrs: ['::ffff:7f00:0/120'], header: 'x-forwarded-client-cert', format: 'envoy-xfcc' }] },
+      'trustedProxies.1.cidrs.0',
+      /trustedProxies\[0\] \(nginx, header x-ssl-client-cert, cidr 127\.0\.0\.1\/32\) and trustedProxies\[1\] \(envoy-xfcc, header x-forwarded-client-cert, cidr ::ffff:7f00:0\/120\) overlap/,
+    ],
     ['a revocation block without a source', { ...base(), identities: [{ id: 'a', caCertificateFile: 'ca.pem', revocation: { crl: { fromCertificate: false } } }] }, 'identities.0.revocation', /no revocation source/],
     ['duplicate identity ids', { ...base(), identities: [{ id: 'a', caCertificateFile: 'ca.pem' }, { id: 'a', caCertificateFile: 'ca.pem' }] }, 'identities.1.id', /duplicate/],
     ['an invalid identity id', { ...base(), identities: [{ id: 'Agents!', caCertificateFile: 'ca.pem' }] }, 'identities.0.id', /a-z0-9/],
@@ -67,6 +73,8 @@ describe('configuration', () => {
     ['a reserved claim', { ...base(), identities: [{ id: 'a', caCertificateFile: 'ca.pem', claims: { sub: 'x' } }] }, 'identities.0.claims', /reserved/],
     ['a missing issuer', { identities: [] }, 'issuer', /.+/],
     ['a short admin token', { ...base(), admin: { tokens: ['short'] } }, 'admin.tokens.0', /16/],
+    ['a SPIFFE pattern with a wildcard trust domain', { ...base(), identities: [{ id: 'a', caCertificateFile: 'ca.pem', allowedSubjectAltNames: ['DNS:a.example', 'SPIFFE:spiffe://*/ns/ci'] }] }, 'identities.0.allowedSubjectAltNames.1', /SPIFFE pattern .*trust domain/],
+    ['a SPIFFE pattern with ** before the end', { ...base(), identities: [{ id: 'a', caCertificateFile: 'ca.pem', allowedSubjectAltNames: ['SPIFFE:spiffe://corp/**/db'] }] }, 'identities.0.allowedSubjectAltNames.0', /\*\* before its last/],
     ['an untyped SAN pattern', { ...base(), identities: [{ id: 'a', caCertificateFile: 'ca.pem', allowedSubjectAltNames: ['*.example.com'] }] }, 'identities.0.allowedSubjectAltNames.0', /DNS:/],
   ])('refuses %s, naming the key', (_name, doc, path, reason) => {
     const e = refusal(doc);

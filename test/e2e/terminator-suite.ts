@@ -9,6 +9,7 @@
  *   127.0.0.5  a client of the terminator, so X-Forwarded-For can be told apart from the proxy
  */
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -26,6 +27,8 @@ export const FORWARD = '/api/v1/auth/forward';
 const TERMINATOR_SOURCE = '127.0.0.1';
 const OUTSIDER = '127.0.0.3';
 const CLIENT_ADDR = '127.0.0.5';
+/** A second trusted proxy (an Envoy, XFCC) on an address of its own: never the terminator's. */
+const ENVOY_ENTRY = { cidrs: ['127.0.0.9/32'], header: 'x-forwarded-client-cert', format: 'envoy-xfcc' };
 
 /**
  * What a terminator would put in the certificate header for `cert`, per certgate format: how a
@@ -121,7 +124,7 @@ export function defineTerminatorSuite(product: TerminatorProduct): void {
       ctx.certgate = await startCertgate({
         config: {
           store: { url: ctx.redis.url },
-          trustedProxies: [ctx.proxy],
+          trustedProxies: [ctx.proxy, ENVOY_ENTRY],
           identities: [
             {
               id: 'agents',
@@ -205,6 +208,15 @@ export function defineTerminatorSuite(product: TerminatorProduct): void {
       it('a forged certificate header without a certificate is stripped: 401 certificate_required', async () => {
         const r = await client(name).call({ method: 'POST', url: via(LOGIN), body: {}, headers: forged() });
         expectError(r, 401, 'certificate_required');
+      });
+
+      it('another trusted proxy\'s certificate header (XFCC) through the terminator: 401 untrusted_proxy, no token', async () => {
+        // The terminator strips only its own header; certgate must not read the Envoy entry's
+        // header from the terminator's address (issue 7, defect 1).
+        const xfcc = `Hash=${createHash('sha256').update(ctx.agent2.der).digest('hex')};Cert="${encodeURIComponent(ctx.agent2.pem)}"`;
+        const r = await client(name).call({ method: 'POST', url: via(LOGIN), body: {}, headers: { [ENVOY_ENTRY.header]: xfcc } });
+        expectError(r, 401, 'untrusted_proxy');
+        expect(r.body.accessToken).toBeUndefined();
       });
 
       it('directly to certgate from outside trustedProxies with a forged header: 401 untrusted_proxy', async () => {

@@ -64,29 +64,35 @@ describe('readForwardedCertificate: which peers may send which header', () => {
   });
 });
 
-describe('readForwardedCertificate: several entries for one peer', () => {
-  const overlapping = compileTrustedProxies([
-    { cidrs: ['10.0.0.0/8'], header: 'x-ssl-client-cert', format: 'nginx' },
-    { cidrs: ['10.0.0.0/24'], header: 'x-client-der', format: 'haproxy' },
-    { cidrs: ['10.0.0.0/16'], header: 'x-ssl-client-cert', format: 'der-base64' },
+describe('readForwardedCertificate: only the entry that owns the peer is read', () => {
+  // The review's set-up without the overlap: an nginx (with verifyHeader) owns 10/8, an Envoy
+  // (XFCC) owns 172.16/12. nginx strips only its own header, so a client without a certificate
+  // can get its own X-Forwarded-Client-Cert through it.
+  const XFCC = `Hash=${sha256(ROGUE_DER)};Cert="${encodeURIComponent(`-----BEGIN CERTIFICATE-----\n${Buffer.from(ROGUE_DER).toString('base64')}\n-----END CERTIFICATE-----\n`)}"`;
+  const fleet = compileTrustedProxies([
+    { cidrs: ['10.0.0.0/8'], header: 'x-ssl-client-cert', format: 'nginx', verifyHeader: 'x-ssl-client-verify' },
+    { cidrs: ['172.16.0.0/12'], header: 'x-forwarded-client-cert', format: 'envoy-xfcc' },
   ]);
 
-  it('uses the entry whose header is present, the first in config order when several share it', () => {
-    expect(readForwardedCertificate('10.0.0.5', { 'x-client-der': [HAPROXY_CERT] }, overlapping)!.proxy.format).toBe('haproxy');
-    expect(readForwardedCertificate('10.0.0.5', { 'x-ssl-client-cert': [NGINX_CERT] }, overlapping)!.proxy.format).toBe('nginx');
-  });
-
-  it('refuses when the headers of two entries trusting the peer are both present, even one empty', () => {
-    // One of them was set by the terminator; the other may be a client's, which this terminator
-    // does not know to strip (and it could skip the other entry's verifyHeader).
-    for (const first of [NGINX_CERT, '']) {
-      expect(() => readForwardedCertificate('10.0.0.5', { 'x-ssl-client-cert': [first], 'x-client-der': [HAPROXY_CERT] }, overlapping)).toThrow(
-        expect.objectContaining({ code: 'ambiguous_certificate_headers', status: 401 }),
-      );
+  it('the other entry\'s header alone, through the owner: 401 untrusted_proxy, never decoded', () => {
+    for (const peer of ['10.0.0.5', '::ffff:10.0.0.5']) {
+      expect(() => readForwardedCertificate(peer, { 'x-forwarded-client-cert': [XFCC] }, fleet)).toThrow(refused('untrusted_proxy'));
+      // Even garbage is refused for its presence, not for failing to decode: it is never read.
+      expect(() => readForwardedCertificate(peer, { 'x-forwarded-client-cert': ['garbage'] }, fleet)).toThrow(refused('untrusted_proxy'));
     }
   });
 
-  it('the same header name under another entry is read with that entry\'s format when only it trusts the peer', () => {
+  it('the other entry\'s header next to the owner\'s own: refused, not merged or chosen', () => {
+    expect(() => readForwardedCertificate('10.0.0.5', { ...NGINX_OK, 'x-forwarded-client-cert': [XFCC] }, fleet)).toThrow(refused('untrusted_proxy'));
+  });
+
+  it('each entry is read from its own peers', () => {
+    expect(readForwardedCertificate('10.0.0.5', NGINX_OK, fleet)!.proxy.format).toBe('nginx');
+    expect(readForwardedCertificate('172.16.0.9', { 'x-forwarded-client-cert': [XFCC] }, fleet)!.proxy.format).toBe('envoy-xfcc');
+    expect(() => readForwardedCertificate('172.16.0.9', NGINX_OK, fleet)).toThrow(refused('untrusted_proxy'));
+  });
+
+  it('the same header name under another entry is read with the owner\'s format only', () => {
     const single = compileTrustedProxies([
       { cidrs: ['10.0.0.0/8'], header: 'x-ssl-client-cert', format: 'nginx' },
       { cidrs: ['172.16.0.0/12'], header: 'x-ssl-client-cert', format: 'der-base64' },
@@ -95,6 +101,37 @@ describe('readForwardedCertificate: several entries for one peer', () => {
     expect(() => readForwardedCertificate('10.0.0.1', { 'x-ssl-client-cert': [HAPROXY_CERT] }, single)).toThrow(
       expect.objectContaining({ code: 'malformed_certificate_header' }),
     );
+  });
+
+  it.each([
+    ['IPv4 inside IPv4', ['10.0.0.0/8'], ['10.0.0.0/24']],
+    ['the same /32 twice', ['127.0.0.1/32'], ['127.0.0.1']],
+    ['IPv4 and its mapped IPv6 (hex)', ['10.0.0.0/8'], ['::ffff:a01:0/112']],
+    ['IPv4 and its mapped IPv6 (dotted)', ['127.0.0.1'], ['::ffff:127.0.0.1']],
+    ['IPv6 inside IPv6', ['fd00::/8'], ['fd00:1::/32']],
+    ['a later CIDR of a list', ['192.168.0.0/16', 'fd00::/8'], ['203.0.113.0/24', 'fd00:ab::1']],
+  ])('refuses overlapping entries (%s) at compile time, naming both', (_what, a, b) => {
+    const err = (() => {
+      try {
+        compileTrustedProxies([
+          { cidrs: a, header: 'x-ssl-client-cert', format: 'nginx' },
+          { cidrs: b, header: 'x-forwarded-client-cert', format: 'envoy-xfcc' },
+        ]);
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return 'accepted';
+    })();
+    expect(err).toMatch(/trustedProxies\[0\] \(nginx, header x-ssl-client-cert, cidr .+\) and trustedProxies\[1\] \(envoy-xfcc, header x-forwarded-client-cert, cidr .+\) overlap/);
+  });
+
+  it('accepts neighbouring ranges that share no address, and IPv6 outside the mapped space', () => {
+    expect(() =>
+      compileTrustedProxies([
+        { cidrs: ['10.0.0.0/9', '2001:db8::/32'], header: 'a', format: 'nginx' },
+        { cidrs: ['10.128.0.0/9', '2001:db9::/32'], header: 'b', format: 'haproxy' },
+      ]),
+    ).not.toThrow();
   });
 });
 

@@ -1,5 +1,5 @@
 import Router from '@koa/router';
-import type { Context } from 'koa';
+import type { Context, Next } from 'koa';
 import { audit } from '../../audit/events.js';
 import { isCertgateError } from '../../errors.js';
 import { authenticateCertificate } from '../../identity/authenticate.js';
@@ -16,7 +16,7 @@ export function authRoutes(gw: Gateway): Router {
   // gw.config is read at each login: a reloaded `limits:` applies at once.
   const limits = new LoginLimits(gw.store, () => gw.config.limits, gw.clock);
 
-  r.post('/tls-cert-auth/login', async (ctx) => {
+  r.post('/tls-cert-auth/login', noStore, async (ctx) => {
     const caller = callerOf(ctx, gw);
     const fields: Record<string, unknown> = { peer: caller.peer, clientIp: caller.clientIp, direct: caller.direct };
     try {
@@ -50,7 +50,7 @@ export function authRoutes(gw: Gateway): Router {
     }
   });
 
-  r.post('/token/renew', async (ctx) => {
+  r.post('/token/renew', noStore, async (ctx) => {
     const token = requiredString(await readJsonObject(ctx), 'accessToken');
     const caller = callerOf(ctx, gw);
     const presentedCertSha256 = () => presentedCertificate(ctx, gw, caller)?.leaf.sha256;
@@ -84,6 +84,7 @@ export function authRoutes(gw: Gateway): Router {
     };
   });
 
+  const FORWARD = '/api/v1/auth/forward';
   const forward = async (ctx: Context) => {
     const { record } = await authorizeRequest(ctx, gw, true);
     ctx.set('X-Certgate-Identity', record.identityId);
@@ -92,12 +93,31 @@ export function authRoutes(gw: Gateway): Router {
     for (const [claim, value] of Object.entries(record.certClaims ?? {})) {
       ctx.set(claimHeaderName(claim), headerSafe(Array.isArray(value) ? value.map((v) => v.replace(/,/g, '%2C')).join(',') : value));
     }
-    ctx.status = 204;
+    // nginx auth_request and Traefik take any 2xx; the documented answer is 204. Envoy ext_authz
+    // (HTTP service) appends the original path to the configured prefix and lets the request
+    // through only on 200: every longer path, `/forward/` included, answers 200 with no body.
+    if (ctx.path === FORWARD) {
+      ctx.status = 204;
+    } else {
+      ctx.status = 200;
+      ctx.body = '';
+    }
   };
-  // nginx auth_request sends the original method; Traefik/Envoy may too.
+  // Any method: nginx auth_request sends the original one; Traefik and Envoy may too. One use each.
   r.all('/forward', forward);
+  r.all('/forward/{*rest}', forward);
 
   return r;
+}
+
+/**
+ * RFC 6749 §5.1: answers that carry a token (and their refusals, so no cache keeps either) must
+ * not be stored. Set before the handler runs: the error handler keeps headers already set.
+ */
+async function noStore(ctx: Context, next: Next): Promise<void> {
+  ctx.set('Cache-Control', 'no-store');
+  ctx.set('Pragma', 'no-cache');
+  await next();
 }
 
 /**
