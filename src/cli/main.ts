@@ -18,7 +18,7 @@ verbs:
   serve        run the gateway (default config: config/dev.yaml)
   login        log in with a client certificate and print the token response
   check-cert   explain which identity a certificate would log in as, without a store
-  keys         list signing keys, or generate the next one
+  keys         list signing keys and their states, or write the next one
   tokens       revoke every token of an identity or of a certificate (writes to the store)
   check-config validate a configuration file and exit
   agent        keep a current token in a file, for workloads in any language
@@ -34,8 +34,14 @@ verbs:
   as a login would (including CRL checks when an identity configures them), without a store.
   Exit 0 when it would log in.`,
   keys: `certgate keys list|rotate [--config FILE]
-  list: the kids in keys.dir (the newest signs). rotate: generate a new key; it is published in the
-  JWKS and signs from the next start. Publish before signing: some downstreams never refetch.`,
+  list: every key in keys.dir with its algorithm, state and dates; never creates a key.
+    next      published in the JWKS, signs from its activation time
+    active    signs every new token
+    retiring  a newer key signs; published until the last token it signed has expired
+    retired   out of the JWKS (the file stays; delete it when you like)
+  rotate: write a new key (keys.algorithm) into keys.dir and print its kid and when it signs.
+    Every gateway publishes it within 10 s and signs with it keys.publishBefore seconds after
+    it was written, so downstreams that cache the JWKS know it before it signs.`,
   tokens: `certgate tokens revoke-identity ID [--config FILE]
   Revokes every token of identity ID issued until now, on every gateway sharing the store.
 certgate tokens revoke-certificate --cert FILE | --sha256 HEX [--config FILE]

@@ -97,7 +97,7 @@ export function buildConfig(
   return {
     ...raw,
     server: { ...raw.server, tls },
-    keys: { dir: at(raw.keys.dir) },
+    keys: { ...raw.keys, dir: at(raw.keys.dir) },
     routes: raw.routes.map((r) => ({ ...r, upstreamCaFile: r.upstreamCaFile ? at(r.upstreamCaFile) : undefined })),
     identities,
     baseDir: opts.baseDir,

@@ -184,7 +184,16 @@ export const configSchema = z
       })
       .strict()
       .default({ url: 'redis://127.0.0.1:6379' }),
-    keys: z.object({ dir: z.string().default('./keys') }).strict().default({ dir: './keys' }),
+    keys: z
+      .object({
+        dir: z.string().default('./keys'),
+        /** What `certgate keys rotate` creates; verification pins each key to its own algorithm. */
+        algorithm: z.enum(['ES256', 'EdDSA', 'RS256']).default('ES256'),
+        /** Seconds a new key is in the JWKS before any gateway signs with it. */
+        publishBefore: z.number().int().min(0).default(3600),
+      })
+      .strict()
+      .default({ dir: './keys', algorithm: 'ES256', publishBefore: 3600 }),
     trustedProxies: z
       .array(trustedProxy)
       .default([])

@@ -15,7 +15,8 @@ import { audit } from '../audit/events.js';
 import { storeFromConfig } from '../store/from-config.js';
 import type { PolicyVerdict } from '../store/redis-policy.js';
 import type { TokenStore } from '../store/types.js';
-import { KeyRing } from '../token/keys.js';
+import { longestTokenLifetimeSec } from '../token/key-lifecycle.js';
+import { KEY_REFRESH_MS, KeyRing } from '../token/keys.js';
 import { TokenService } from '../token/service.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { createLogger } from '../util/logger.js';
@@ -48,8 +49,17 @@ async function buildGateway(config: Config, opts: StartOptions = {}): Promise<Ga
   const log = opts.log ?? createLogger({ level: config.log.level, base: { svc: 'certgate' } });
   const clock = opts.clock ?? systemClock;
   const store = opts.store ?? storeFromConfig(config, throttledStoreErrorLog(log, clock), storePolicyLog(log));
-  const keys = await KeyRing.open(config.keys.dir);
   const identities = config.identities.map(compileIdentity);
+  // Read at every keys.dir re-read, from the gateway as it is then (identities may change while running).
+  let gateway: Gateway | undefined;
+  const keys = await KeyRing.open({
+    dir: config.keys.dir,
+    clock,
+    log,
+    create: { algorithm: config.keys.algorithm },
+    refreshMs: KEY_REFRESH_MS,
+    tokenLifetimeSec: () => longestTokenLifetimeSec(gateway?.config ?? config, (gateway?.identities ?? identities).map((i) => i.config)),
+  });
   const identityById = new Map(identities.map((i) => [i.config.id, i]));
   const metrics = createMetrics();
   const certs = new ParsedCertCache();
@@ -70,13 +80,14 @@ async function buildGateway(config: Config, opts: StartOptions = {}): Promise<Ga
     recheckRevocation: (record, identity, now) => recheckRevocation({ store, certs, revocation }, record, identity, now),
   });
   const crlWatcher = new CrlWatcher({
-    identities: () => identities.map((i) => i.config),
+    // Read at every pass from the gateway as it is then, like the key lifecycle above.
+    identities: () => (gateway?.identities ?? identities).map((i) => i.config),
     source: revocation.crlWatch!,
     revocations: certRevocations,
     log,
     intervalMs: opts.crlWatchIntervalMs,
   });
-  return {
+  return (gateway = {
     config,
     identities,
     identityById,
@@ -91,7 +102,7 @@ async function buildGateway(config: Config, opts: StartOptions = {}): Promise<Ga
     revocation,
     certRevocations,
     crlWatcher,
-  };
+  });
 }
 
 /**
@@ -164,6 +175,7 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
       tlsPort,
       async close() {
         await Promise.all(servers.map((s) => new Promise<void>((r) => { s.close(() => r()); s.closeAllConnections(); })));
+        gateway.keys.close();
         await gateway.crlWatcher.stop();
         await gateway.revocation.close();
         await gateway.store.close();
@@ -171,6 +183,7 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
     };
   } catch (e) {
     servers.forEach((s) => s.close());
+    gateway.keys.close();
     await gateway.revocation.close();
     await gateway.store.close();
     throw e;

@@ -1,7 +1,8 @@
 import { SignJWT, jwtVerify, errors as joseErrors, decodeProtectedHeader, type JWTPayload } from 'jose';
 import { isCertgateError, tokenRefused, type CertgateError } from '../errors.js';
-import { SIGNING_ALG, type KeyRing } from './keys.js';
-import type { BoundedMap } from '../util/bounded-map.js';
+import { KEY_ALGORITHMS } from './key-file.js';
+import type { KeyRing } from './keys.js';
+import { BoundedMap } from '../util/bounded-map.js';
 
 /** Bearer tokens larger than this are refused before any parsing. */
 const MAX_TOKEN_BYTES = 8 * 1024;
@@ -20,8 +21,15 @@ export interface AccessClaims extends JWTPayload {
 
 export async function signToken(claims: AccessClaims, keys: KeyRing): Promise<string> {
   const key = keys.active;
-  return new SignJWT(claims).setProtectedHeader({ alg: SIGNING_ALG, kid: key.kid, typ: 'at+jwt' }).sign(key.privateKey);
+  return new SignJWT(claims).setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' }).sign(key.privateKey);
 }
+
+/**
+ * The kid of protected headers seen on verified tokens. Every token one key signs has the same
+ * header, so a cached token's kid costs a lookup here rather than a base64 and JSON decode. A pure
+ * function of its key (the header text), filled only after a signature verified: safe to share.
+ */
+const verifiedHeaderKids = new BoundedMap<string, string>(64);
 
 export interface VerifyOptions {
   /** Tokens already verified, by their exact text: skips the signature check, never the times. */
@@ -33,14 +41,19 @@ export interface VerifyOptions {
 }
 
 /**
- * Verifies signature (with the key named by `kid`; the algorithm pinned to ES256 so `none`, HS256
- * with the public key as secret, and RSA confusions are refused before any crypto), then iss, aud,
- * exp and nbf against the injected clock. Every failure is a 401 invalid_token-family error.
+ * Verifies signature (with the key named by `kid`, the algorithm pinned to that key's own: `none`,
+ * HS256 with the public key as secret, and a header alg that differs from its key's are refused
+ * before any crypto), then iss, aud, exp and nbf against the injected clock. Every failure is a
+ * 401 invalid_token-family error.
  */
 export async function verifyToken(token: string, keys: KeyRing, opts: VerifyOptions): Promise<AccessClaims> {
   if (token.length > MAX_TOKEN_BYTES) throw tokenRefused('token_too_large', 'the access token is too large');
+  const headerPart = token.slice(0, token.indexOf('.'));
   const cached = opts.cache?.get(token);
   if (cached) {
+    // Its signature was checked; its key must still be published (a withdrawn key's tokens die).
+    const kid = verifiedHeaderKids.get(headerPart) ?? (decodeProtectedHeader(token).kid as string);
+    if (!keys.byKid(kid)) throw keyUnknown();
     checkTimes(cached, opts);
     return cached;
   }
@@ -50,12 +63,14 @@ export async function verifyToken(token: string, keys: KeyRing, opts: VerifyOpti
   } catch {
     throw tokenRefused('token_malformed', 'the access token is not a well-formed JWT');
   }
-  if (header.alg !== SIGNING_ALG) throw tokenRefused('token_algorithm_not_allowed', `tokens must be signed with ${SIGNING_ALG}`);
-  const key = typeof header.kid === 'string' ? keys.byKid(header.kid) : undefined;
-  if (!key) throw tokenRefused('token_key_unknown', 'the access token names an unknown signing key');
+  // Before the kid lookup: an algorithm certgate never signs with must not cause a keys.dir read.
+  if (!(KEY_ALGORITHMS as readonly unknown[]).includes(header.alg)) throw algorithmRefused();
+  const key = typeof header.kid === 'string' ? await keys.resolve(header.kid) : undefined;
+  if (!key) throw keyUnknown();
+  if (header.alg !== key.alg) throw algorithmRefused();
   try {
     const { payload } = await jwtVerify(token, key.publicKey, {
-      algorithms: [SIGNING_ALG],
+      algorithms: [key.alg],
       issuer: opts.issuer,
       audience: opts.audience,
       currentDate: new Date(opts.now),
@@ -66,6 +81,7 @@ export async function verifyToken(token: string, keys: KeyRing, opts: VerifyOpti
       throw tokenRefused('token_malformed', 'the access token lacks jti or sub');
     }
     opts.cache?.set(token, payload as AccessClaims);
+    verifiedHeaderKids.set(headerPart, key.kid);
     return payload as AccessClaims;
   } catch (e) {
     throw mapJoseError(e);
@@ -86,7 +102,10 @@ function mapJoseError(e: unknown): CertgateError {
     return tokenRefused('token_claim_invalid', `the access token's ${e.claim} claim is not acceptable`);
   }
   if (e instanceof joseErrors.JWSSignatureVerificationFailed) return tokenRefused('token_signature_invalid', 'the access token signature does not verify');
-  if (e instanceof joseErrors.JOSEAlgNotAllowed) return tokenRefused('token_algorithm_not_allowed', `tokens must be signed with ${SIGNING_ALG}`);
+  if (e instanceof joseErrors.JOSEAlgNotAllowed) return algorithmRefused();
   if (isCertgateError(e)) return e;
   return tokenRefused('token_malformed', 'the access token is not a well-formed JWT');
 }
+
+const algorithmRefused = () => tokenRefused('token_algorithm_not_allowed', "the access token's algorithm is not the one of its signing key");
+const keyUnknown = () => tokenRefused('token_key_unknown', 'the access token names an unknown signing key');

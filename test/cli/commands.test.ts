@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { generateKeyPairSync } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,6 +8,9 @@ import { CERTGATE_MAIN, startCertgate, type CertgateProcess } from '../helpers/c
 import { getJson, LOGIN_PATH, postJson } from '../helpers/gateway.js';
 import { makeTempDir, startRedis, type RedisServer } from '../helpers/launcher.js';
 import { makeTestPki, nginxEscaped, writePem, type TestPki } from '../helpers/pki.js';
+
+/** A fresh EC P-256 private JWK. */
+const ecJwk = () => generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' });
 
 const cli = (args: string[], env: NodeJS.ProcessEnv = {}) => {
   const r = spawnSync(process.execPath, [CERTGATE_MAIN, ...args], { encoding: 'utf8', env: { ...process.env, REDIS_URL: '', CERTGATE_CONFIG: '', ...env } });
@@ -62,12 +66,66 @@ describe('the certgate CLI', () => {
     expect(no.out).toContain('common_name_not_allowed');
   });
 
-  it('keys list shows the signing key; rotate adds one', () => {
-    const first = cli(['keys', 'list', '--config', configFile]);
+  it('keys list never creates a key; rotate writes the first key active at once, then next keys that sign after publishBefore', () => {
+    const keysDir = join(dir, 'keys');
+    const empty = cli(['keys', 'list', '--config', configFile]);
+    expect(empty.code).toBe(0);
+    expect(empty.out).toMatch(/^no signing keys: .* does not exist/);
+    expect(existsSync(keysDir)).toBe(false);
+
+    const first = cli(['keys', 'rotate', '--config', configFile]);
     expect(first.code).toBe(0);
-    expect(first.out.trim().split('\n')).toHaveLength(1);
-    expect(cli(['keys', 'rotate', '--config', configFile]).code).toBe(0);
-    expect(cli(['keys', 'list', '--config', configFile]).out.trim().split('\n')).toHaveLength(2);
+    const firstKid = first.out.match(/^(\S{43}) \(ES256\) written to /)![1]!;
+    expect(first.out).toContain('(the first key: at once)');
+
+    const before = Date.now();
+    const second = cli(['keys', 'rotate', '--config', configFile]);
+    expect(second.code).toBe(0);
+    const [, kid, signsFrom] = second.out.match(/^(\S{43}) \(ES256\) written to [^\n]*\nevery gateway publishes it in its JWKS within 10 s; it signs from (\S+) \(keys\.publishBefore 3600 s\)/)!;
+    expect(Math.abs(Date.parse(signsFrom!) - (before + 3600_000))).toBeLessThan(5000);
+    expect(readdirSync(keysDir).sort()).toEqual([`${firstKid}.jwk.json`, `${kid}.jwk.json`].sort());
+    expect(statSync(join(keysDir, `${kid}.jwk.json`)).mode & 0o777).toBe(0o600);
+
+    const list = cli(['keys', 'list', '--config', configFile]);
+    expect(list.code).toBe(0);
+    const lines = list.out.trim().split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(new RegExp(`^${kid}  ES256  next      created \\S+Z  signs from ${signsFrom}$`));
+    expect(lines[1]).toMatch(new RegExp(`^${firstKid}  ES256  active    created \\S+Z  activated \\S+Z$`));
+    expect(readdirSync(keysDir)).toHaveLength(2);
+  });
+
+  it('keys rotate writes keys of keys.algorithm and dates them by keys.publishBefore', () => {
+    const edConfig = join(dir, 'ed.yaml');
+    writeFileSync(edConfig, stringify({ issuer: 'https://gw.test', store: { url: 'memory' }, keys: { dir: 'ed-keys', algorithm: 'EdDSA', publishBefore: 60 } }));
+    expect(cli(['keys', 'rotate', '--config', edConfig]).out).toMatch(/^\S{43} \(EdDSA\) written to .*\(the first key: at once\)\n$/s);
+    expect(cli(['keys', 'rotate', '--config', edConfig]).out).toMatch(/\(keys\.publishBefore 60 s\)\n$/);
+    const lines = cli(['keys', 'list', '--config', edConfig]).out.trim().split('\n');
+    expect(lines.map((l) => l.split(/\s+/).slice(1, 3))).toEqual([['EdDSA', 'next'], ['EdDSA', 'active']]);
+  });
+
+  it('keys list shows retiring and retired keys with their dates, and names a file it skips', () => {
+    const keysDir = join(dir, 'aged-keys');
+    mkdirSync(keysDir);
+    const aged = join(dir, 'aged.yaml');
+    // 10 s late read + accessTokenMaxTTL 600 + clock skew 30: a superseded key retires 640 s after it stopped signing.
+    writeFileSync(aged, stringify({ issuer: 'https://gw.test', store: { url: 'memory' }, keys: { dir: 'aged-keys' }, identities: [{ id: 'agents', caCertificateFile: 'ca.pem', accessTokenTTL: 60, accessTokenMaxTTL: 600 }] }));
+    const now = Math.floor(Date.now() / 1000);
+    const key = (name: string, createdAt: number, activatesAt: number) =>
+      writeFileSync(join(keysDir, `${name}.jwk.json`), JSON.stringify({ ...ecJwk(), kid: name, created_at: createdAt, activates_at: activatesAt }));
+    key('oldest', now - 10_000, now - 10_000);
+    key('older', now - 5000, now - 5000);
+    key('current', now - 100, now - 100);
+    writeFileSync(join(keysDir, 'junk.jwk.json'), '{');
+    const r = cli(['keys', 'list', '--config', aged]);
+    expect(r.code).toBe(0);
+    const iso = (s: number) => new Date(s * 1000).toISOString().replace('.000Z', 'Z');
+    expect(r.out.trim().split('\n')).toEqual([
+      `current  ES256  active    created ${iso(now - 100)}  activated ${iso(now - 100)}`,
+      `older  ES256  retiring  created ${iso(now - 5000)}  activated ${iso(now - 5000)}  stopped signing ${iso(now - 100)}  retires ${iso(now - 100 + 640)}`,
+      `oldest  ES256  retired   created ${iso(now - 10_000)}  activated ${iso(now - 10_000)}  stopped signing ${iso(now - 5000)}  retired ${iso(now - 5000 + 640)}`,
+    ]);
+    expect(r.err).toBe('skipped junk.jwk.json: not JSON\n');
   });
 });
 

@@ -206,7 +206,7 @@ describe('bad bearer tokens', () => {
   let good: string;
   beforeAll(async () => {
     gw = await startTestGateway(doc(pki));
-    ring = await KeyRing.open(gw.config.keys.dir);
+    ring = await KeyRing.open({ dir: gw.config.keys.dir });
     const res = await postJson(gw.url + LOGIN_PATH, { identityId: 'limited' }, { 'x-ssl-client-cert': nginxEscaped(cert, pki.interA) });
     good = res.body.accessToken;
   });
