@@ -6,6 +6,7 @@ import { checkCert } from './check-cert.js';
 import { keysCommand } from './keys.js';
 import { loginCommand } from './login.js';
 import { tokensCommand } from './tokens.js';
+import { identitiesCommand, IDENTITIES_USAGE } from './identities.js';
 import { agentCommand } from './agent.js';
 import { devCertCommand } from './dev-cert.js';
 
@@ -20,12 +21,17 @@ verbs:
   check-cert   explain which identity a certificate would log in as, without a store
   keys         list signing keys and their states, or write the next one
   tokens       revoke every token of an identity or of a certificate (writes to the store)
+  identities   list, get, put or delete identities through a gateway's admin API
   check-config validate a configuration file and exit
   agent        keep a current token in a file, for workloads in any language
   dev-cert     issue a client certificate from the development CA of npm start`,
   serve: `certgate serve [--config FILE]
   Runs the gateway. FILE defaults to $CERTGATE_CONFIG, else the embedded config/dev.yaml
-  (in-memory store, dev PKI generated under .certgate-dev/).`,
+  (in-memory store, dev PKI generated under .certgate-dev/).
+  SIGHUP, or a change of FILE, reloads it without a restart; a file that does not validate is
+  logged with every problem and the running configuration stays.
+  SIGTERM drains: /readyz answers 503, no new connections, requests in flight are
+  answered, then exit 0 (within server.shutdownTimeout seconds, default 10).`,
   login: `certgate login --cert FILE --key FILE [--cacert FILE] [--url URL] [--identity ID]
   Logs in over certgate's direct mTLS listener (default URL https://127.0.0.1:8443) and prints
   the JSON token response.`,
@@ -48,6 +54,7 @@ certgate tokens revoke-certificate --cert FILE | --sha256 HEX [--config FILE]
   Revokes every outstanding token issued from that certificate, on every gateway sharing the
   store, and refuses its logins (401 certificate_revoked) until its notAfter (with --sha256 for a
   certificate the store never saw: for one year).`,
+  identities: IDENTITIES_USAGE,
   'check-config': `certgate check-config [--config FILE]
   Validates the configuration exactly as serve would, and exits 0 when it is valid.`,
   agent: `certgate agent --url URL --cert FILE --key FILE [--ca FILE] [--identity ID] --sink FILE
@@ -82,6 +89,8 @@ async function main(argv: string[]): Promise<number> {
       url: { type: 'string' },
       identity: { type: 'string' },
       sha256: { type: 'string' },
+      'admin-token': { type: 'string' },
+      file: { type: 'string' },
       ca: { type: 'string' },
       sink: { type: 'string' },
       cn: { type: 'string' },
@@ -114,6 +123,8 @@ async function main(argv: string[]): Promise<number> {
       return loginCommand(values);
     case 'tokens':
       return tokensCommand(positionals, values);
+    case 'identities':
+      return identitiesCommand(positionals, values);
     case 'agent':
       return agentCommand(values);
     case 'dev-cert':

@@ -1,6 +1,6 @@
 import { relative } from 'node:path';
 import { loadConfigFile } from '../config/load.js';
-import { startGateway } from '../http/server.js';
+import { startGateway, type RunningGateway } from '../http/server.js';
 import { ensureDevPki } from './dev-pki.js';
 import { DEFAULT_CONFIG, DEV_PKI_DIR } from './paths.js';
 
@@ -10,8 +10,11 @@ export async function serve(configFile: string | undefined): Promise<void> {
   if (embedded && (await ensureDevPki(DEV_PKI_DIR))) {
     process.stderr.write(`certgate: generated a development PKI in ${DEV_PKI_DIR}\n`);
   }
+  // Installed first: a SIGHUP during startup must not kill the process (its default action).
+  let running: RunningGateway | undefined;
+  process.on('SIGHUP', () => void running?.reload('sighup'));
   const config = loadConfigFile(file);
-  const running = await startGateway(config);
+  running = await startGateway(config, { configFile: file });
   if (embedded && running.tlsPort) {
     const rel = (f: string) => relative(process.cwd(), `${DEV_PKI_DIR}/${f}`) || f;
     process.stderr.write(
@@ -20,12 +23,15 @@ export async function serve(configFile: string | undefined): Promise<void> {
         `       -X POST https://127.0.0.1:${running.tlsPort}/api/v1/auth/tls-cert-auth/login\n\n`,
     );
   }
+  // SIGHUP reloads the config file (so does a change of it); SIGTERM and SIGINT drain, then exit 0.
+  const gateway = running;
   let closing = false;
   const stop = async (signal: string) => {
     if (closing) return;
     closing = true;
-    running.gateway.log.info({ event: 'shutdown', signal }, 'certgate stopping');
-    await running.close();
+    gateway.gateway.log.info({ event: 'shutdown', signal }, 'certgate stopping');
+    const { forced } = await gateway.drain();
+    gateway.gateway.log.info({ event: 'stopped', forced }, 'certgate stopped');
     process.exit(0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));

@@ -32,13 +32,35 @@ function expandIn(value: unknown, env: NodeJS.ProcessEnv, path: string[], missin
   return value;
 }
 
-/** A refused configuration: the key path and the reason, printed by the CLI before exiting 1. */
+/** One defect of a configuration: the key path and the reason. */
+export interface ConfigProblem {
+  path: (string | number)[];
+  reason: string;
+}
+
+const describe = (p: ConfigProblem) => `${p.path.length ? p.path.join('.') : '(config)'}: ${p.reason}`;
+
+/**
+ * A refused configuration, printed by the CLI before exiting 1. `path` and `reason` are the first
+ * problem (the message starts with it); `problems` holds every problem found, so a startup error
+ * or a refused reload names them all.
+ */
 export class ConfigError extends Error {
+  readonly problems: ConfigProblem[];
   constructor(
     readonly path: (string | number)[],
     readonly reason: string,
+    more: ConfigProblem[] = [],
   ) {
-    super(`${path.length ? path.join('.') : '(config)'}: ${reason}`);
+    const problems = [{ path, reason }, ...more];
+    super(problems.map(describe).join('\n  '));
     this.name = 'ConfigError';
+    this.problems = problems;
+  }
+
+  /** One error carrying every problem (the first one leads). */
+  static of(problems: ConfigProblem[]): ConfigError {
+    const [first, ...rest] = problems;
+    return new ConfigError(first!.path, first!.reason, rest);
   }
 }

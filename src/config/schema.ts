@@ -137,6 +137,17 @@ const identity = z
     }
   });
 
+/** The schema of one identity: the file's `identities[]` entries and the admin API's PUT body alike. */
+export const identitySchema = identity;
+
+/**
+ * An admin token, or its SHA-256 as `sha256:<64 hex>` so the file need not hold the secret itself
+ * (`printf %s "$TOKEN" | sha256sum`).
+ */
+const adminToken = secret('an admin token').refine((v) => !v.startsWith('sha256:') || /^sha256:[0-9a-fA-F]{64}$/.test(v), {
+  message: 'a sha256: admin token must be followed by 64 hex digits',
+});
+
 const upstreamAuth = z.discriminatedUnion('type', [
   z.object({ type: z.literal('jwt'), audience: z.string().min(1), ttl: z.number().int().positive().max(300).default(60) }).strict(),
   z.object({ type: z.literal('header'), name: headerName, value: z.string().min(1) }).strict(),
@@ -171,9 +182,11 @@ export const configSchema = z
           .optional(),
         /** Per-command Redis timeout in ms; a whole store operation answers 503 within twice this. */
         storeTimeoutMs: z.number().int().positive().default(1000),
+        /** Seconds SIGTERM waits for requests in flight before closing what is left. */
+        shutdownTimeout: z.number().positive().max(3600).default(10),
       })
       .strict()
-      .default({ host: '127.0.0.1', port: 8080, storeTimeoutMs: 1000 }),
+      .default({ host: '127.0.0.1', port: 8080, storeTimeoutMs: 1000, shutdownTimeout: 10 }),
     issuer: z.string().url(),
     audience: z.string().min(1).default('certgate'),
     store: z
@@ -201,7 +214,7 @@ export const configSchema = z
         for (const o of overlappingProxyEntries(entries)) ctx.addIssue({ code: 'custom', path: [o.second, 'cidrs', o.secondCidr], message: o.message });
       }),
     identities: z.array(identity).default([]),
-    admin: z.object({ tokens: z.array(secret('an admin token')).default([]) }).strict().default({ tokens: [] }),
+    admin: z.object({ tokens: z.array(adminToken).default([]) }).strict().default({ tokens: [] }),
     introspection: z
       .object({ clients: z.array(z.object({ id: z.string().min(1), secret: secret('a client secret') }).strict()).default([]) })
       .strict()

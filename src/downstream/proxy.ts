@@ -2,16 +2,18 @@ import { readFileSync } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Context, Next } from 'koa';
 import { Agent, request, type Dispatcher } from 'undici';
-import { CertgateError, badRequest } from '../errors.js';
+import { CertgateError, badRequest, tokenRefused } from '../errors.js';
+import type { Config } from '../config/load.js';
 import type { RouteConfig } from '../config/schema.js';
 import { authorizeRequest } from '../http/bearer.js';
 import type { Gateway } from '../http/gateway.js';
+import { liveOf } from '../live/state.js';
 import { upstreamCredential } from './upstream-auth.js';
 
 /** RFC 9110 hop-by-hop headers, never forwarded in either direction. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authorization', 'proxy-authenticate', 'host']);
 
-interface CompiledRoute {
+export interface CompiledRoute {
   config: RouteConfig;
   /** Canonical names (see canonicalName) of client headers never forwarded on this route. */
   strip: Set<string>;
@@ -34,7 +36,7 @@ const CLIENT_HEADERS = new Set(['authorization', 'cookie', 'forwarded', 'x-real-
  */
 const canonicalName = (name: string) => name.toLowerCase().replace(/_/g, '-');
 
-function requestHeaders(ctx: Context, strip: Set<string>): Record<string, string | string[]> {
+function requestHeaders(ctx: Context, strip: ReadonlySet<string>): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   const connectionTokens = new Set((ctx.get('connection') || '').split(',').map((s) => canonicalName(s.trim())));
   for (const [name, value] of Object.entries(ctx.req.headers as IncomingHttpHeaders)) {
@@ -46,41 +48,74 @@ function requestHeaders(ctx: Context, strip: Set<string>): Record<string, string
   return out;
 }
 
+/** `routes:` compiled for matching, longest prefix first. */
+export interface CompiledRoutes {
+  match(path: string): CompiledRoute | undefined;
+}
+
+/**
+ * One undici Agent per upstream trust (system store, or the bytes of an upstreamCaFile), shared by
+ * every state a reload builds: a request that took the previous state still has a live
+ * connection pool, and an unchanged route keeps its warm connections across reloads.
+ */
+export class DispatcherPool {
+  private readonly agents = new Map<string, Agent>();
+
+  for(caFile: string | undefined): Dispatcher {
+    const ca = caFile ? readFileSync(caFile) : undefined;
+    const key = ca ? ca.toString('base64') : '';
+    let agent = this.agents.get(key);
+    if (!agent) {
+      agent = new Agent({ connect: ca ? { ca } : {}, headersTimeout: 30_000, bodyTimeout: 30_000 });
+      this.agents.set(key, agent);
+    }
+    return agent;
+  }
+
+  /** After the listeners have closed: what is still in flight upstream has lost its client. */
+  async close(): Promise<void> {
+    await Promise.all([...this.agents.values()].map((a) => a.destroy()));
+    this.agents.clear();
+  }
+}
+
+export function compileRoutes(config: Pick<Config, 'routes' | 'trustedProxies'>, pool: DispatcherPool): CompiledRoutes {
+  // Headers the gateway itself interprets never travel on.
+  const strip = new Set(config.trustedProxies.flatMap((p) => [p.header, p.chainHeader, p.verifyHeader].filter((h): h is string => !!h)).map(canonicalName));
+  const routes: CompiledRoute[] = config.routes.map((rc) => ({
+    config: rc,
+    // A client's copy (any spelling) of the credential header certgate sets for this upstream.
+    strip: rc.upstreamAuth?.type === 'header' ? new Set([...strip, canonicalName(rc.upstreamAuth.name)]) : strip,
+    upstream: new URL(rc.upstream),
+    dispatcher: pool.for(rc.upstreamCaFile),
+  }));
+  // Longest prefix first: a more specific route (with stronger scopes) is never shadowed.
+  routes.sort((a, b) => b.config.pathPrefix.length - a.config.pathPrefix.length);
+  return {
+    match: (path) => routes.find((r) => path === r.config.pathPrefix || path.startsWith(r.config.pathPrefix.replace(/\/$/, '') + '/')),
+  };
+}
+
 /**
  * `routes:` — the follow-up calls a token is for, carried downstream with undici. Each call is a
  * full bearer check that counts as one use, with the route's required scopes checked before the
  * use is taken; the upstream sees certgate's credential, never the caller's token or cert headers.
+ * Routes come from the request's live state, so a reload changes them between requests.
  */
 export function downstreamRoutes(gw: Gateway) {
-  // Headers the gateway itself interprets never travel on.
-  const strip = new Set(gw.config.trustedProxies.flatMap((p) => [p.header, p.chainHeader, p.verifyHeader].filter((h): h is string => !!h)).map(canonicalName));
-  const routes: CompiledRoute[] = gw.config.routes.map((config) => ({
-    config,
-    // A client's copy (any spelling) of the credential header certgate sets for this upstream.
-    strip: config.upstreamAuth?.type === 'header' ? new Set([...strip, canonicalName(config.upstreamAuth.name)]) : strip,
-    upstream: new URL(config.upstream),
-    dispatcher: new Agent({
-      connect: config.upstreamCaFile ? { ca: readFileSync(config.upstreamCaFile) } : {},
-      headersTimeout: 30_000,
-      bodyTimeout: 30_000,
-    }),
-  }));
-  // Longest prefix first: a more specific route (with stronger scopes) is never shadowed.
-  routes.sort((a, b) => b.config.pathPrefix.length - a.config.pathPrefix.length);
-
-  const match = (path: string) =>
-    routes.find((r) => path === r.config.pathPrefix || path.startsWith(r.config.pathPrefix.replace(/\/$/, '') + '/'));
-
   return async (ctx: Context, next: Next) => {
-    const route = match(ctx.path);
+    const live = liveOf(ctx);
+    const route = live.routes.match(ctx.path);
     if (!route) return next();
     // Matched on the raw path, so the path must not be able to leave the route afterwards.
     assertNoTraversal(ctx.path);
     const { record, caller } = await authorizeRequest(ctx, gw, true, route.config.requiredScopes);
-    // The bearer check refused tokens whose identity is no longer configured.
-    const identity = gw.identityById.get(record.identityId)!;
+    // The bearer check refused tokens whose identity is no longer configured, reading the newest
+    // state; this request's own snapshot may predate an identity's arrival.
+    const identity = live.identityById.get(record.identityId);
+    if (!identity) throw tokenRefused('token_unknown', 'the identity of this token is not configured');
     const headers = requestHeaders(ctx, route.strip);
-    const cred = await upstreamCredential(route.config, record, identity, gw.keys, gw.config.issuer, gw.clock.now());
+    const cred = await upstreamCredential(route.config, record, identity, gw.keys, live.config.issuer, gw.clock.now());
     if (cred) headers[cred[0]] = cred[1];
     headers['x-forwarded-for'] = caller.clientIp;
     headers['x-certgate-identity'] = record.identityId;

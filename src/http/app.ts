@@ -13,6 +13,13 @@ export function createApp(gw: Gateway): Koa {
   const app = new Koa();
   app.silent = true; // errors are rendered and logged by errorHandler, never printed with headers
   app.use(errorHandler(gw.log));
+  app.use(async (ctx, next) => {
+    // The live state this request uses from start to end, whatever a reload swaps meanwhile.
+    ctx.state.live = gw.live.current;
+    // While draining, every answer ends its connection: keep-alive clients move to another gateway.
+    if (gw.lifecycle.draining) ctx.set('Connection', 'close');
+    await next();
+  });
   for (const router of [healthRoutes(gw), oidcRoutes(gw), authRoutes(gw), introspectRoutes(gw), adminRoutes(gw)]) {
     app.use(router.routes());
     app.use(router.allowedMethods());

@@ -1,4 +1,5 @@
 import type { Context } from 'koa';
+import { audit } from '../audit/events.js';
 import { tokenRefused } from '../errors.js';
 import type { Authorized } from '../token/service.js';
 import { callerOf, presentedCertificate, type Caller } from './caller.js';
@@ -19,16 +20,21 @@ function bearerToken(ctx: Context): string {
  * call counts as a use (lookups like token/self do not).
  */
 export async function authorizeRequest(ctx: Context, gw: Gateway, consume: boolean, requiredScopes?: readonly string[]): Promise<Authorized & { caller: Caller }> {
+  let caller: Caller | undefined;
   try {
     const token = bearerToken(ctx);
-    const caller = callerOf(ctx, gw);
+    caller = callerOf(ctx, gw);
+    const c = caller;
     // Reading the request's certificate is only needed, and only done, for a bound token.
-    const presentedCertSha256 = () => presentedCertificate(ctx, gw, caller)?.leaf.sha256;
-    const auth = await gw.tokens.authorize(token, { clientIp: caller.clientIp, presentedCertSha256, consume, requiredScopes });
+    const presentedCertSha256 = () => presentedCertificate(ctx, gw, c)?.leaf.sha256;
+    const auth = await gw.tokens.authorize(token, { clientIp: c.clientIp, presentedCertSha256, consume, requiredScopes });
     gw.metrics.tokenChecks.inc({ outcome: 'allowed', code: '' });
-    return { ...auth, caller };
+    return { ...auth, caller: c };
   } catch (e) {
-    gw.metrics.tokenChecks.inc({ outcome: 'refused', code: (e as { code?: string }).code ?? 'unknown' });
+    const code = (e as { code?: string }).code ?? 'unknown';
+    gw.metrics.tokenChecks.inc({ outcome: 'refused', code });
+    // A store outage is not the token's fault; it is audited once, as store_unavailable.
+    if (code !== 'store_unavailable') audit(gw.log, 'token_refused', { reason: code, clientIp: caller?.clientIp ?? ctx.req.socket.remoteAddress, path: ctx.path });
     throw e;
   }
 }

@@ -4,22 +4,23 @@ import { CertgateError, badRequest } from '../errors.js';
 /** Bodies of the gateway's own endpoints are tiny; anything larger is refused unread. */
 const MAX_BODY_BYTES = 16 * 1024;
 
-async function readRaw(ctx: Context): Promise<string> {
+async function readRaw(ctx: Context, maxBytes = MAX_BODY_BYTES): Promise<string> {
+  const tooLarge = () => new CertgateError('body_too_large', 413, `request bodies are limited to ${maxBytes} bytes`);
   const declared = Number(ctx.get('content-length') || 0);
-  if (declared > MAX_BODY_BYTES) throw new CertgateError('body_too_large', 413, `request bodies are limited to ${MAX_BODY_BYTES} bytes`);
+  if (declared > maxBytes) throw tooLarge();
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > MAX_BODY_BYTES) throw new CertgateError('body_too_large', 413, `request bodies are limited to ${MAX_BODY_BYTES} bytes`);
+    if (size > maxBytes) throw tooLarge();
     chunks.push(chunk);
   }
   return Buffer.concat(chunks).toString('utf8');
 }
 
 /** A JSON object body; an empty body reads as `{}`. */
-export async function readJsonObject(ctx: Context): Promise<Record<string, unknown>> {
-  const text = await readRaw(ctx);
+export async function readJsonObject(ctx: Context, maxBytes = MAX_BODY_BYTES): Promise<Record<string, unknown>> {
+  const text = await readRaw(ctx, maxBytes);
   if (text.trim() === '') return {};
   let value: unknown;
   try {

@@ -4,6 +4,7 @@ import { certRefused } from '../errors.js';
 import { assertCertificateSize } from '../pki/parse-cache.js';
 import { clientIp, readForwardedCertificate } from '../proxy/trusted.js';
 import type { PresentedCertificate } from '../identity/authenticate.js';
+import { liveOf } from '../live/state.js';
 import type { Gateway } from './gateway.js';
 
 /** Who is calling: the address policy applies to, and how the request reached us. */
@@ -18,7 +19,7 @@ export function callerOf(ctx: Context, gw: Gateway): Caller {
   const peer = ctx.req.socket.remoteAddress ?? '';
   const direct = ctx.req.socket instanceof TLSSocket;
   // On the direct listener nobody sits between us and the client: forwarded headers are ignored.
-  const ip = direct ? peer : clientIp(peer, ctx.req.headersDistinct, gw.proxies);
+  const ip = direct ? peer : clientIp(peer, ctx.req.headersDistinct, liveOf(ctx).proxies);
   return { peer, clientIp: ip, direct };
 }
 
@@ -49,7 +50,7 @@ export function presentedCertificate(ctx: Context, gw: Gateway, caller: Caller):
   } else {
     let forwarded;
     try {
-      forwarded = readForwardedCertificate(caller.peer, ctx.req.headersDistinct, gw.proxies);
+      forwarded = readForwardedCertificate(caller.peer, ctx.req.headersDistinct, liveOf(ctx).proxies);
     } catch (e) {
       if ((e as { code?: string }).code === 'untrusted_proxy') {
         // A spoofing attempt, a missing proxy range, or a header of another entry passed through

@@ -1,6 +1,9 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/load.js';
 import type { CompiledIdentity } from '../identity/policy.js';
+import type { LiveController } from '../live/controller.js';
+import type { LiveHolder } from '../live/state.js';
+import type { StoreHealth } from '../live/store-health.js';
 import type { ParsedCertCache } from '../pki/parse-cache.js';
 import type { CompiledProxies } from '../proxy/trusted.js';
 import type { CertificateRevocations } from '../revocation/certificate-revocations.js';
@@ -12,14 +15,26 @@ import type { TokenService } from '../token/service.js';
 import type { Clock } from '../util/clock.js';
 import type { Metrics } from './metrics.js';
 
-/** Everything the HTTP layer needs, built once at startup (see src/cli/serve.ts). */
+/**
+ * Everything the HTTP layer needs (see src/http/server.ts). What a reload can change lives in the
+ * live state (`live`); a request reads it through liveOf(ctx), the snapshot it took at entry.
+ */
 export interface Gateway {
-  config: Config;
-  identities: CompiledIdentity[];
-  identityById: ReadonlyMap<string, CompiledIdentity>;
+  /** The current live state; swapped whole by `control` (src/live). */
+  live: LiveHolder;
+  /** Reloads (SIGHUP, file change) and the API-identity sync. */
+  control: LiveController;
+  /** Shutdown progress: /readyz answers 503 once draining. */
+  lifecycle: { draining: boolean };
+  /** Store outage / recovery transitions (audited). */
+  health: StoreHealth;
+  /** Read-through views of the CURRENT live state, for code outside a request. */
+  readonly config: Config;
+  readonly identities: readonly CompiledIdentity[];
+  readonly identityById: ReadonlyMap<string, CompiledIdentity>;
+  readonly proxies: CompiledProxies;
   /** Presented certificates, parsed once (bounded by entries and bytes). */
   certs: ParsedCertCache;
-  proxies: CompiledProxies;
   store: TokenStore;
   keys: KeyRing;
   tokens: TokenService;

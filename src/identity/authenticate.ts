@@ -64,7 +64,7 @@ export async function authenticateCertificate(opts: {
   cert: PresentedCertificate;
   clientIp: string;
   identityId?: string;
-  identities: CompiledIdentity[];
+  identities: readonly CompiledIdentity[];
   now: Date;
   revocation: RevocationChecker;
 }): Promise<Authenticated> {

@@ -42,6 +42,9 @@ export class MemoryTokenStore implements TokenStore {
   protected readonly records = new Map<string, TokenRecord>();
   /** identityId → revoke-all watermark. One small entry per identity ever revoked; never expires. */
   private readonly watermarks = new Map<string, number>();
+  /** API-managed identities (id → document) and their change counter: this process only. */
+  private readonly identityDocs = new Map<string, string>();
+  private identityVersion = 0;
   /** identityId → its outstanding tokens (the quota's count; see memory-limits.ts). */
   private readonly outstanding = new Map<string, OutstandingTokens>();
   private readonly rates = new RateWindows();
@@ -208,6 +211,36 @@ export class MemoryTokenStore implements TokenStore {
     this.assertOpen();
     const live = (key: string) => now < (this.markers.get(key) ?? -Infinity);
     return live(`sha:${cert.sha256}`) || (cert.issuer !== undefined && cert.serial !== undefined && live(`serial:${issuerSerialKey(cert.issuer, cert.serial)}`));
+  }
+
+  async putIdentity(id: string, doc: string): Promise<boolean> {
+    this.assertOpen();
+    const created = !this.identityDocs.has(id);
+    this.identityDocs.set(id, doc);
+    this.identityVersion++;
+    return created;
+  }
+
+  async deleteIdentity(id: string): Promise<boolean> {
+    this.assertOpen();
+    if (!this.identityDocs.delete(id)) return false;
+    this.identityVersion++;
+    return true;
+  }
+
+  async getIdentity(id: string): Promise<string | null> {
+    this.assertOpen();
+    return this.identityDocs.get(id) ?? null;
+  }
+
+  async listIdentities(): Promise<{ version: number; identities: Map<string, string> }> {
+    this.assertOpen();
+    return { version: this.identityVersion, identities: new Map(this.identityDocs) };
+  }
+
+  async identitiesVersion(): Promise<number> {
+    this.assertOpen();
+    return this.identityVersion;
   }
 
   async ping(): Promise<void> {

@@ -58,6 +58,9 @@ export function redisKeys(prefix = 'certgate:') {
     /** Revoke-all watermark; no expiry (see lua/revoke-identity.lua). */
     revokedBefore: (identityId: string) => `${prefix}revoked-before:{${identityId}}`,
     identityOf: (jti: string) => `${prefix}token-identity:${jti}`,
+    /** API identities (hash id → document) and their version counter: one {hash tag}, one slot. */
+    identities: `${prefix}{identities}:docs`,
+    identitiesVersion: `${prefix}{identities}:version`,
     /**
      * The identity's outstanding tokens for `limits.outstandingTokensPerIdentity`: a sorted set
      * jti → expiresAt, in the identity's slot, changed only inside the scripts that change a token:
@@ -105,6 +108,8 @@ interface Scripts {
   certgateRate(key: string, limit: string, windowMs: string): Promise<[number, number, number]>;
   certgateExtend(key: string, expireAt: string, command: string, ...args: string[]): Promise<number>;
   certgateRevokeLive(key: string, outstanding: string, jti: string): Promise<number>;
+  certgateIdentityPut(docs: string, version: string, id: string, doc: string): Promise<number>;
+  certgateIdentityDelete(docs: string, version: string, id: string): Promise<number>;
 }
 
 /**
@@ -145,6 +150,8 @@ export class RedisTokenStore implements TokenStore {
     client.defineCommand('certgateRate', { numberOfKeys: 1, lua: script('rate') });
     client.defineCommand('certgateExtend', { numberOfKeys: 1, lua: script('extend') });
     client.defineCommand('certgateRevokeLive', { numberOfKeys: 2, lua: script('revoke-live') });
+    client.defineCommand('certgateIdentityPut', { numberOfKeys: 2, lua: script('identity-put') });
+    client.defineCommand('certgateIdentityDelete', { numberOfKeys: 2, lua: script('identity-delete') });
     this.client = client as (Redis | Cluster) & Scripts;
     // Clock and policy are known before the first operation runs, and re-read at every
     // (re)connect — a restarted Redis may come back with another configuration — and periodically.
@@ -313,6 +320,31 @@ export class RedisTokenStore implements TokenStore {
       ]);
       return bySha + bySerial > 0;
     });
+  }
+
+  async putIdentity(id: string, doc: string): Promise<boolean> {
+    return (await this.run(() => this.client.certgateIdentityPut(this.keys.identities, this.keys.identitiesVersion, id, doc))) === 1;
+  }
+
+  async deleteIdentity(id: string): Promise<boolean> {
+    return (await this.run(() => this.client.certgateIdentityDelete(this.keys.identities, this.keys.identitiesVersion, id))) === 1;
+  }
+
+  async getIdentity(id: string): Promise<string | null> {
+    return this.run(() => this.client.hget(this.keys.identities, id));
+  }
+
+  async listIdentities(): Promise<{ version: number; identities: Map<string, string> }> {
+    // Version first: any change counted in it is already in the hash (the script does both at once).
+    return this.run(async () => {
+      const version = Number((await this.client.get(this.keys.identitiesVersion)) ?? 0);
+      const docs = await this.client.hgetall(this.keys.identities);
+      return { version, identities: new Map(Object.entries(docs)) };
+    });
+  }
+
+  async identitiesVersion(): Promise<number> {
+    return Number((await this.run(() => this.client.get(this.keys.identitiesVersion))) ?? 0);
   }
 
   async ping(): Promise<void> {

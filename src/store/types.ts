@@ -126,6 +126,21 @@ export interface TokenStore {
    */
   revokeIdentity(identityId: string, at: number): Promise<void>;
   /**
+   * Identities managed through the admin API (`source: api`), shared by every gateway: `doc` is
+   * the identity document as PUT (JSON text), validated by the caller. Every change raises a
+   * version counter, which gateways poll to pick changes up (see src/live/controller.ts).
+   * Returns true when the id was new.
+   */
+  putIdentity(id: string, doc: string): Promise<boolean>;
+  /** Removes an API identity (and raises the version); false when there was none. */
+  deleteIdentity(id: string): Promise<boolean>;
+  /** The stored document of one API identity, or null. */
+  getIdentity(id: string): Promise<string | null>;
+  /** Every API identity (id → document) and the version they were read at (read version first). */
+  listIdentities(): Promise<{ version: number; identities: Map<string, string> }>;
+  /** The identities' version counter: 0 before the first change. One cheap read. */
+  identitiesVersion(): Promise<number>;
+  /**
    * Fixed-window rate counter shared by every gateway on the store: the first hit opens a window
    * of `windowMs` on `bucket` (e.g. `ip:10.1.2.3`, `identity:agents`; no braces); each hit while
    * fewer than `limit` were counted is allowed and counted; others are refused and not counted.

@@ -13,4 +13,17 @@ export function secretIndex(presented: string, secrets: readonly string[]): numb
   return found;
 }
 
+/**
+ * Constant-time membership test against SHA-256 digests of configured secrets (admin tokens may be
+ * configured as `sha256:<hex>`, so only digests are compared). Every digest is compared.
+ */
+export function digestMatches(presented: string, digests: readonly Buffer[]): boolean {
+  const p = createHash('sha256').update(presented).digest();
+  let found = false;
+  for (const d of digests) {
+    if (d.length === p.length && timingSafeEqual(p, d)) found = true;
+  }
+  return found;
+}
+
 export const secretMatches = (presented: string, secrets: readonly string[]): boolean => secretIndex(presented, secrets) >= 0;

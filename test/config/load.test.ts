@@ -82,6 +82,16 @@ describe('configuration', () => {
     expect(e.reason).toMatch(reason);
   });
 
+  it('names every problem of a config, the first one first', () => {
+    const e = refusal({ ...base(), issuers: 'x', identities: [{ id: 'a', caCertificateFile: 'missing.pem' }, { id: 'b', caCertificateFile: 'not-pem.pem' }] });
+    expect(e.problems.map((p) => p.path.join('.'))).toEqual(['']);
+    const zod = refusal({ ...base(), audience: '', identities: [{ id: 'A', caCertificateFile: 'ca.pem', accessTokenTTL: -1 }] });
+    expect(zod.problems.map((p) => p.path.join('.'))).toEqual(['audience', 'identities.0.id', 'identities.0.accessTokenTTL']);
+    const resolved = refusal({ ...base(), identities: [{ id: 'a', caCertificateFile: 'missing.pem' }, { id: 'b', caCertificateFile: 'not-pem.pem' }] });
+    expect(resolved.problems.map((p) => p.path.join('.'))).toEqual(['identities.0.caCertificateFile', 'identities.1.caCertificateFile']);
+    expect(resolved.message).toMatch(/^identities\.0\.caCertificateFile: cannot read .*\n {2}identities\.1\.caCertificateFile: holds no PEM/);
+  });
+
   it('expands ${ENV} and ${ENV:-default}, and refuses an unset variable by key', () => {
     const doc = { ...base(), admin: { tokens: ['${ADMIN_TOKEN}'] }, audience: '${AUD:-certgate-default}' };
     const c = buildConfig(doc, { baseDir: dir, env: { ADMIN_TOKEN: 'a-very-long-admin-secret' } });

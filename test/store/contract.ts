@@ -203,6 +203,24 @@ export function tokenStoreContract(label: string, create: () => Promise<StoreUnd
       expect(await raw.recordExists(rec.identityId, rec.jti)).toBe(false);
     });
 
+    it('keeps API identities with a version that moves on every change, and only then', async () => {
+      const v0 = await store.identitiesVersion();
+      expect(await store.putIdentity('contract-a', '{"id":"contract-a"}')).toBe(true);
+      expect(await store.putIdentity('contract-a', '{"id":"contract-a","name":"A"}')).toBe(false);
+      expect(await store.putIdentity('contract-b', '{"id":"contract-b"}')).toBe(true);
+      expect(await store.identitiesVersion()).toBe(v0 + 3);
+      expect(await store.getIdentity('contract-a')).toBe('{"id":"contract-a","name":"A"}');
+      expect(await store.getIdentity('contract-none')).toBeNull();
+      const listed = await store.listIdentities();
+      expect(listed.version).toBe(v0 + 3);
+      expect(listed.identities.get('contract-b')).toBe('{"id":"contract-b"}');
+      expect(await store.deleteIdentity('contract-b')).toBe(true);
+      expect(await store.deleteIdentity('contract-b')).toBe(false);
+      expect(await store.identitiesVersion()).toBe(v0 + 4);
+      expect((await store.listIdentities()).identities.has('contract-b')).toBe(false);
+      await store.deleteIdentity('contract-a');
+    });
+
     limitsContract(() => store);
 
     describe('certificates', () => {

@@ -3,13 +3,15 @@ import type { Context } from 'koa';
 import { audit } from '../../audit/events.js';
 import { CertgateError, badRequest } from '../../errors.js';
 import { IDENTITY_ID } from '../../config/schema.js';
-import { secretMatches } from '../../util/secret.js';
+import { liveOf } from '../../live/state.js';
+import { digestMatches } from '../../util/secret.js';
 import type { Gateway } from '../gateway.js';
 import { certificateRoutes } from './certificates.js';
+import { adminIdentityRoutes } from './admin-identities.js';
 
 function requireAdmin(ctx: Context, gw: Gateway): void {
   const m = /^Bearer (.+)$/i.exec(ctx.get('authorization'));
-  if (!m || !secretMatches(m[1]!, gw.config.admin.tokens)) {
+  if (!m || !digestMatches(m[1]!, liveOf(ctx).adminTokenDigests)) {
     throw new CertgateError('admin_unauthorized', 401, 'a valid admin token is required', { 'WWW-Authenticate': 'Bearer realm="certgate admin"' });
   }
 }
@@ -21,9 +23,7 @@ export function adminRoutes(gw: Gateway): Router {
     requireAdmin(ctx, gw);
     await next();
   });
-  r.get('/identities', (ctx) => {
-    ctx.body = { identities: gw.identities.map((i) => ({ id: i.config.id, name: i.config.name ?? i.config.id, scopes: i.config.scopes })) };
-  });
+  adminIdentityRoutes(r, gw);
   r.post('/identities/:id/revoke-tokens', async (ctx) => {
     const id = ctx.params.id!;
     // Also for ids no longer configured: their tokens are refused anyway, but an operator who

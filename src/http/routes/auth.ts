@@ -8,6 +8,7 @@ import { optionalString, readJsonObject, requiredString } from '../body.js';
 import { authorizeRequest } from '../bearer.js';
 import { callerOf, presentedCertificate, requireCertificate } from '../caller.js';
 import type { Gateway } from '../gateway.js';
+import { liveOf } from '../../live/state.js';
 import { LoginLimits } from '../../token/login-limits.js';
 
 /** The Infisical-compatible auth endpoints: login, renew, revoke, self, forward-auth. */
@@ -32,7 +33,7 @@ export function authRoutes(gw: Gateway): Router {
         cert,
         clientIp: caller.clientIp,
         identityId,
-        identities: gw.identities,
+        identities: liveOf(ctx).identities,
         now: new Date(gw.clock.now()),
         revocation: gw.revocation,
       });

@@ -1,4 +1,5 @@
 import Router from '@koa/router';
+import { CertgateError } from '../../errors.js';
 import type { Gateway } from '../gateway.js';
 
 export function healthRoutes(gw: Gateway): Router {
@@ -7,8 +8,16 @@ export function healthRoutes(gw: Gateway): Router {
     ctx.body = { status: 'ok' };
   });
   // Ready only while the store answers: a load balancer then drains a gateway that cannot check tokens.
+  // Not ready while draining either (SIGTERM): the balancer stops sending before the listener goes.
   r.get('/readyz', async (ctx) => {
-    await gw.store.ping();
+    if (gw.lifecycle.draining) throw new CertgateError('shutting_down', 503, 'the gateway is shutting down');
+    try {
+      await gw.store.ping();
+    } catch (e) {
+      gw.health.failed(e);
+      throw e;
+    }
+    gw.health.answered();
     ctx.body = { status: 'ready', store: gw.store.kind };
   });
   r.get('/metrics', async (ctx) => {

@@ -1,8 +1,10 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
+import { audit } from '../../audit/events.js';
 import { CertgateError, isCertgateError } from '../../errors.js';
 import { secretIndex } from '../../util/secret.js';
 import { readFormOrJson } from '../body.js';
+import { liveOf } from '../../live/state.js';
 import type { Gateway } from '../gateway.js';
 
 function unauthorizedClient(): CertgateError {
@@ -27,7 +29,7 @@ function authenticateClient(ctx: Context, gw: Gateway): string {
     throw unauthorizedClient();
   }
   // id and secret compared together, in constant time, against every configured client.
-  const clients = gw.config.introspection.clients;
+  const clients = liveOf(ctx).config.introspection.clients;
   const i = secretIndex(`${id}\0${secret}`, clients.map((c) => `${c.id}\0${c.secret}`));
   const client = clients[i];
   if (!client) throw unauthorizedClient();
@@ -38,7 +40,7 @@ function authenticateClient(ctx: Context, gw: Gateway): string {
 export function introspectRoutes(gw: Gateway): Router {
   const r = new Router();
   r.post('/oauth2/introspect', async (ctx) => {
-    authenticateClient(ctx, gw);
+    const client = authenticateClient(ctx, gw);
     const body = await readFormOrJson(ctx);
     const token = typeof body.token === 'string' ? body.token : '';
     ctx.set('Cache-Control', 'no-store');
@@ -62,10 +64,12 @@ export function introspectRoutes(gw: Gateway): Router {
         uses_remaining: record.usesLimit === 0 ? null : record.usesRemaining,
         ...(claims.cnf ? { cnf: claims.cnf } : {}),
       };
+      audit(gw.log, 'introspection', { client, active: true, identity: record.identityId, jti: claims.jti });
     } catch (e) {
       // A store outage is not "inactive": answering inactive would hide it, active would fail open.
       if (isCertgateError(e) && e.code === 'store_unavailable') throw e;
       if (!isCertgateError(e)) throw e;
+      audit(gw.log, 'introspection', { client, active: false });
       ctx.body = { active: false };
     }
   });
