@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { pino } from 'pino';
 import { IDENTITY_ID } from '../config/schema.js';
-import { parsePemBundle } from '../pki/certificate.js';
-import { normalizeSha256 } from '../pki/certificate-id.js';
+import { parsePemBundle } from '../pki/parsing/certificate.js';
+import { normalizeSha256 } from '../pki/parsing/certificate-id.js';
 import { CertificateRevocations } from '../revocation/certificate-revocations.js';
 import { storeFromConfig } from '../store/from-config.js';
 import type { CertificateSelector } from '../store/types.js';

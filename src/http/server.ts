@@ -9,7 +9,7 @@ import { DispatcherPool } from '../downstream/proxy.js';
 import { LiveController, type ReloadResult, type ReloadTrigger } from '../live/controller.js';
 import { buildLiveState, LiveHolder } from '../live/state.js';
 import { StoreHealth } from '../live/store-health.js';
-import { ParsedCertCache } from '../pki/parse-cache.js';
+import { ParsedCertCache } from '../pki/parsing/parse-cache.js';
 import { CertificateRevocations, killingTokensOnRevoked } from '../revocation/certificate-revocations.js';
 import { createRevocationChecker, type RevocationOptions } from '../revocation/checker.js';
 import { CrlWatcher } from '../revocation/crl-watcher.js';

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
 import { audit } from '../audit/events.js';
-import type { ParsedCert } from '../pki/certificate.js';
+import type { ParsedCert } from '../pki/parsing/certificate.js';
 import type { CertificateSelector, RevokeCertificateResult, TokenStore } from '../store/types.js';
 import { BoundedMap } from '../util/bounded-map.js';
 import type { Clock } from '../util/clock.js';

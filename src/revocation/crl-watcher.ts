@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Identity } from '../config/load.js';
-import { dnText } from '../pki/certificate-id.js';
-import { verifiedCrlSerials } from '../pki/revocation.js';
+import { dnText } from '../pki/parsing/certificate-id.js';
+import { verifiedCrlSerials } from '../pki/formats/revocation.js';
 import type { CertificateRevocations } from './certificate-revocations.js';
 import type { CrlWatchSource } from './checker.js';
 

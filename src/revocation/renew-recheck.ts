@@ -1,5 +1,5 @@
 import type { CompiledIdentity } from '../identity/policy.js';
-import type { ParsedCertCache } from '../pki/parse-cache.js';
+import type { ParsedCertCache } from '../pki/parsing/parse-cache.js';
 import type { TokenRecord, TokenStore } from '../store/types.js';
 import type { RevocationChecker } from './checker.js';
 

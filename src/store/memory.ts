@@ -2,7 +2,7 @@ import { storeUnavailable } from '../errors.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { quotaExceeded } from './limits.js';
 import { OutstandingTokens, RateWindows } from './memory-limits.js';
-import { issuerSerialKey } from '../pki/certificate-id.js';
+import { issuerSerialKey } from '../pki/parsing/certificate-id.js';
 import type {
   CertificateInfo,
   CertificateSelector,

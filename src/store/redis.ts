@@ -6,7 +6,7 @@ import { decodeRecord, encodeRecord } from './record-codec.js';
 import { RedisClock } from './redis-clock.js';
 import { connectRedis, type RedisTarget } from './redis-connection.js';
 import { judgePolicy, type PolicyVerdict } from './redis-policy.js';
-import { issuerSerialKey } from '../pki/certificate-id.js';
+import { issuerSerialKey } from '../pki/parsing/certificate-id.js';
 import {
   TOKEN_REFUSALS,
   type CertificateInfo,

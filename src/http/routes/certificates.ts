@@ -1,6 +1,6 @@
 import type Router from '@koa/router';
 import { badRequest } from '../../errors.js';
-import { normalizeIssuer, normalizeSerial, normalizeSha256 } from '../../pki/certificate-id.js';
+import { normalizeIssuer, normalizeSerial, normalizeSha256 } from '../../pki/parsing/certificate-id.js';
 import type { CertificateSelector } from '../../store/types.js';
 import { readJsonObject } from '../body.js';
 import type { Gateway } from '../gateway.js';
