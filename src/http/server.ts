@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from '../config/load.js';
+import { VerifiedPathCache } from '../identity/path-cache.js';
 import type { CompiledIdentity } from '../identity/policy.js';
 import { DispatcherPool } from '../downstream/proxy.js';
 import { LiveController, type ReloadResult, type ReloadTrigger } from '../live/controller.js';
@@ -25,6 +26,8 @@ import { systemClock, type Clock } from '../util/clock.js';
 import { createLogger } from '../util/logger.js';
 import { createApp } from './app.js';
 import { answerParserErrors } from './client-error.js';
+import { withFastForward } from './fast-forward.js';
+import { LeafAdmission } from './leaf-admission.js';
 import type { Gateway } from './gateway.js';
 import { createMetrics } from './metrics.js';
 
@@ -78,10 +81,13 @@ async function buildGateway(config: Config, opts: StartOptions = {}): Promise<{ 
     tokenLifetimeSec: () => longestTokenLifetimeSec(live.current.config, live.current.identities.map((i) => i.config)),
   });
   const metrics = createMetrics();
-  const certs = new ParsedCertCache();
+  const paths = new VerifiedPathCache();
+  // 16 MiB (~1,500 EC leaves with their intermediates): repeat logins and shared intermediates
+  // hit; a bigger budget mostly holds certificates that never come back (bench --rss).
+  const certs = new ParsedCertCache({ maxBytes: 16 * 1024 * 1024 });
   const certRevocations = new CertificateRevocations({ store, log, clock, registry: metrics.registry });
   const revocation = killingTokensOnRevoked(
-    createRevocationChecker({ ...opts.revocation, clock, log, registry: metrics.registry }),
+    createRevocationChecker({ ...opts.revocation, clock, log, registry: metrics.registry, onDataChanged: () => paths.clear() }),
     certRevocations,
     'revocation-check',
   );
@@ -123,6 +129,8 @@ async function buildGateway(config: Config, opts: StartOptions = {}): Promise<{ 
       return live.current.proxies;
     },
     certs,
+    leafAdmission: new LeafAdmission(),
+    paths,
     store,
     keys,
     tokens,
@@ -198,9 +206,10 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
     gateway.log.warn({ event: 'identities_not_loaded' }, 'the store did not answer: API identities are loaded once it does');
   }
   const app = createApp(gateway);
+  const handler = withFastForward(gateway, app.callback());
   const servers: Server[] = [];
   try {
-    const http = createHttpServer({ maxHeaderSize: MAX_HEADER_BYTES }, app.callback());
+    const http = createHttpServer({ maxHeaderSize: MAX_HEADER_BYTES }, handler);
     servers.push(http);
     answerParserErrors(http, gateway.log);
     const httpPort = await listen(http, config.server.port, config.server.host);
@@ -213,7 +222,7 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
       let caNames = requestedCaNames(config, gateway.identities);
       const https = createHttpsServer(
         { ...material, ca: caNames, requestCert: true, rejectUnauthorized: false, maxHeaderSize: MAX_HEADER_BYTES },
-        app.callback(),
+        handler,
       );
       // Identities added or removed by a reload change the CA names new handshakes ask for
       // (server.tls.clientCa, like all of server.*, changes only with a restart).
