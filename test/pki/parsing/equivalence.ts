@@ -1,11 +1,11 @@
 import { expect } from 'vitest';
-import { badRequest, isCertgateError } from '../../src/errors.js';
-import { decodeFastOnly, parseCertificate, type ParsedCert } from '../../src/pki/certificate.js';
-import { decodeReference } from '../../src/pki/certificate-reference.js';
+import { badRequest, isCertgateError } from '../../../src/errors.js';
+import { decodeFastOnly, parseCertificate, type ParsedCert } from '../../../src/pki/parsing/certificate.js';
+import { decodeReference } from '../../../src/pki/parsing/certificate-reference.js';
 
 /**
  * Differential check of parseCertificate against the reference decoder (the former three-decoder
- * implementation, src/pki/certificate-reference.ts): same fields, same key order, same refusals.
+ * implementation, src/pki/parsing/certificate-reference.ts): same fields, same key order, same refusals.
  */
 
 /** Every field of a ParsedCert as plain data; the node:crypto view is reduced to what identifies it. */

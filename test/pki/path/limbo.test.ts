@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { isCertgateError } from '../../src/errors.js';
-import { parsePemBundle } from '../../src/pki/certificate.js';
-import { validateClientChain } from '../../src/pki/validate.js';
+import { isCertgateError } from '../../../src/errors.js';
+import { parsePemBundle } from '../../../src/pki/parsing/certificate.js';
+import { validateClientChain } from '../../../src/pki/path/validate.js';
 
 /** x509-limbo (C2SP, Apache-2.0) CLIENT cases: name constraints on client certificate emails. */
 interface LimboCase {
@@ -13,7 +13,7 @@ interface LimboCase {
   untrusted_intermediates: string[];
   peer_certificate: string;
 }
-const fixture = JSON.parse(readFileSync(new URL('../fixtures/limbo/client-cases.json', import.meta.url), 'utf8')) as { testcases: LimboCase[] };
+const fixture = JSON.parse(readFileSync(new URL('../../fixtures/limbo/client-cases.json', import.meta.url), 'utf8')) as { testcases: LimboCase[] };
 // The limbo certificates are valid 1970..2969; cases without a time get a fixed, reproducible one.
 const DEFAULT_TIME = new Date('2025-06-01T00:00:00Z');
 

@@ -1,4 +1,4 @@
-import { badRequest } from '../errors.js';
+import { badRequest } from '../../errors.js';
 import { parseCertificate, type ParsedCert } from './certificate.js';
 import { sha256Hex } from './der.js';
 

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { KeyUsageFlags } from '@peculiar/x509';
-import { parseCertificate, parsePemBundle as parsePem, type ParsedCert } from '../../src/pki/certificate.js';
-import { basicPki, DAY, mint, outcome, tamperSignature, type Outcome } from './pki-fixtures.js';
+import { parseCertificate, parsePemBundle as parsePem, type ParsedCert } from '../../../src/pki/parsing/certificate.js';
+import { basicPki, DAY, mint, outcome, tamperSignature, type Outcome } from '../pki-fixtures.js';
 
 type Pki = Awaited<ReturnType<typeof basicPki>>;
 interface Row { name: string; build: (p: Pki) => Promise<{ leaf: ParsedCert; presented?: ParsedCert[]; bundle: ParsedCert[]; now?: Date }>; want: Outcome }

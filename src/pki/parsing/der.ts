@@ -131,3 +131,10 @@ export function serialHex(content: Uint8Array): string {
   while (s < content.length - 1 && content[s] === 0) s++;
   return hex(content.subarray(s));
 }
+
+/** Octets of a serial number INTEGER's value: content octets without leading zero octets (0 for zero). */
+export function serialOctets(content: Uint8Array): number {
+  let s = 0;
+  while (s < content.length && content[s] === 0) s++;
+  return content.length - s;
+}

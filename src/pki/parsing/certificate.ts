@@ -1,7 +1,7 @@
 import { X509Certificate as NativeCert } from 'node:crypto';
-import { badRequest } from '../errors.js';
+import { badRequest } from '../../errors.js';
 import { decodeReference, publicKeyInfo } from './certificate-reference.js';
-import { bytesEqual, decodeOid, hasMinimalLength, hex, isStrictOid, latin1, readNode, serialHex, sha256Hex, type DerNode } from './der.js';
+import { bytesEqual, decodeOid, hasMinimalLength, hex, isStrictOid, latin1, readNode, serialHex, serialOctets, sha256Hex, type DerNode } from './der.js';
 import { decodeName } from './dn.js';
 import { parseGeneralNames, parseNameConstraints, type GeneralNameValue, type NameConstraints } from './general-names.js';
 import { bytesToIp } from './ip.js';
@@ -16,6 +16,9 @@ export interface PublicKeyInfo {
   algorithm: string;
   /** RSA modulus length. */
   bits?: number;
+  /** RSA public exponent and its length in bits. */
+  exponent?: bigint;
+  exponentBits?: number;
   /** EC curve as 'P-256' / 'P-384' / 'P-521', or OpenSSL's name for other curves. */
   curve?: string;
 }
@@ -50,6 +53,8 @@ export interface ParsedCert {
   serial: string;
   publicKey: PublicKeyInfo;
   signatureAlgorithm: string;
+  /** The raw parameters element of signatureAlgorithm, when present (RSASSA-PSS needs them). */
+  signatureParams?: Uint8Array;
   subjectDer: Uint8Array;
   issuerDer: Uint8Array;
   subjectRdns: Uint8Array[];
@@ -59,6 +64,15 @@ export interface ParsedCert {
   crlDistributionPoints: string[];
   /** OIDs of critical extensions this module does not process; validation refuses them. */
   unhandledCriticalExtensions: string[];
+  /** X.509 version: 1, 2 or 3. */
+  version: number;
+  /** Octets of the serial number's value (without a leading sign octet); 0 for serial zero. */
+  serialOctets: number;
+  /** OIDs of every extension, and of the critical ones, in certificate order (RFC 5280 conformance checks). */
+  extensionOids: string[];
+  criticalExtensionOids: string[];
+  /** The AKI carries authorityCertIssuer / authorityCertSerialNumber (CABF forbids them). */
+  authorityKeyIdHasIssuerSerial?: true;
   /** node:crypto view for native signature verification. */
   native: NativeCert;
 }
@@ -73,7 +87,7 @@ const ISSUER_ALT_NAME = '2.5.29.18';
  * values for every extension the reference decoder (certificate-reference.ts, the former
  * three-decoder parser) interprets, names dn.ts can render exactly as @peculiar/x509 does, and at
  * most 16 KiB. For anything else it gives up and the reference decoder decides, so values, refusals
- * and error messages never differ. test/pki/certificate-equivalence.test.ts holds it to that.
+ * and error messages never differ. test/pki/parsing/certificate-equivalence.test.ts holds it to that.
  */
 
 /** Thrown inside the fast decoder for anything outside its subset; never escapes this module. */
@@ -134,11 +148,15 @@ function plainAny(n: DerNode, depth = 0): void {
 
 /** AlgorithmIdentifier ::= SEQUENCE { algorithm OID, parameters ANY OPTIONAL } -> the OID. */
 function algorithm(n: DerNode | undefined): string {
+  return algorithmWithParams(n).id;
+}
+
+function algorithmWithParams(n: DerNode | undefined): { id: string; params?: DerNode } {
   need(n?.tag === 0x30);
   const [alg, params, ...rest] = kids(n.value);
   need(rest.length === 0);
   if (params) plainAny(params);
-  return oid(alg);
+  return { id: oid(alg), ...(params ? { params } : {}) };
 }
 
 /** UTCTime / GeneralizedTime in the RFC 5280 form, converted with asn1js's arithmetic. */
@@ -299,13 +317,15 @@ function fastDecode(der: Uint8Array<ArrayBuffer>, sha256: string = sha256Hex(der
   need(cert?.tag === 0x30 && trailing.length === 0);
   const [tbs, sigAlg, sig, ...extra] = kids(cert.value);
   need(tbs?.tag === 0x30 && extra.length === 0 && bitString(sig));
-  const signatureAlgorithm = algorithm(sigAlg);
+  const { id: signatureAlgorithm, params: signatureParams } = algorithmWithParams(sigAlg);
 
   const fields = kids(tbs.value);
   let i = 0;
+  let version = 1;
   if (fields[0]?.tag === 0xa0) {
-    const [version, ...more] = kids(fields[0].value);
-    need(version?.tag === 0x02 && version.value.length === 1 && version.value[0]! <= 2 && more.length === 0);
+    const [versionNode, ...more] = kids(fields[0].value);
+    need(versionNode?.tag === 0x02 && versionNode.value.length === 1 && versionNode.value[0]! <= 2 && more.length === 0);
+    version = versionNode.value[0]! + 1;
     i++;
   }
   const serial = fields[i++];
@@ -339,6 +359,8 @@ function fastDecode(der: Uint8Array<ArrayBuffer>, sha256: string = sha256Hex(der
 
   const seen = new Set<string>();
   const unhandled: string[] = [];
+  const extensionOids: string[] = [];
+  const criticalExtensionOids: string[] = [];
   let bc: { ca: boolean; pathLength?: number } | undefined;
   let keyUsage: number | undefined;
   let eku: string[] | undefined;
@@ -363,6 +385,8 @@ function fastDecode(der: Uint8Array<ArrayBuffer>, sha256: string = sha256Hex(der
     const value = valueNode.value;
     need(!seen.has(type)); // the reference reports the duplicate
     seen.add(type);
+    extensionOids.push(type);
+    if (critical) criticalExtensionOids.push(type);
     if (critical && !HANDLED.has(type)) unhandled.push(type);
     switch (type) {
       case OID.basicConstraints: bc = basicConstraints(value); break;
@@ -397,8 +421,9 @@ function fastDecode(der: Uint8Array<ArrayBuffer>, sha256: string = sha256Hex(der
     ...(eku ? { extendedKeyUsage: eku } : {}),
     selfIssued: bytesEqual(subjectNode.raw, issuerNode.raw),
     serial: serialHex(serial.value),
-    publicKey: publicKeyInfo(native),
+    publicKey: publicKeyInfo(native, keyAlg),
     signatureAlgorithm,
+    ...(signatureParams ? { signatureParams: signatureParams.raw } : {}),
     subjectDer: subjectNode.raw,
     issuerDer: issuerNode.raw,
     subjectRdns: subject.rdns,
@@ -407,6 +432,10 @@ function fastDecode(der: Uint8Array<ArrayBuffer>, sha256: string = sha256Hex(der
     ...(nameConstraints ? { nameConstraints } : {}),
     crlDistributionPoints: crl,
     unhandledCriticalExtensions: unhandled,
+    version,
+    serialOctets: serialOctets(serial.value),
+    extensionOids,
+    criticalExtensionOids,
     native,
   };
 }

@@ -1,7 +1,7 @@
-import type { ParsedCert } from './certificate.js';
-import { bytesEqual } from './der.js';
-import { bytesToIp } from './ip.js';
-import { isHostname, parseMailbox, type GeneralNameValue } from './general-names.js';
+import type { ParsedCert } from '../parsing/certificate.js';
+import { bytesEqual } from '../parsing/der.js';
+import { bytesToIp, mappedIpv4 } from '../parsing/ip.js';
+import { isHostname, parseMailbox, type GeneralNameValue } from '../parsing/general-names.js';
 
 /**
  * RFC 5280 4.2.1.10 name constraints of one CA applied to one certificate below it.
@@ -9,14 +9,31 @@ import { isHostname, parseMailbox, type GeneralNameValue } from './general-names
  * Each CA is checked on its own, which yields the RFC's intersection of permitted subtrees.
  * CN is not treated as a DNS name (RFC 5280); the name policy of an identity reads it separately.
  */
+/**
+ * Comparisons (names × constraints) one CA's constraints may cost against one certificate: Go's
+ * crypto/x509 default bound (VerifyOptions.MaxConstraintComparisions = 250 000). Quadratic chains
+ * like x509-limbo's nc-dos cases are refused instead of evaluated.
+ */
+export const MAX_NAME_CONSTRAINT_COMPARISONS = 250_000;
+export const TOO_COMPLEX = 'the name constraints are too complex to check against this certificate';
+
 export function nameConstraintViolation(ca: ParsedCert, cert: ParsedCert): string | undefined {
   const nc = ca.nameConstraints;
   if (!nc) return undefined;
   if (nc.error) return `name constraints of "${ca.subject}" cannot be applied: ${nc.error}`;
   const names: GeneralNameValue[] = [...cert.allSubjectAltNames, ...cert.subjectEmails.map((value) => ({ type: 'email' as const, value }))];
   if (cert.subjectRdns.length) names.push({ type: 'dirName', rdns: cert.subjectRdns });
+  const constraints = nc.permitted.length + nc.excluded.length;
+  if (names.length * constraints > MAX_NAME_CONSTRAINT_COMPARISONS) {
+    return TOO_COMPLEX;
+  }
   for (const name of names) {
     const label = describe(name);
+    // A constraint on a name form certgate cannot read (otherName, x400Address …) fails closed when
+    // a name of that form is present: it could be the one the constraint forbids.
+    if (name.type === 'other' && [...nc.permitted, ...nc.excluded].some((c) => c.type === 'other' && c.tag === name.tag)) {
+      return `${label} of a form certgate cannot check against the name constraints of "${ca.subject}"`;
+    }
     const permitted = nc.permitted.filter((c) => c.type === name.type);
     if (permitted.length && !permitted.some((c) => matches(name, c, false))) return `${label} is outside the names permitted by "${ca.subject}"`;
     if (nc.excluded.some((c) => c.type === name.type && matches(name, c, true))) return `${label} is excluded by "${ca.subject}"`;
@@ -46,14 +63,21 @@ function matches(name: GeneralNameValue, c: GeneralNameValue, excluded: boolean)
     return host === null ? excluded : subtreeHost(host, c.value.toLowerCase());
   }
   if (name.type === 'ip' && c.type === 'ip') {
-    const half = c.bytes.length / 2;
-    if (name.bytes.length !== half) return false;
-    return name.bytes.every((b, i) => (b & c.bytes[half + i]!) === (c.bytes[i]! & c.bytes[half + i]!));
+    // A mapped IPv4 SAN is read in both forms: inside a subtree if either form is (see mappedIpv4).
+    const v4 = mappedIpv4(name.bytes);
+    return ipInSubtree(name.bytes, c.bytes) || (v4 !== undefined && ipInSubtree(v4, c.bytes));
   }
   if (name.type === 'dirName' && c.type === 'dirName') {
     return c.rdns.length <= name.rdns.length && c.rdns.every((rdn, i) => bytesEqual(rdn, name.rdns[i]!));
   }
   return false;
+}
+
+/** Whether the address falls in an address + mask subtree of the same family. */
+function ipInSubtree(ip: Uint8Array, subtree: Uint8Array): boolean {
+  const half = subtree.length / 2;
+  if (ip.length !== half) return false;
+  return ip.every((b, i) => (b & subtree[half + i]!) === (subtree[i]! & subtree[half + i]!));
 }
 
 /** `example.com` covers itself and its subdomains; `.example.com` only subdomains; '' everything. */

@@ -2,9 +2,9 @@ import 'reflect-metadata';
 import { webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parseCertificate } from '../../src/pki/certificate.js';
-import type { KeyAlg } from '../../src/pki/mint.js';
-import { basicPki, mint, outcome } from './pki-fixtures.js';
+import { parseCertificate } from '../../../src/pki/parsing/certificate.js';
+import type { KeyAlg } from '../../../src/pki/mint.js';
+import { basicPki, mint, outcome } from '../pki-fixtures.js';
 
 type Pki = Awaited<ReturnType<typeof basicPki>>;
 
@@ -52,6 +52,8 @@ describe('key and signature algorithm policy', () => {
     const cert = await x509.X509CertificateGenerator.create({
       subject: 'CN=sha1-leaf', issuer: root.cert.subjectName, publicKey: pki.leaf.keys.publicKey, signingKey: keys.privateKey,
       signingAlgorithm: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-1' } as Algorithm,
+      // RFC 5280 4.2.1.1: an issued certificate names its issuer's key (certgate refuses it otherwise).
+      extensions: [new x509.AuthorityKeyIdentifierExtension(root.parsed.subjectKeyId!)],
     }, crypto);
     const leaf = parseCertificate(new Uint8Array(cert.rawData));
     expect(leaf.signatureAlgorithm).toBe('1.2.840.113549.1.1.5');

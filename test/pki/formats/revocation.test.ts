@@ -2,8 +2,8 @@ import 'reflect-metadata';
 import { webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CRL_MAX_AGE_WITHOUT_NEXT_UPDATE_MS, checkRevocation, type RevocationInput } from '../../src/pki/revocation.js';
-import { DAY, basicPki, mint } from './pki-fixtures.js';
+import { CRL_MAX_AGE_WITHOUT_NEXT_UPDATE_MS, checkRevocation, type RevocationInput } from '../../../src/pki/formats/revocation.js';
+import { DAY, basicPki, mint } from '../pki-fixtures.js';
 
 type Minted = Awaited<ReturnType<typeof mint>>;
 const crypto = webcrypto as unknown as Crypto;
@@ -18,7 +18,8 @@ async function crl(ca: Minted, opts: { revoked?: Minted[]; thisUpdate?: Date; ne
     // null: a CRL without the (optional in the ASN.1, required by RFC 5280) nextUpdate field.
     nextUpdate: opts.nextUpdate === null ? undefined : (opts.nextUpdate ?? at(7)),
     entries: (opts.revoked ?? []).map((m) => ({ serialNumber: m.cert.serialNumber, revocationDate: at(-1), reason: opts.reason })),
-    extensions: opts.extensions,
+    // RFC 5280 5.2.3 requires the CRL number; `extensions` replaces the default (tests of its absence).
+    extensions: opts.extensions ?? [CRL_NUMBER],
     signingKey: opts.signWith ?? ca.keys.privateKey,
     signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' } as EcdsaParams,
   }, crypto);
@@ -34,6 +35,9 @@ function input(path: Minted[], blobs: Record<string, Uint8Array>, rest: Partial<
   };
   return { path: path.map((m) => m.parsed), sources: {}, now, onUnavailable: 'failClosed', fetchCrl: get, readCrlFile: get, ...rest };
 }
+
+/** cRLNumber 1: RFC 5280 5.2.3 requires it, and certgate refuses CRLs without one. */
+const CRL_NUMBER = new x509.Extension('2.5.29.20', false, Uint8Array.of(0x02, 0x01, 0x01));
 
 const refusal = async (p: Promise<unknown>) => p.then(() => 'ok', (e: { code?: string }) => e.code ?? String(e));
 
@@ -104,10 +108,17 @@ describe('checkRevocation', () => {
   it('sees critical CRL extensions with and without nextUpdate', async () => {
     const delta = new x509.Extension('2.5.29.27', true, new Uint8Array([0x02, 0x01, 0x01])); // deltaCRLIndicator
     for (const nextUpdate of [undefined, null]) {
-      const blobs = { a: await crl(pki.int, { thisUpdate: at(-0.1), nextUpdate, extensions: [delta] }) };
+      const blobs = { a: await crl(pki.int, { thisUpdate: at(-0.1), nextUpdate, extensions: [delta, CRL_NUMBER] }) };
       const r = await checkRevocation(input(chain, blobs, { sources: { files: ['a'] }, onUnavailable: 'failOpen' }));
       expect(r.unavailable.join('\n')).toMatch(/critical extensions certgate does not interpret: 2\.5\.29\.27/);
     }
+  });
+
+  it('does not use a CRL without a CRL number (RFC 5280 5.2.3): revocation_unavailable, or a warning under failOpen', async () => {
+    const blobs = { a: await crl(pki.int, { revoked: [pki.leaf], thisUpdate: at(-0.1), extensions: [] }) };
+    expect(await refusal(checkRevocation(input(chain, blobs, { sources: { files: ['a'] } })))).toBe('revocation_unavailable');
+    const r = await checkRevocation(input(chain, blobs, { sources: { files: ['a'] }, onUnavailable: 'failOpen' }));
+    expect(r.unavailable.join('\n')).toMatch(/no CRL number/);
   });
 
   it('honours removeFromCRL entries (reasonCode 8) with and without nextUpdate', async () => {

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { KeyUsageFlags } from '@peculiar/x509';
-import { CertgateError } from '../../src/errors.js';
-import { parseCertificate, parsePemBundle } from '../../src/pki/certificate.js';
-import type { KeyAlg } from '../../src/pki/mint.js';
-import { mint } from './pki-fixtures.js';
+import { CertgateError } from '../../../src/errors.js';
+import { parseCertificate, parsePemBundle } from '../../../src/pki/parsing/certificate.js';
+import type { KeyAlg } from '../../../src/pki/mint.js';
+import { mint } from '../pki-fixtures.js';
 
 describe('parseCertificate', () => {
   it('exposes names, SANs, validity, constraints, usages and key ids', async () => {
@@ -41,8 +41,8 @@ describe('parseCertificate', () => {
   it.each([
     ['ec-p256', { algorithm: 'ec', curve: 'P-256' }],
     ['ec-p384', { algorithm: 'ec', curve: 'P-384' }],
-    ['rsa-2048', { algorithm: 'rsa', bits: 2048 }],
-    ['rsa-1024', { algorithm: 'rsa', bits: 1024 }],
+    ['rsa-2048', { algorithm: 'rsa', bits: 2048, exponent: 65537n, exponentBits: 17 }],
+    ['rsa-1024', { algorithm: 'rsa', bits: 1024, exponent: 65537n, exponentBits: 17 }],
     ['ed25519', { algorithm: 'ed25519' }],
   ] as [KeyAlg, object][])('describes a %s public key', async (keyAlg, info) => {
     expect((await mint({ subject: 'CN=k', keyAlg })).parsed.publicKey).toEqual(info);

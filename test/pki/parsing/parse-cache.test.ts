@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { generateKeys, mintCertificate } from '../../src/pki/mint.js';
+import { generateKeys, mintCertificate } from '../../../src/pki/mint.js';
 import {
   DEFAULT_CACHE_MAX_BYTES,
   DEFAULT_CACHE_MAX_ENTRIES,
   MAX_CERT_DER_BYTES,
   ParsedCertCache,
   estimatedEntryBytes,
-} from '../../src/pki/parse-cache.js';
+} from '../../../src/pki/parsing/parse-cache.js';
 
 /** `n` distinct self-signed certificates (one key, distinct serials and names) of about `sans` × 60 bytes more than a bare one. */
 async function distinctCerts(n: number, sans = 0): Promise<Uint8Array[]> {

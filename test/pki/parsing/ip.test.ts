@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bytesToIp, cidrToConstraintBytes, ipToBytes } from '../../src/pki/ip.js';
+import { bytesToIp, cidrToConstraintBytes, ipToBytes } from '../../../src/pki/parsing/ip.js';
 
 describe('IP octet conversions', () => {
   it.each(['10.1.2.3', '::1', '::', '1::', '2001:db8::1', 'fe80::1:0:0:2', '1:2:3:4:5:6:7:8'])('%s round-trips', (ip) => {

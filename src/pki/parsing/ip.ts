@@ -66,3 +66,22 @@ export function cidrToConstraintBytes(cidr: string): Uint8Array {
   out.set(mask, ip.length);
   return out;
 }
+
+/**
+ * The IPv4 address an IPv4-mapped IPv6 address (::ffff:a.b.c.d, RFC 4291 2.5.5.2) stands for, as 4
+ * bytes; undefined for any other address. Name constraints and the identity policy both read a
+ * mapped SAN as this IPv4 address, so `::ffff:10.1.2.3` can neither slip past an excluded
+ * 10.0.0.0/8 constraint nor be judged differently by the two.
+ */
+export function mappedIpv4(b: Uint8Array): Uint8Array | undefined {
+  if (b.length !== 16) return undefined;
+  for (let i = 0; i < 10; i++) if (b[i] !== 0) return undefined;
+  return b[10] === 0xff && b[11] === 0xff ? b.subarray(12) : undefined;
+}
+
+/** Text form of an IP literal with a mapped IPv4 address written as IPv4; null when it is not an IP literal. */
+export function canonicalIp(text: string): string | null {
+  const b = ipToBytes(text);
+  if (!b) return null;
+  return bytesToIp(mappedIpv4(b) ?? b);
+}

@@ -2,10 +2,10 @@ import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { emailAttributes } from '../../src/pki/certificate-reference.js';
-import { tlv } from '../../src/pki/der.js';
-import { decodeName } from '../../src/pki/dn.js';
-import { nameRdns } from '../../src/pki/general-names.js';
+import { emailAttributes } from '../../../src/pki/parsing/certificate-reference.js';
+import { tlv } from '../../../src/pki/parsing/der.js';
+import { decodeName, nameStringProblem } from '../../../src/pki/parsing/dn.js';
+import { nameRdns } from '../../../src/pki/parsing/general-names.js';
 import { oidBytes } from './equivalence.js';
 
 /**
@@ -15,7 +15,8 @@ import { oidBytes } from './equivalence.js';
  */
 
 
-interface Attr { oid: string; tag: number; value: Uint8Array; supported: boolean }
+/** `astral`: a UniversalString beyond U+FFFF, which dn.ts reads exactly and asn1js truncates. */
+interface Attr { oid: string; tag: number; value: Uint8Array; supported: boolean; astral?: boolean }
 const encodeName = (rdns: Attr[][]): Uint8Array<ArrayBuffer> =>
   tlv(0x30, ...rdns.map((rdn) => tlv(0x31, ...rdn.map((a) => tlv(0x30, tlv(0x06, oidBytes(a.oid)), tlv(a.tag, a.value))))));
 
@@ -24,10 +25,10 @@ function reference(der: Uint8Array) {
   return { text: n.toString(), commonNames: n.getField('CN') };
 }
 
-function expectSame(der: Uint8Array, mustDecode: boolean) {
+function expectSame(der: Uint8Array, mustDecode: boolean, comparable = true) {
   const mine = decodeName(der);
   if (mustDecode) expect(mine).toBeDefined();
-  if (!mine) return;
+  if (!mine || !comparable) return;
   // Whatever dn.ts decodes, @peculiar/x509 decodes to the same strings.
   expect({ text: mine.text, commonNames: mine.commonNames }).toStrictEqual(reference(der));
   expect(mine.rdns).toStrictEqual(nameRdns(der));
@@ -52,6 +53,11 @@ const utf16be = (s: string) => {
   return out;
 };
 const ucs4be = (s: string) => Uint8Array.from([...s].flatMap((c) => { const p = c.codePointAt(0)!; return [p >>> 24, (p >> 16) & 0xff, (p >> 8) & 0xff, p & 0xff]; }));
+const hasSurrogate = (s: string) => /[\ud800-\udfff]/.test(s);
+const codePoints = (b: Uint8Array, width: number) =>
+  Array.from({ length: b.length / width }, (_, i) => (width === 2 ? (b[2 * i]! << 8) | b[2 * i + 1]! : ((b[4 * i]! << 24) >>> 0) + (b[4 * i + 1]! << 16) + (b[4 * i + 2]! << 8) + b[4 * i + 3]!));
+const ucsValid = (b: Uint8Array, width: number) => b.length % width === 0 && codePoints(b, width).every((p) => p <= 0x10ffff && (p < 0xd800 || p > 0xdfff));
+const hasAstral = (b: Uint8Array) => codePoints(b, 4).some((p) => p > 0xffff);
 const isValidUtf8 = (b: Uint8Array) => { try { new TextDecoder('utf-8', { fatal: true }).decode(b); return true; } catch { return false; } };
 
 const value: fc.Arbitrary<{ tag: number; value: Uint8Array; supported: boolean }> = fc.oneof(
@@ -60,12 +66,12 @@ const value: fc.Arbitrary<{ tag: number; value: Uint8Array; supported: boolean }
   fc.uint8Array({ maxLength: 8 }).map((b) => ({ tag: 0x0c, value: b, supported: isValidUtf8(b) })),
   // Byte-per-character strings.
   fc.tuple(fc.constantFrom(0x13, 0x14, 0x16), latin1Bytes).map(([tag, b]) => ({ tag, value: b, supported: true })),
-  // BMPString: well-formed, with unpaired surrogates, odd lengths.
-  text.map((s) => ({ tag: 0x1e, value: utf16be(s), supported: true })),
-  fc.uint8Array({ maxLength: 7 }).map((b) => ({ tag: 0x1e, value: b, supported: b.length % 2 === 0 })),
-  // UniversalString: astral characters are cut to 16 bits by asn1js; bad lengths.
-  text.map((s) => ({ tag: 0x1c, value: ucs4be(s), supported: true })),
-  fc.uint8Array({ maxLength: 9 }).map((b) => ({ tag: 0x1c, value: b, supported: b.length % 4 === 0 })),
+  // BMPString (UCS-2): well-formed, with surrogates (none is UCS-2), odd lengths.
+  text.map((s) => ({ tag: 0x1e, value: utf16be(s), supported: !hasSurrogate(s) })),
+  fc.uint8Array({ maxLength: 7 }).map((b) => ({ tag: 0x1e, value: b, supported: ucsValid(b, 2) })),
+  // UniversalString (UCS-4): astral characters (exact here, cut to 16 bits by asn1js), lone surrogates, bad lengths.
+  text.map((s) => ({ tag: 0x1c, value: ucs4be(s), supported: ucsValid(ucs4be(s), 4), astral: [...s].some((c) => c.codePointAt(0)! > 0xffff) })),
+  fc.uint8Array({ maxLength: 9 }).map((b) => ({ tag: 0x1c, value: b, supported: ucsValid(b, 4), astral: ucsValid(b, 4) && hasAstral(b) })),
   // Types AttributeValue holds as ANY (printed as #hex).
   fc.tuple(fc.constantFrom(0x12, 0x15, 0x19, 0x1a, 0x1b), latin1Bytes).map(([tag, b]) => ({ tag, value: b, supported: true })),
   // Types dn.ts leaves to the reference.
@@ -78,7 +84,7 @@ describe('decodeName renders names exactly as @peculiar/x509', () => {
   it('for generated names: every string type, escaping, multi-valued RDNs, unknown OIDs', () => {
     fc.assert(
       fc.property(nameArb, (rdns) => {
-        expectSame(encodeName(rdns), rdns.every((r) => r.every((a) => a.supported)));
+        expectSame(encodeName(rdns), rdns.every((r) => r.every((a) => a.supported)), !rdns.some((r) => r.some((a) => a.astral)));
       }),
       { numRuns: 4000, seed: 20251123 },
     );
@@ -111,5 +117,32 @@ describe('decodeName renders names exactly as @peculiar/x509', () => {
     expect(decodeName(tlv(0x30, tlv(0x31)))).toBeUndefined(); // empty RDN
     expect(decodeName(encodeName([[{ oid: '2.5.4.3', tag: 0x0c, value: Uint8Array.of(0xc3, 0x28), supported: false }]]))).toBeUndefined();
     expect(decodeName(encodeName([[{ oid: '2.5.4.3', tag: 0x02, value: Uint8Array.of(1), supported: false }]]))).toBeUndefined();
+  });
+});
+
+describe('BMPString and UniversalString are decoded exactly (issue 7, defect 4)', () => {
+  const cnOf = (tag: number, value: Uint8Array) => encodeName([[{ oid: '2.5.4.3', tag, value, supported: true }]]);
+  // The review's name: each character of "agent-1" moved to plane 1 (U+10061 …), which asn1js read as "agent-1".
+  const astral = [...'agent-1'].map((c) => String.fromCodePoint(0x10000 + c.charCodeAt(0))).join('');
+
+  it('reads non-BMP UniversalString characters as themselves, never as their low 16 bits', () => {
+    expect(decodeName(cnOf(0x1c, ucs4be(astral)))!.commonNames).toEqual([astral]);
+    expect(decodeName(cnOf(0x1c, ucs4be('agent-1')))!.commonNames).toEqual(['agent-1']);
+  });
+
+  it('declines, and nameStringProblem names, what is not UCS-2 / UCS-4', () => {
+    const bad = [
+      cnOf(0x1e, Uint8Array.of(0xd8, 0x00, 0x00, 0x61)), // BMPString with a lone high surrogate
+      cnOf(0x1e, utf16be('😀')), // a surrogate pair is UTF-16, not UCS-2
+      cnOf(0x1e, Uint8Array.of(0x00, 0x61, 0x00)), // odd length
+      cnOf(0x1c, Uint8Array.of(0x00, 0x11, 0x00, 0x00)), // beyond U+10FFFF
+      cnOf(0x1c, Uint8Array.of(0x00, 0x00, 0xdc, 0x00)), // a surrogate code point
+      cnOf(0x1c, Uint8Array.of(0x00, 0x00, 0x61)), // not a multiple of 4
+    ];
+    for (const der of bad) {
+      expect(decodeName(der)).toBeUndefined();
+      expect(nameStringProblem(der)).toMatch(/not valid UCS-[24]/);
+    }
+    expect(nameStringProblem(cnOf(0x1c, ucs4be(astral)))).toBeUndefined();
   });
 });

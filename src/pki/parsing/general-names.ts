@@ -58,10 +58,15 @@ export function parseNameConstraints(extValue: Uint8Array): NameConstraints {
   try {
     const { node, next } = readNode(extValue);
     if (node.tag !== 0x30 || next !== extValue.length) throw new Error('not a single SEQUENCE');
-    for (const part of readChildren(node.value)) {
+    const parts = readChildren(node.value);
+    // RFC 5280 4.2.1.10: at least one of the two MUST be present, and a present one is SIZE (1..MAX).
+    if (parts.length === 0) throw new Error('empty NameConstraints (neither permitted nor excluded subtrees)');
+    for (const part of parts) {
       if (part.tag !== 0xa0 && part.tag !== 0xa1) throw new Error(`unexpected element tag ${part.tag}`);
       const list = part.tag === 0xa0 ? out.permitted : out.excluded;
-      for (const subtree of readChildren(part.value)) {
+      const subtrees = readChildren(part.value);
+      if (subtrees.length === 0) throw new Error(`empty ${part.tag === 0xa0 ? 'permitted' : 'excluded'} subtrees`);
+      for (const subtree of subtrees) {
         if (subtree.tag !== 0x30) throw new Error('GeneralSubtree is not a SEQUENCE');
         const [base, ...rest] = readChildren(subtree.value);
         if (!base) throw new Error('empty GeneralSubtree');
@@ -89,7 +94,9 @@ function constraintProblem(c: GeneralNameValue): string | undefined {
       return isHostname(host) ? undefined : `malformed email domain constraint ${JSON.stringify(v)}`;
     }
     case 'dns':
-      return c.value === '' || isHostname(c.value.replace(/^\./, '')) ? undefined : `malformed DNS constraint ${JSON.stringify(c.value)}`;
+      // A dNSName constraint is a host name ("example.com" covers it and its subdomains); the
+      // leading-period form belongs to URI and email constraints only (RFC 5280 4.2.1.10).
+      return c.value === '' || isHostname(c.value) ? undefined : `malformed DNS constraint ${JSON.stringify(c.value)}`;
     case 'uri':
       return isHostname(c.value.replace(/^\./, '')) ? undefined : `malformed URI constraint ${JSON.stringify(c.value)}`;
     case 'ip': {
@@ -103,8 +110,8 @@ function constraintProblem(c: GeneralNameValue): string | undefined {
     case 'dirName':
       return undefined;
     case 'other':
-      // Fail closed: a constraint on a name form we cannot read could be bypassed unseen.
-      return `unsupported name form (tag 0x${c.tag.toString(16)}) in name constraints`;
+      // Kept: a name of this form anywhere below fails closed (name-constraints.ts); without one it binds nothing.
+      return undefined;
   }
 }
 

@@ -1,4 +1,4 @@
-import { decodeOid, hasMinimalLength, hex, isStrictOid, latin1, readNode, type DerNode } from './der.js';
+import { decodeOid, hasMinimalLength, hex, isStrictOid, latin1, readChildren, readNode, type DerNode } from './der.js';
 import { EMAIL_ATTR } from './extension-oids.js';
 
 /**
@@ -6,7 +6,10 @@ import { EMAIL_ATTR } from './extension-oids.js';
  * `Name#getField('CN')` (with asn1js 3 string decoding) byte for byte, for the subset of names whose
  * decoding is unambiguous: every attribute value a primitive string type with well-formed content.
  * Anything else returns undefined and the caller falls back to the reference decoder.
- * test/pki/dn.test.ts compares the two over generated names.
+ * One deliberate difference: BMPString and UniversalString are decoded exactly (ucsString), where
+ * asn1js truncates UniversalString characters to 16 bits; the reference decoder adopts this
+ * decoding for such names, and both refuse strings that are not valid UCS-2 / UCS-4.
+ * test/pki/parsing/dn.test.ts compares the two over generated names.
  */
 
 /** Short names @peculiar/x509 prints; every other attribute type is printed as its OID. */
@@ -45,18 +48,9 @@ function attributeValue(v: DerNode): string | { any: Uint8Array } | undefined {
       } catch {
         return undefined;
       }
-    case 0x1e: { // BMPString: UTF-16BE code units, unpaired surrogates kept
-      if (b.length % 2) return undefined;
-      let s = '';
-      for (let i = 0; i < b.length; i += 2) s += String.fromCharCode((b[i]! << 8) | b[i + 1]!);
-      return s;
-    }
-    case 0x1c: { // UniversalString: asn1js keeps the low 16 bits of each UCS-4 character
-      if (b.length % 4) return undefined;
-      let s = '';
-      for (let i = 0; i < b.length; i += 4) s += String.fromCharCode((b[i + 2]! << 8) | b[i + 3]!);
-      return s;
-    }
+    case 0x1e: // BMPString
+    case 0x1c: // UniversalString
+      return ucsString(v.tag, b);
     case 0x12: // NumericString
     case 0x15: // VideotexString
     case 0x19: // GraphicString
@@ -65,6 +59,61 @@ function attributeValue(v: DerNode): string | { any: Uint8Array } | undefined {
       return { any: v.raw };
     default:
       return undefined;
+  }
+}
+
+/**
+ * BMPString (UCS-2 big-endian: 2 octets a character, no surrogates: UCS-2 has none) and
+ * UniversalString (UCS-4 big-endian: 4 octets a character, a Unicode scalar value: at most
+ * 0x10FFFF and not a surrogate), decoded exactly. undefined when the octets are not such a string:
+ * the caller refuses the certificate (see nameStringProblem) rather than read a truncated name —
+ * asn1js keeps only the low 16 bits of each UniversalString character, so U+10061 read as "a".
+ */
+function ucsString(tag: 0x1e | 0x1c, b: Uint8Array): string | undefined {
+  const width = tag === 0x1e ? 2 : 4;
+  if (b.length % width) return undefined;
+  let s = '';
+  for (let i = 0; i < b.length; i += width) {
+    const cp = width === 2 ? (b[i]! << 8) | b[i + 1]! : ((b[i]! << 24) >>> 0) + (b[i + 1]! << 16) + (b[i + 2]! << 8) + b[i + 3]!;
+    if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return undefined;
+    s += String.fromCodePoint(cp);
+  }
+  return s;
+}
+
+/**
+ * Why a Name's BMPString or UniversalString attribute values do not decode, or undefined when
+ * they all do (or it has none). Both certificate decoders refuse such a certificate.
+ */
+export function nameStringProblem(nameDer: Uint8Array): string | undefined {
+  try {
+    const { node: name } = readNode(nameDer);
+    for (const rdn of readChildren(name.value)) {
+      for (const atv of readChildren(rdn.value)) {
+        const [, value] = readChildren(atv.value);
+        if (value && (value.tag === 0x1e || value.tag === 0x1c) && ucsString(value.tag, value.value) === undefined) {
+          return `a ${value.tag === 0x1e ? 'BMPString' : 'UniversalString'} in a name is not valid ${value.tag === 0x1e ? 'UCS-2' : 'UCS-4'}`;
+        }
+      }
+    }
+  } catch {
+    // The structure itself is judged elsewhere.
+  }
+  return undefined;
+}
+
+/** Whether a Name holds a UniversalString value with a character beyond U+FFFF (asn1js truncates those). */
+export function hasAstralUniversalString(nameDer: Uint8Array): boolean {
+  try {
+    const { node: name } = readNode(nameDer);
+    return readChildren(name.value).some((rdn) => readChildren(rdn.value).some((atv) => {
+      const [, value] = readChildren(atv.value);
+      if (value?.tag !== 0x1c) return false;
+      for (let i = 0; i + 1 < value.value.length; i += 4) if (value.value[i] || value.value[i + 1]) return true;
+      return false;
+    }));
+  } catch {
+    return false;
   }
 }
 

@@ -2,10 +2,10 @@
 import 'reflect-metadata';
 import { webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
-import { CertgateError, certRefused } from '../errors.js';
-import type { ParsedCert } from './certificate.js';
-import { bytesEqual, decodeOid, latin1, readChildren, readNode, serialHex, type DerNode } from './der.js';
-import { KEY_USAGE } from './extension-oids.js';
+import { CertgateError, certRefused } from '../../errors.js';
+import type { ParsedCert } from '../parsing/certificate.js';
+import { bytesEqual, decodeOid, latin1, readChildren, readNode, serialHex, type DerNode } from '../parsing/der.js';
+import { KEY_USAGE } from '../parsing/extension-oids.js';
 
 /**
  * CRL checking of a validated path, pure apart from the injected loaders.
@@ -48,6 +48,7 @@ export interface RevocationResult {
 const crypto = webcrypto as unknown as Crypto;
 const REMOVE_FROM_CRL = 8;
 const REASON_CODE = '2.5.29.21';
+const CRL_NUMBER = '2.5.29.20';
 
 /**
  * How long a CRL that carries no nextUpdate counts as current, from its thisUpdate: 24 h. CAs that
@@ -159,12 +160,18 @@ function decodeCrlBytes(bytes: Uint8Array): Omit<Crl, 'source'> {
   let entries: CrlEntry[] = [];
   if (fields[i]?.tag === 0x30) entries = readChildren(fields[i++]!.value).map(entryOf);
   let criticalExtensions: string[] = [];
+  let hasCrlNumber = false;
   if (fields[i]?.tag === 0xa0) {
     const [exts, ...rest] = readChildren(fields[i++]!.value);
     if (!exts || rest.length) throw new Error('malformed crlExtensions');
-    criticalExtensions = extensions(exts).filter((e) => e.critical).map((e) => e.oid);
+    const list = extensions(exts);
+    criticalExtensions = list.filter((e) => e.critical).map((e) => e.oid);
+    hasCrlNumber = list.some((e) => e.oid === CRL_NUMBER);
   }
   if (i !== fields.length) throw new Error('malformed TBSCertList');
+  // RFC 5280 5.2.3: conforming CRL issuers MUST include the CRL number; without it a CRL cannot be
+  // ordered against a newer one, so it is not used (x509-limbo crl::crlnumber-missing).
+  if (!hasCrlNumber) throw new Error('the CRL has no CRL number extension (RFC 5280 5.2.3)');
   return { issuerDer: issuer.raw, crl: new x509.X509Crl(der), entries, criticalExtensions };
 }
 

@@ -1,8 +1,9 @@
 import { constants, createHash, verify as verifySignature, type KeyObject } from 'node:crypto';
-import { parseCertificate, type ParsedCert } from './certificate.js';
-import { bytesEqual, decodeOid, latin1, readChildren, readNode, tlv, type DerNode } from './der.js';
-import { AUTHORITY_INFO_ACCESS, SIGNATURE_ALGORITHMS as SIGNATURES } from './extension-oids.js';
-import { keyProblem, verifiesWith } from './validate.js';
+import { parseCertificate, type ParsedCert } from '../parsing/certificate.js';
+import { bytesEqual, decodeOid, latin1, readChildren, readNode, tlv, type DerNode } from '../parsing/der.js';
+import { AUTHORITY_INFO_ACCESS, SIGNATURE_ALGORITHMS as SIGNATURES } from '../parsing/extension-oids.js';
+import { readPssParams, type PssParams } from '../parsing/pss.js';
+import { keyProblem, verifiesWith } from '../path/validate.js';
 
 /**
  * OCSP (RFC 6960), pure: the request for (certificate, issuer) and the verification of the
@@ -190,25 +191,13 @@ export function buildOcspRequest(cert: ParsedCert, issuer: ParsedCert): Uint8Arr
 
 /* ------------------------------------------------------------------ response */
 
-/** RSASSA-PSS-params: hash [0], maskGen [1] (MGF1 with the same hash), saltLength [2]. */
-function pssParams(params: DerNode | undefined): { hash: string; saltLength: number } {
-  need(params?.tag === 0x30, 'RSASSA-PSS parameters');
-  let h = 'sha1';
-  let saltLength = 20;
-  let mgfHash = 'sha1';
-  for (const f of kids(params, 'RSASSA-PSS parameters')) {
-    const [inner] = kids(f, 'RSASSA-PSS parameters');
-    if (f.tag === 0xa0) h = HASHES[oidOf(kids(inner!, 'hash')[0], 'PSS hash')] ?? '?';
-    else if (f.tag === 0xa1) {
-      const [, mgfAlg] = kids(inner!, 'maskGen');
-      mgfHash = mgfAlg ? HASHES[oidOf(kids(mgfAlg, 'maskGen')[0], 'MGF1 hash')] ?? '?' : '?';
-    } else if (f.tag === 0xa2) {
-      need(inner?.tag === 0x02 && inner.value.length <= 2, 'PSS saltLength');
-      saltLength = inner.value.reduce((n, b) => n * 256 + b, 0);
-    }
+/** RSASSA-PSS parameters as for certificates (pss.ts). */
+function pssParams(params: DerNode | undefined): PssParams {
+  try {
+    return readPssParams(params);
+  } catch (e) {
+    throw new OcspError(`the OCSP response is signed with ${(e as Error).message}`);
   }
-  if (!['sha256', 'sha384', 'sha512'].includes(h) || mgfHash !== h) throw new OcspError(`the OCSP response is signed with RSASSA-PSS/${h}, which is not accepted`);
-  return { hash: h, saltLength };
 }
 
 function signatureVerifies(alg: DerNode, signature: DerNode, data: Uint8Array, key: KeyObject): boolean {
@@ -252,12 +241,13 @@ function namesResponder(responderId: DerNode, c: ParsedCert): boolean {
 function delegationProblem(c: ParsedCert, issuer: ParsedCert, now: Date): string | undefined {
   const who = `responder certificate "${c.subject}"`;
   if (!bytesEqual(c.issuerDer, issuer.subjectDer)) return `${who} is not issued by "${issuer.subject}"`;
-  if (!verifiesWith(c, issuer)) return `${who} is not signed by "${issuer.subject}"`;
   if (!SIGNATURES[c.signatureAlgorithm]) return `${who} is signed with ${c.signatureAlgorithm}, which is not accepted`;
   if (!c.extendedKeyUsage?.includes(OCSP_SIGNING)) return `${who} lacks extended key usage id-kp-OCSPSigning`;
   if (c.notAfter < now || c.notBefore > now) return `${who} is not valid at ${now.toISOString()}`;
   const weak = keyProblem(c);
   if (weak) return `${who}: ${weak.message}`;
+  // Last: the cheap checks above refuse what is not worth a signature verification.
+  if (!verifiesWith(c, issuer)) return `${who} is not signed by "${issuer.subject}"`;
   return undefined;
 }
 

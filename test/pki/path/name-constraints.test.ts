@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { MintOptions, SanEntry } from '../../src/pki/mint.js';
-import { mint, outcome } from './pki-fixtures.js';
+import type { MintOptions, SanEntry } from '../../../src/pki/mint.js';
+import { mint, outcome } from '../pki-fixtures.js';
 
 type Constraints = NonNullable<MintOptions['nameConstraints']>;
 interface Row { name: string; nc: Constraints; san: SanEntry[]; subject?: string; want: 'ok' | 'name_constraints_violated' }
@@ -40,6 +40,12 @@ const rows: Row[] = [
   { name: 'IP permitted: outside the range', nc: { permitted: [ip('10.0.0.0/8')] }, san: [ip('192.168.1.1')], want: V },
   { name: 'IP permitted: IPv6 name against an IPv4 range', nc: { permitted: [ip('10.0.0.0/8')] }, san: [ip('::1')], want: V },
   { name: 'IP excluded: IPv6 range', nc: { excluded: [ip('fd00::/8')] }, san: [ip('fd12::1')], want: V },
+  // Issue 7, defect 5: an IPv4-mapped IPv6 SAN is the IPv4 address it maps, for constraints as for policy.
+  { name: 'IP excluded: IPv4-mapped IPv6 SAN inside an excluded IPv4 range', nc: { excluded: [ip('10.0.0.0/8')] }, san: [ip('::ffff:10.1.2.3')], want: V },
+  { name: 'IP excluded: IPv4-mapped IPv6 SAN outside the excluded IPv4 range', nc: { excluded: [ip('10.0.0.0/8')] }, san: [ip('::ffff:192.168.1.1')], want: 'ok' },
+  { name: 'IP permitted: IPv4-mapped IPv6 SAN inside a permitted IPv4 range', nc: { permitted: [ip('10.0.0.0/8')] }, san: [ip('::ffff:10.1.2.3')], want: 'ok' },
+  { name: 'IP permitted: IPv4-mapped IPv6 SAN outside the permitted IPv4 range', nc: { permitted: [ip('10.0.0.0/8')] }, san: [ip('::ffff:11.1.2.3')], want: V },
+  { name: 'IP excluded: IPv4-mapped IPv6 SAN inside an excluded ::ffff:0:0/96', nc: { excluded: [ip('::ffff:0:0/96')] }, san: [ip('::ffff:10.1.2.3')], want: V },
 ];
 
 describe('name constraints', () => {

@@ -2,9 +2,9 @@ import 'reflect-metadata';
 import { webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import { describe, expect, it } from 'vitest';
-import { parseCertificate } from '../../src/pki/certificate.js';
-import { MAX_PATH_LENGTH } from '../../src/pki/validate.js';
-import { basicPki, mint, outcome } from './pki-fixtures.js';
+import { parseCertificate } from '../../../src/pki/parsing/certificate.js';
+import { MAX_PATH_LENGTH } from '../../../src/pki/path/validate.js';
+import { basicPki, mint, outcome } from '../pki-fixtures.js';
 
 /** Search robustness: loops, depth, adversarial candidate sets, unknown critical extensions. */
 describe('path search', () => {
@@ -72,7 +72,7 @@ describe('path search', () => {
     const cert = await x509.X509CertificateGenerator.create({
       subject: 'CN=crit', issuer: root.cert.subjectName, publicKey: keys.publicKey, signingKey: root.keys.privateKey,
       signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' } as EcdsaParams,
-      extensions: [new x509.Extension('1.3.6.1.4.1.99999.1', true, new Uint8Array([0x05, 0x00]))],
+      extensions: [new x509.Extension('1.3.6.1.4.1.99999.1', true, new Uint8Array([0x05, 0x00])), new x509.AuthorityKeyIdentifierExtension(root.parsed.subjectKeyId!)],
     }, crypto);
     const leaf = parseCertificate(new Uint8Array(cert.rawData));
     expect(leaf.unhandledCriticalExtensions).toEqual(['1.3.6.1.4.1.99999.1']);
