@@ -24,6 +24,8 @@ function statedBytes(name: string): number {
   return Number(m[1]);
 }
 
+const ADMIN = 'ops-doc-admin-token-0123456789';
+
 describe('docs/operations.md against a real gateway', () => {
   let redis: RedisServer;
   let certgate: CertgateProcess;
@@ -39,6 +41,7 @@ describe('docs/operations.md against a real gateway', () => {
       config: {
         store: { url: redis.url },
         trustedProxies: [{ cidrs: ['127.0.0.1/32'], header: 'x-ssl-client-cert', format: 'nginx' }],
+        admin: { tokens: [ADMIN] },
         identities: [
           {
             id: 'build-agents',
@@ -116,5 +119,24 @@ describe('docs/operations.md against a real gateway', () => {
       await raw.config('SET', 'maxmemory-policy', 'noeviction');
     }
     await expect.poll(async () => (await fetch(`${certgate.url}/readyz`)).status, { timeout: 20_000, interval: 250 }).toBe(200);
+  });
+
+  it('a Redis that lost its data has revoked every token, and forgotten the admin-API identities', async () => {
+    const admin = { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' };
+    const put = await fetch(`${certgate.url}/api/v1/admin/identities/api-agents`, {
+      method: 'PUT',
+      headers: admin,
+      body: JSON.stringify({ caCertificate: pki.rootA.pem + pki.interA.pem, allowedCommonNames: ['api-*'] }),
+    });
+    expect(put.status).toBe(201);
+    const login = await postJson(`${certgate.url}${LOGIN_PATH}`, { identityId: 'build-agents' }, { 'x-ssl-client-cert': nginxEscaped(await pki.leaf({ cn: 'agent-9' }), pki.interA) });
+    const bearer = { authorization: `Bearer ${login.body.accessToken}` };
+    expect((await fetch(`${certgate.url}/api/v1/auth/token/self`, { headers: bearer })).status).toBe(200);
+    await redis.restart(); // this redis-server persists nothing: it comes back empty
+    await expect.poll(async () => (await fetch(`${certgate.url}/readyz`)).status, { timeout: 20_000, interval: 250 }).toBe(200);
+    const after = await fetch(`${certgate.url}/api/v1/auth/token/self`, { headers: bearer });
+    expect(after.status).toBe(401);
+    expect(((await after.json()) as { error: string }).error).toBe('token_unknown');
+    expect((await fetch(`${certgate.url}/api/v1/admin/identities/api-agents`, { headers: admin })).status).toBe(404);
   });
 });
