@@ -121,6 +121,17 @@ describe('docs/operations.md against a real gateway', () => {
     await expect.poll(async () => (await fetch(`${certgate.url}/readyz`)).status, { timeout: 20_000, interval: 250 }).toBe(200);
   });
 
+  it('a master refusing writes for want of replicas (min-replicas-to-write) makes logins answer 503 store_unavailable', async () => {
+    await raw.config('SET', 'min-replicas-to-write', '1');
+    try {
+      const res = await postJson(`${certgate.url}${LOGIN_PATH}`, { identityId: 'build-agents' }, { 'x-ssl-client-cert': nginxEscaped(await pki.leaf({ cn: 'agent-8' }), pki.interA) });
+      expect(res.status).toBe(503);
+      expect(res.body.error).toBe('store_unavailable');
+    } finally {
+      await raw.config('SET', 'min-replicas-to-write', '0');
+    }
+  });
+
   it('a Redis that lost its data has revoked every token, and forgotten the admin-API identities', async () => {
     const admin = { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' };
     const put = await fetch(`${certgate.url}/api/v1/admin/identities/api-agents`, {
