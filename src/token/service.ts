@@ -90,6 +90,7 @@ export class TokenService {
     // createdAt keeps milliseconds: a revoke-all watermark set a moment ago must not cover a token
     // issued after it. Expiries are whole seconds, like the JWT's exp.
     const now = this.o.clock.now();
+    const signingKey = this.o.keys.active;
     const nowSec = floorSec(now) * 1000;
     const maxExpiresAt = Math.min(nowSec + id.accessTokenMaxTTL * 1000, floorSec(leaf.notAfter.getTime()) * 1000);
     const expiresAt = Math.min(nowSec + id.accessTokenTTL * 1000, maxExpiresAt);
@@ -129,7 +130,7 @@ export class TokenService {
       await this.o.store.revokeCertificate({ sha256: cert.sha256, issuer: cert.issuer, serial: cert.serial }, { now, defaultUntil: cert.notAfter });
       throw certRefused('certificate_revoked', 'the certificate has been revoked');
     }
-    const accessToken = await signToken(this.claimsFor(record, identity), this.o.keys);
+    const accessToken = await signToken(this.claimsFor(record, identity), signingKey);
     return { response: this.response(accessToken, record, nowSec), record };
   }
 
@@ -162,6 +163,7 @@ export class TokenService {
   async renew(token: string, ctx: CallerContext): Promise<{ response: TokenResponse; claims: AccessClaims }> {
     const claims = await this.verify(token);
     const now = this.o.clock.now();
+    const signingKey = this.o.keys.active;
     const current = unwrap(await this.o.store.check(claims.jti, claims.sub, now, false));
     this.checkCaller(claims, fixedFieldsOf(current, this.cidrs(current.trustedIps)), ctx);
     const identity = this.o.identity(current.identityId)!; // checkCaller refused a removed identity
@@ -172,7 +174,7 @@ export class TokenService {
     const nowSec = floorSec(now) * 1000;
     const target = nowSec + identity.config.accessTokenTTL * 1000;
     const record = unwrap(await this.o.store.renew(claims.jti, claims.sub, now, target));
-    const accessToken = await signToken(this.claimsFor(record, identity, floorSec(now)), this.o.keys);
+    const accessToken = await signToken(this.claimsFor(record, identity, floorSec(now)), signingKey);
     return { response: this.response(accessToken, record, nowSec), claims };
   }
 
