@@ -33,7 +33,7 @@ const refusal = async (p: Promise<unknown>) => {
 };
 
 describe('store.waitReplicas with no replica to acknowledge', () => {
-  it('refuses put, consume, renew, revoke, revoke-all and identity writes with 503 store_unavailable', async () => {
+  it('refuses put, consume, renew, revoke, revoke-all, identity and certificate-revocation writes with 503 store_unavailable', async () => {
     const plain = open();
     const waiting = open({ waitReplicas: 1, waitReplicasTimeoutMs: 20 });
     const put = await refusal(waiting.put(limited(3)));
@@ -53,6 +53,8 @@ describe('store.waitReplicas with no replica to acknowledge', () => {
     expect((await refusal(waiting.revokeIdentity('other-identity', T0))).code).toBe('store_unavailable');
     expect((await refusal(waiting.putIdentity('api-1', '{}'))).code).toBe('store_unavailable');
     expect((await refusal(waiting.deleteIdentity('api-1'))).code).toBe('store_unavailable');
+    const revokeCert = waiting.revokeCertificate({ sha256: 'cd'.repeat(32) }, { now: Date.now(), defaultUntil: Date.now() + 60_000 });
+    expect((await refusal(revokeCert)).code).toBe('store_unavailable');
   });
 
   it('answers lookups and refusals as usual: nothing was written, nothing to wait for', async () => {
