@@ -178,6 +178,12 @@ describe('the OpenAPI document', () => {
       for (const m of text.matchAll(/\[\s*'(token_[a-z_]+)',/g)) thrown.add(m[1]!); // the token store's refusal table
       for (const m of text.matchAll(/params: \{ code: '([a-z_]+)' \}/g)) thrown.add(m[1]!); // schema refusals
     }
+    // Node's HTTP parser refusals and the router's own answers, documented once for every request.
+    const parser = readFileSync(join(src, 'http', 'client-error.ts'), 'utf8');
+    const anyRequest = [...parser.matchAll(/\[(\d{3}), '([a-z_]+)'/g)].map((m) => [m[2], Number(m[1])]);
+    expect(anyRequest.length).toBeGreaterThan(3);
+    for (const [code, status] of anyRequest) expect(doc['x-any-request-error-codes'][code!], String(code)).toBe(status);
+    expect(doc['x-any-request-error-codes']).toMatchObject({ not_found: 404, method_not_allowed: 405 });
     expect(thrown.size).toBeGreaterThan(50);
     const documented = new Set(operationsOf(doc).flatMap(({ op }) => op['x-error-codes'] as string[]));
     expect([...thrown].filter((c) => !documented.has(c)).sort(), 'thrown but not documented').toEqual([]);

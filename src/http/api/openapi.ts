@@ -20,6 +20,17 @@ const SECURITY_SCHEMES: Record<Exclude<Security, 'none'>, Json> = {
   introspectionBasic: { type: 'http', scheme: 'basic', description: 'An introspection client: introspection.clients id and secret.' },
 };
 
+/** Code → status of the refusals any request can meet: Node's HTTP parser, no route, wrong method. */
+export const ANY_REQUEST_ERRORS: Record<string, number> = {
+  malformed_request: 400,
+  bad_request: 400,
+  not_found: 404,
+  method_not_allowed: 405,
+  request_timeout: 408,
+  request_too_large: 413,
+  request_header_too_large: 431,
+};
+
 const STATUS_TEXT: Record<number, string> = {
   400: 'Malformed request', 401: 'Authentication failed', 403: 'Not allowed', 404: 'Not found', 409: 'Conflict',
   413: 'Body too large', 429: 'Too many requests', 431: 'Header too large', 502: 'Upstream unavailable', 503: 'Unavailable',
@@ -178,6 +189,8 @@ export function buildOpenApiDocument(source: OpenApiSource): Json {
     },
     ...(source.issuer ? { servers: [{ url: source.issuer }] } : {}),
     paths,
+    // Answers that can meet any request, before or outside routing (src/http/client-error.ts, the router).
+    'x-any-request-error-codes': ANY_REQUEST_ERRORS,
     components: { schemas: schemas.components, securitySchemes: SECURITY_SCHEMES },
   };
 }
