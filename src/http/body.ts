@@ -42,15 +42,18 @@ export async function readFormOrJson(ctx: Context): Promise<Record<string, unkno
 }
 
 /**
- * A zod refusal as the contract's 400: the code of the first issue that names one
- * (`params: {code}` on a custom issue), else `invalid_body`; the message lists every issue.
+ * A zod refusal as the contract's 400. Unknown fields (on a strict schema) are reported first, as
+ * `invalid_body`; then the code of the first issue that names one (`params: {code}` on a custom
+ * issue); else `invalid_body` with every issue in the message.
  */
 export function bodyRefusal(error: z.ZodError): CertgateError {
   const codeOf = (i: z.core.$ZodIssue) => (i.code === 'custom' && typeof i.params?.code === 'string' ? (i.params.code as string) : undefined);
+  const text = (i: z.core.$ZodIssue) => (i.path.length && !i.message.startsWith('"') ? `${i.path.join('.')}: ${i.message}` : i.message);
+  const unknown = error.issues.find((i) => i.code === 'unrecognized_keys');
+  if (unknown) return badRequest('invalid_body', text(unknown));
   const coded = error.issues.find((i) => codeOf(i) !== undefined);
-  const code = coded ? codeOf(coded)! : 'invalid_body';
-  const issues = coded ? [coded] : error.issues;
-  return badRequest(code, issues.map((i) => (i.path.length && !i.message.startsWith('"') ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; '));
+  if (coded) return badRequest(codeOf(coded)!, text(coded));
+  return badRequest('invalid_body', error.issues.map(text).join('; '));
 }
 
 /** Validates an already-read body with one of the request schemas (src/http/api/schemas.ts). */

@@ -294,7 +294,11 @@ export const OPERATIONS: Operation[] = [
       example: { name: 'Build agents', caCertificate: EXAMPLE_CA, allowedCommonNames: ['agent-*'], scopes: ['certificates:request'], accessTokenTTL: 3600 },
       required: true,
       // The file's schema requires `id`; here the path gives it.
-      adjust: (schema) => ({ ...schema, required: ((schema.required as string[] | undefined) ?? []).filter((k) => k !== 'id') }),
+      adjust: (schema) => {
+        const { required, ...rest } = schema;
+        const left = ((required as string[] | undefined) ?? []).filter((k) => k !== 'id');
+        return left.length ? { ...rest, required: left } : rest;
+      },
     },
     responses: {
       200: { description: 'Replaced.', schema: s.identityResponse },
