@@ -1,9 +1,14 @@
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import type Koa from 'koa';
+import { pino } from 'pino';
+import { stringify } from 'yaml';
+import { loadConfigFile } from '../../src/config/load.js';
+import { startGateway } from '../../src/http/server.js';
+import { makeTempDir } from '../helpers/launcher.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildOpenApiDocument } from '../../src/http/api/openapi.js';
 import { ERROR_STATUS, EXAMPLE_TOKEN, OPERATIONS } from '../../src/http/api/operations.js';
@@ -251,6 +256,25 @@ describe('the OpenAPI document', () => {
     const basic = { authorization: 'Basic ' + Buffer.from(`rs-1:${RS_SECRET}`).toString('base64') };
     expect((await postJson(gw.url + '/oauth2/introspect', { token: 5 }, basic)).body).toMatchObject({ statusCode: 400, error: 'invalid_body' });
     expect((await postJson(gw.url + '/oauth2/introspect', {}, basic)).body).toEqual({ active: false });
+  });
+});
+
+describe('GET /openapi.json after a reload', () => {
+  it('lists the routes of the configuration in force', async () => {
+    const dir = makeTempDir();
+    const file = join(dir, 'certgate.yaml');
+    const doc = (routes: unknown[]) => ({ issuer: 'https://certgate.test', server: { host: '127.0.0.1', port: 0 }, store: { url: 'memory' }, keys: { dir: join(dir, 'keys') }, routes });
+    writeFileSync(file, stringify(doc([{ pathPrefix: '/before', upstream: upstreamUrl }])));
+    const gw = await startGateway(loadConfigFile(file, {}), { configFile: file, log: pino({ level: 'silent' }) });
+    try {
+      const paths = async () => Object.keys((await getJson(`http://127.0.0.1:${gw.httpPort}/openapi.json`)).body.paths).filter((p) => /^\/(before|after)/.test(p));
+      expect(await paths()).toEqual(['/before', '/before/{path}']);
+      writeFileSync(file, stringify(doc([{ pathPrefix: '/after', upstream: upstreamUrl }])));
+      expect((await gw.reload()).ok).toBe(true);
+      expect(await paths()).toEqual(['/after', '/after/{path}']);
+    } finally {
+      await gw.close();
+    }
   });
 });
 
