@@ -44,14 +44,15 @@ export async function readFormOrJson(ctx: Context): Promise<Record<string, unkno
 /**
  * A zod refusal as the contract's 400. Unknown fields (on a strict schema) are reported first, as
  * `invalid_body`; then the code of the first issue that names one (`params: {code}` on a custom
- * issue); else `invalid_body` with every issue in the message.
+ * issue; whole-body issues first); else `invalid_body` with every issue in the message.
  */
 export function bodyRefusal(error: z.ZodError): CertgateError {
   const codeOf = (i: z.core.$ZodIssue) => (i.code === 'custom' && typeof i.params?.code === 'string' ? (i.params.code as string) : undefined);
   const text = (i: z.core.$ZodIssue) => (i.path.length && !i.message.startsWith('"') ? `${i.path.join('.')}: ${i.message}` : i.message);
   const unknown = error.issues.find((i) => i.code === 'unrecognized_keys');
   if (unknown) return badRequest('invalid_body', text(unknown));
-  const coded = error.issues.find((i) => codeOf(i) !== undefined);
+  // Whole-body issues (which form of body) before field issues, as the hand-written checks did.
+  const coded = error.issues.find((i) => codeOf(i) !== undefined && i.path.length === 0) ?? error.issues.find((i) => codeOf(i) !== undefined);
   if (coded) return badRequest(codeOf(coded)!, text(coded));
   return badRequest('invalid_body', error.issues.map(text).join('; '));
 }

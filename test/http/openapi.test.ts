@@ -243,6 +243,7 @@ describe('the OpenAPI document', () => {
       'login application/json',
       'putIdentity application/json',
       'renewToken application/json',
+      'revokeCertificate application/json',
       'revokeToken application/json',
     ]);
   });
@@ -256,6 +257,14 @@ describe('the OpenAPI document', () => {
     const basic = { authorization: 'Basic ' + Buffer.from(`rs-1:${RS_SECRET}`).toString('base64') };
     expect((await postJson(gw.url + '/oauth2/introspect', { token: 5 }, basic)).body).toMatchObject({ statusCode: 400, error: 'invalid_body' });
     expect((await postJson(gw.url + '/oauth2/introspect', {}, basic)).body).toEqual({ active: false });
+    // Certificate revoke: unknown fields first, then which form of body, then the fields, as the hand-written checks did.
+    const revoke = (body: unknown) => postJson(gw.url + '/api/v1/admin/certificates/revoke', body, { authorization: `Bearer ${ADMIN_TOKEN}` });
+    expect((await revoke({ sha256: 'xyz', reason: 'keyCompromise' })).body).toMatchObject({ error: 'invalid_body', message: 'unknown field(s): reason; give {sha256} or {issuer, serial}' });
+    expect((await revoke({ sha256: 'xyz', issuer: 'garbage', serial: '01' })).body).toMatchObject({ error: 'invalid_certificate_selector', message: 'give exactly one of {sha256} or {issuer, serial}' });
+    expect((await revoke({ issuer: 'garbage' })).body).toMatchObject({ error: 'invalid_certificate_selector', message: '"issuer" and "serial" go together' });
+    expect((await revoke({ sha256: 42 })).body.error).toBe('invalid_sha256');
+    expect((await revoke({ issuer: 'CN=Test Root A, O=certgate tests', serial: 'zz' })).body.error).toBe('invalid_serial');
+    expect((await revoke({ issuer: 'CN=Test Root A, O=certgate tests', serial: '0x01' })).status).toBe(200);
   });
 });
 

@@ -86,6 +86,10 @@ export const ERROR_STATUS = {
   identity_invalid: 400,
   identity_not_found: 404,
   identity_managed_by_config: 409,
+  invalid_certificate_selector: 400,
+  invalid_sha256: 400,
+  invalid_issuer: 400,
+  invalid_serial: 400,
   // the store and the process
   store_unavailable: 503,
   store_misconfigured: 503,
@@ -193,10 +197,13 @@ export const OPERATIONS: Operation[] = [
   {
     method: 'post', path: '/api/v1/auth/token/renew', operationId: 'renewToken', tag: 'auth', security: 'none',
     summary: 'Renew an access token',
-    description: 'The token is in the body (Infisical\'s shape). Refused once the token reaches its maximum lifetime; log in again then.',
+    description:
+      'The token is in the body (Infisical\'s shape). Refused once the token reaches its maximum lifetime (log in again then) and once its ' +
+      'certificate is revoked. The answer carries `Cache-Control: no-store`.',
     request: { schema: s.accessTokenRequest, example: { accessToken: EXAMPLE_TOKEN }, required: true },
     responses: { 200: { description: 'The renewed token.', schema: s.tokenResponse } },
-    errors: [...BODY, ...TOKEN, 'token_max_ttl_reached', ...STORE],
+    // Renew re-checks the certificate's revocation (CRL, OCSP, certificates revoked by an operator).
+    errors: [...BODY, ...TOKEN, 'token_max_ttl_reached', 'certificate_revoked', 'certificate_status_unknown', 'revocation_unavailable', ...STORE],
   },
   {
     method: 'post', path: '/api/v1/auth/token/revoke', operationId: 'revokeToken', tag: 'auth', security: 'none',
@@ -311,6 +318,16 @@ export const OPERATIONS: Operation[] = [
     summary: 'Delete an API identity; its tokens die at once',
     responses: { 204: { description: 'Deleted.' } },
     errors: [...ADMIN, 'invalid_identity_id', 'identity_not_found', 'identity_managed_by_config', ...STORE],
+  },
+  {
+    method: 'post', path: '/api/v1/admin/certificates/revoke', operationId: 'revokeCertificate', tag: 'admin', security: 'adminBearer',
+    summary: 'Revoke a certificate and every token issued from it',
+    description:
+      'Names the certificate by its SHA-256, or by its issuer DN and serial (what a CRL lists). Every outstanding token issued from it ' +
+      'is revoked on every gateway at once, and its logins are refused (401 `certificate_revoked`) until its notAfter.',
+    request: { schema: s.certificateRevokeRequest, example: { sha256: '3f'.repeat(32) }, required: true },
+    responses: { 200: { description: 'Revoked.', schema: s.certificateRevokeResponse } },
+    errors: [...ADMIN, 'invalid_certificate_selector', 'invalid_sha256', 'invalid_issuer', 'invalid_serial', ...BODY, ...STORE],
   },
   {
     method: 'post', path: '/api/v1/admin/identities/{id}/revoke-tokens', operationId: 'revokeIdentityTokens', tag: 'admin', security: 'adminBearer',

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { identitySchema } from '../../config/schema.js';
+import { normalizeIssuer, normalizeSerial, normalizeSha256 } from '../../pki/parsing/certificate-id.js';
+import type { CertificateSelector } from '../../store/types.js';
 
 /**
  * The request bodies the gateway's own endpoints accept, and the answers they give. Handlers
@@ -49,6 +51,66 @@ export const introspectionRequest = z
  * omitted; when present it must equal the path's.
  */
 export const identityDocument = identitySchema;
+
+// ---- admin: certificate revocation ----
+
+/**
+ * A string field whose refusal has its own code (the code of the check this schema replaced);
+ * `json` is its JSON Schema, as a custom check has none of its own.
+ */
+const codedString = (code: string, message: string, valid: (v: string) => boolean, json: Record<string, unknown>) =>
+  // abort: false, so the whole-body check below still runs and can be reported first.
+  z.custom<string>((v) => typeof v === 'string' && valid(v), { params: { code }, message, abort: false }).meta(json);
+
+/**
+ * `{sha256}` or `{issuer, serial}`, exactly one form, nothing else. The issuer is certgate's
+ * rendering of the DN (what the login audit line and `check-cert` print); the serial is hex.
+ * Answers the normalized selector.
+ */
+export const certificateRevokeRequest = z
+  .strictObject(
+    {
+      sha256: codedString('invalid_sha256', '"sha256" must be the certificate\'s SHA-256: 64 hex digits (colons allowed)', (v) => normalizeSha256(v) !== undefined, {
+        type: 'string',
+        pattern: '^\\s*[0-9A-Fa-f:]+\\s*$',
+        description: "The certificate's SHA-256 fingerprint: 64 hex digits, colons allowed (as `openssl x509 -fingerprint -sha256` prints).",
+      }).optional(),
+      issuer: codedString('invalid_issuer', '"issuer" must be a distinguished name as certgate prints it, e.g. "CN=Example CA, O=Example"', (v) => normalizeIssuer(v) !== undefined, {
+        type: 'string',
+        description: 'The issuer DN as certgate prints it (login audit line, `check-cert`), e.g. "CN=Example CA, O=Example".',
+      }).optional(),
+      serial: codedString('invalid_serial', '"serial" must be the serial number in hex (at most 64 digits, colons allowed)', (v) => normalizeSerial(v) !== undefined, {
+        type: 'string',
+        pattern: '^\\s*(0x)?[0-9A-Fa-f:]+\\s*$',
+        description: 'The serial number in hex, colons allowed.',
+      }).optional(),
+    },
+    { error: (i) => (i.code === 'unrecognized_keys' ? `unknown field(s): ${i.keys.join(', ')}; give {sha256} or {issuer, serial}` : undefined) },
+  )
+  .superRefine((v, ctx) => {
+    const bySha = v.sha256 !== undefined;
+    const bySerial = v.issuer !== undefined || v.serial !== undefined;
+    if (bySha === bySerial) ctx.addIssue({ code: 'custom', params: { code: 'invalid_certificate_selector' }, message: 'give exactly one of {sha256} or {issuer, serial}' });
+    else if (bySerial && (v.issuer === undefined || v.serial === undefined)) {
+      ctx.addIssue({ code: 'custom', params: { code: 'invalid_certificate_selector' }, message: '"issuer" and "serial" go together' });
+    }
+    // Also when a field is invalid: which form of body comes first (parseBody reports whole-body issues first).
+  }, { when: (p) => typeof p.value === 'object' && p.value !== null && !Array.isArray(p.value) })
+  .transform((v): CertificateSelector => (v.sha256 !== undefined ? { sha256: normalizeSha256(v.sha256)! } : { issuer: normalizeIssuer(v.issuer!)!, serial: normalizeSerial(v.serial!)! }))
+  .meta({
+    id: 'CertificateRevokeRequest',
+    oneOf: [{ required: ['sha256'] }, { required: ['issuer', 'serial'] }],
+    examples: [{ sha256: '3f'.repeat(32) }, { issuer: 'CN=Example CA, O=Example', serial: '01f4' }],
+  });
+
+export const certificateRevokeResponse = z
+  .object({
+    revokedTokens: z.number().int().meta({ description: 'Outstanding tokens revoked, on every gateway sharing the store.' }),
+    certificates: z
+      .array(z.object({ sha256: z.string(), issuer: z.string(), serial: z.string(), notAfter: z.string().meta({ format: 'date-time' }) }))
+      .meta({ description: 'The matching certificates the store knew (those that have had tokens); empty for one never seen.' }),
+  })
+  .meta({ id: 'CertificateRevokeAnswer' });
 
 // ---- answers ----
 
