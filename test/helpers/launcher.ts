@@ -137,7 +137,7 @@ export interface ManagedProcess {
   /** Pid of the current run (undefined when not running). */
   readonly pid: number | undefined;
   readonly running: boolean;
-  /** stdout+stderr of every run so far (last 256 KiB). */
+  /** stdout+stderr of every run so far (the last 8 MiB, whole lines). */
   output(): string;
   /** SIGTERM, then SIGKILL after 5 s; resolves when it has exited. */
   stop(): Promise<void>;
@@ -149,7 +149,8 @@ export interface ManagedProcess {
   restart(): Promise<void>;
 }
 
-const OUTPUT_LIMIT = 256 * 1024;
+/** Enough for every audit line of the busiest fleet test (its assertions read early key events). */
+const OUTPUT_LIMIT = 8 * 1024 * 1024;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function startProcess(opts: StartProcessOptions): Promise<ManagedProcess> {
@@ -157,7 +158,8 @@ export async function startProcess(opts: StartProcessOptions): Promise<ManagedPr
   let out = '';
   const append = (chunk: Buffer | string) => {
     out += chunk.toString();
-    if (out.length > OUTPUT_LIMIT) out = out.slice(-OUTPUT_LIMIT);
+    // Cut at a line boundary: a partial first line would not parse as a log line.
+    if (out.length > OUTPUT_LIMIT) out = out.slice(out.indexOf('\n', out.length - OUTPUT_LIMIT) + 1);
   };
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
