@@ -54,10 +54,14 @@ export interface StartOptions {
   configFile?: string;
   /** How often API identities are looked for in the store (default 500 ms). */
   identityPollMs?: number;
+  /** Fields on every log line of the logger the gateway creates (a cluster worker adds its id). */
+  logFields?: Record<string, unknown>;
+  /** Watch configFile for changes (default true; a cluster worker's primary watches instead). */
+  watchConfigFile?: boolean;
 }
 
 async function buildGateway(config: Config, opts: StartOptions = {}): Promise<{ gateway: Gateway; dispatchers: DispatcherPool }> {
-  const log = opts.log ?? createLogger({ level: config.log.level, base: { svc: 'certgate' } });
+  const log = opts.log ?? createLogger({ level: config.log.level, base: { svc: 'certgate', ...opts.logFields } });
   const clock = opts.clock ?? systemClock;
   const health = new StoreHealth(log, clock);
   const store = opts.store ?? storeFromConfig(config, throttledStoreErrorLog(log, clock, health), storePolicyLog(log));
@@ -83,7 +87,7 @@ async function buildGateway(config: Config, opts: StartOptions = {}): Promise<{ 
     identity: (id) => live.current.identityById.get(id),
   });
   const metrics = createMetrics();
-  const control = new LiveController({ holder: live, configFile: opts.configFile, store, log, metrics, dispatchers, health, applyLogLevel: !opts.log, pollMs: opts.identityPollMs });
+  const control = new LiveController({ holder: live, configFile: opts.configFile, store, log, metrics, dispatchers, health, applyLogLevel: !opts.log, pollMs: opts.identityPollMs, watchFile: opts.watchConfigFile });
   const gateway: Gateway = {
     live,
     control,
