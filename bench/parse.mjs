@@ -10,9 +10,9 @@ import { join } from 'node:path';
 const N = Number(process.env.BENCH_ITERATIONS ?? 3000);
 const root = new URL('..', import.meta.url).pathname;
 const { mintCertificate } = await import(join(root, 'dist/pki/mint.js'));
-const { parseCertificate } = await import(join(root, 'dist/pki/certificate.js'));
+const { parseCertificate } = await import(join(root, 'dist/pki/parsing/certificate.js'));
 // The former three-decoder parser, kept as the fast decoder's reference and fallback (for comparison).
-const { decodeReference } = await import(join(root, 'dist/pki/certificate-reference.js')).catch(() => ({}));
+const { decodeReference } = await import(join(root, 'dist/pki/parsing/certificate-reference.js')).catch(() => ({}));
 
 const ca = await mintCertificate({
   subject: 'CN=Bench Root CA, O=Bench, C=US', ca: true, pathLen: 1, keyAlg: 'ec-p256',

@@ -3,7 +3,7 @@ import { pino } from 'pino';
 import { isCertgateError } from '../errors.js';
 import { authenticateCertificate } from '../identity/authenticate.js';
 import { compileIdentity } from '../identity/policy.js';
-import { parsePemBundle } from '../pki/certificate.js';
+import { parsePemBundle } from '../pki/parsing/certificate.js';
 import { createRevocationChecker } from '../revocation/checker.js';
 import { systemClock } from '../util/clock.js';
 import { configFrom } from './config-file.js';

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
-import { parsePemBundle, type ParsedCert } from '../pki/certificate.js';
+import { parsePemBundle, type ParsedCert } from '../pki/parsing/certificate.js';
 import { httpCrlUrl } from '../revocation/fetch.js';
 import { httpOcspUrl } from '../revocation/ocsp-fetch.js';
 import { configSchema, identitySchema, type IdentityConfig, type RawConfig } from './schema.js';

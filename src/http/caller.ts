@@ -1,8 +1,10 @@
 import { TLSSocket, type PeerCertificate, type DetailedPeerCertificate } from 'node:tls';
 import type { Context } from 'koa';
 import { certRefused } from '../errors.js';
-import { assertCertificateSize } from '../pki/parse-cache.js';
+import { assertCertificateSize } from '../pki/parsing/parse-cache.js';
 import { clientIp, readForwardedCertificate } from '../proxy/trusted.js';
+import { chainTooLong } from '../proxy/refusals.js';
+import { MAX_CHAIN_LENGTH } from '../proxy/types.js';
 import type { PresentedCertificate } from '../identity/authenticate.js';
 import { liveOf } from '../live/state.js';
 import type { Gateway } from './gateway.js';
@@ -32,6 +34,8 @@ function tlsPeerChain(socket: TLSSocket): Uint8Array[] {
     const key = cert.raw.toString('base64');
     if (seen.has(key)) break;
     seen.add(key);
+    // The same cap as forwarded chains (leaf + MAX_CHAIN_LENGTH): path search cost grows with it.
+    if (out.length > MAX_CHAIN_LENGTH) throw chainTooLong('the TLS client certificate chain', MAX_CHAIN_LENGTH);
     out.push(new Uint8Array(cert.raw));
     cert = (cert as DetailedPeerCertificate).issuerCertificate;
   }

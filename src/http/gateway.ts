@@ -4,7 +4,7 @@ import type { CompiledIdentity } from '../identity/policy.js';
 import type { LiveController } from '../live/controller.js';
 import type { LiveHolder } from '../live/state.js';
 import type { StoreHealth } from '../live/store-health.js';
-import type { ParsedCertCache } from '../pki/parse-cache.js';
+import type { ParsedCertCache } from '../pki/parsing/parse-cache.js';
 import type { CompiledProxies } from '../proxy/trusted.js';
 import type { RevocationChecker } from '../revocation/checker.js';
 import type { TokenStore } from '../store/types.js';

@@ -9,7 +9,7 @@ import { DispatcherPool } from '../downstream/proxy.js';
 import { LiveController, type ReloadResult, type ReloadTrigger } from '../live/controller.js';
 import { buildLiveState, LiveHolder } from '../live/state.js';
 import { StoreHealth } from '../live/store-health.js';
-import { ParsedCertCache } from '../pki/parse-cache.js';
+import { ParsedCertCache } from '../pki/parsing/parse-cache.js';
 import { createRevocationChecker, type RevocationOptions } from '../revocation/checker.js';
 import { audit } from '../audit/events.js';
 import { storeFromConfig } from '../store/from-config.js';

@@ -1,6 +1,7 @@
 import { CertgateError, badRequest, certRefused, isCertgateError } from '../errors.js';
-import type { ParsedCert } from '../pki/certificate.js';
-import { validateClientChain } from '../pki/validate.js';
+import type { ParsedCert } from '../pki/parsing/certificate.js';
+import { PathWork } from '../pki/path/path-work.js';
+import { validateClientChain } from '../pki/path/validate.js';
 import type { RevocationChecker } from '../revocation/checker.js';
 import { checkLoginIp, checkNamePolicy, type CompiledIdentity } from './policy.js';
 
@@ -26,6 +27,8 @@ const enum Stage {
   Policy = 3,
 }
 
+const BUDGET_EXCEEDED = 'path_search_budget_exceeded';
+
 type Attempt = { ok: true; path: ParsedCert[] } | { ok: false; stage: Stage; error: CertgateError };
 
 /** The synchronous part of one identity: IP, chain, name policy. */
@@ -34,17 +37,19 @@ function tryIdentity(
   cert: PresentedCertificate,
   clientIp: string,
   now: Date,
+  work: PathWork,
 ): Attempt {
   let stage = Stage.Ip;
   try {
     checkLoginIp(identity, clientIp);
     stage = Stage.Chain;
-    const { path } = validateClientChain({ leaf: cert.leaf, presented: cert.chain, bundle: identity.config.bundle, now });
+    const { path } = validateClientChain({ leaf: cert.leaf, presented: cert.chain, bundle: identity.config.bundle, now, work });
     stage = Stage.Policy;
     checkNamePolicy(identity, cert.leaf);
     return { ok: true, path };
   } catch (e) {
-    if (!isCertgateError(e)) throw e;
+    // The request's signature budget is spent: no other identity may be tried, so it ends the login.
+    if (!isCertgateError(e) || e.code === BUDGET_EXCEEDED) throw e;
     return { ok: false, stage, error: e };
   }
 }
@@ -67,6 +72,8 @@ export async function authenticateCertificate(opts: {
   identities: readonly CompiledIdentity[];
   now: Date;
   revocation: RevocationChecker;
+  /** Signature-work budget of this request across all identities tried (default: a fresh one). */
+  work?: PathWork;
 }): Promise<Authenticated> {
   const { cert, clientIp, now, revocation } = opts;
   let pool = opts.identities;
@@ -77,10 +84,11 @@ export async function authenticateCertificate(opts: {
   }
   if (pool.length === 0) throw certRefused('no_identities_configured', 'no identity is configured');
 
+  const work = opts.work ?? new PathWork();
   const candidates: Authenticated[] = [];
   let best: { stage: Stage; error: CertgateError } | undefined;
   for (const identity of pool) {
-    const r = tryIdentity(identity, cert, clientIp, now);
+    const r = tryIdentity(identity, cert, clientIp, now, work);
     if (r.ok) candidates.push({ identity, leaf: cert.leaf, path: r.path });
     else if (!best || r.stage > best.stage) best = r;
   }

@@ -1,5 +1,5 @@
 import { Name } from '@peculiar/x509';
-import type { ParsedCert } from '../pki/certificate.js';
+import type { ParsedCert } from '../pki/parsing/certificate.js';
 import { parseSpiffeId } from './spiffe.js';
 
 import type { CERTIFICATE_CLAIM_SOURCES } from '../config/schema.js';

@@ -1,3 +1,4 @@
+import { canonicalIp } from '../pki/parsing/ip.js';
 import { CidrSet, normalizeIp } from '../util/cidr.js';
 import { compileSpiffePattern, hasDotSegment } from './spiffe.js';
 
@@ -68,7 +69,12 @@ export function compileSanPattern(pattern: string): NameMatcher {
     }
     case 'IP': {
       const set = new CidrSet([body]);
-      return (n) => n.type === 'ip' && normalizeIp(n.value) !== null && set.contains(n.value);
+      // A mapped IPv4 SAN (::ffff:10.1.2.3) is matched as the IPv4 address, as name constraints read it.
+      return (n) => {
+        if (n.type !== 'ip') return false;
+        const ip = canonicalIp(n.value);
+        return ip !== null && normalizeIp(ip) !== null && set.contains(ip);
+      };
     }
     default:
       throw new Error(`unknown SAN type in ${JSON.stringify(pattern)}`);

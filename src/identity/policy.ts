@@ -1,6 +1,6 @@
 import { certRefused, forbidden } from '../errors.js';
 import type { Identity } from '../config/load.js';
-import type { ParsedCert } from '../pki/certificate.js';
+import type { ParsedCert } from '../pki/parsing/certificate.js';
 import { CidrSet } from '../util/cidr.js';
 import { compileSanPattern, globToRegExp, type NameMatcher, type TypedName } from './match.js';
 

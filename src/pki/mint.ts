@@ -2,8 +2,8 @@
 import 'reflect-metadata';
 import { randomBytes, webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
-import { tlv } from './der.js';
-import { cidrToConstraintBytes } from './ip.js';
+import { tlv } from './parsing/der.js';
+import { cidrToConstraintBytes, ipToBytes } from './parsing/ip.js';
 
 /**
  * Certificate minting for the dev-PKI generator and for tests. Every knob exists so a test can
@@ -33,6 +33,10 @@ export interface MintOptions {
   crlDistributionPoints?: string[];
   /** authorityInfoAccess id-ad-ocsp URL (the OCSP responder). */
   ocspUrl?: string;
+  /** Hex keyIdentifier of the authority key identifier, when neither `issuer` nor self-signing gives one. */
+  authorityKeyId?: string;
+  /** Overrides the signature algorithm derived from the signing key (e.g. RSA-PSS with a given salt). */
+  signingAlgorithm?: Algorithm;
 }
 export interface MintedCert {
   der: Uint8Array;
@@ -83,7 +87,13 @@ function randomSerial(): string {
   return b.toString('hex');
 }
 
-const SAN_TYPE: Record<SanEntry['type'], x509.GeneralNameType> = { dns: 'dns', uri: 'url', email: 'email', ip: 'ip' };
+/** One GeneralName of a subjectAltName. */
+function sanName(e: SanEntry): Uint8Array {
+  if (e.type !== 'ip') return constraintName(e);
+  const ip = ipToBytes(e.value);
+  if (!ip) throw new Error(`not an IP address: ${e.value}`);
+  return tlv(0x87, ip);
+}
 
 /** One GeneralName for a name-constraint subtree (IP values are CIDRs: address + mask). */
 function constraintName(e: SanEntry): Uint8Array {
@@ -124,7 +134,8 @@ export async function mintCertificate(opts: MintOptions): Promise<MintedCert> {
   const eku = opts.eku ?? (ca ? [] : ['clientAuth']);
   if (eku.length) extensions.push(new x509.ExtendedKeyUsageExtension(eku.map((u) => EKU_NAMES[u] ?? u), false));
   if (opts.san?.length) {
-    extensions.push(new x509.SubjectAlternativeNameExtension(opts.san.map((s) => ({ type: SAN_TYPE[s.type], value: s.value })), false));
+    // Encoded here: @peculiar/x509 garbles dotted IPv4-mapped IPv6 literals (::ffff:10.1.2.3).
+    extensions.push(new x509.Extension('2.5.29.17', false, tlv(0x30, ...opts.san.map(sanName))));
   }
   if (opts.nameConstraints) extensions.push(nameConstraintsExtension(opts.nameConstraints));
   if (opts.crlDistributionPoints?.length) extensions.push(new x509.CRLDistributionPointsExtension(opts.crlDistributionPoints, false));
@@ -133,7 +144,7 @@ export async function mintCertificate(opts: MintOptions): Promise<MintedCert> {
   extensions.push(ski);
   // AKI names the issuer's key: the issuer's own SKI when it has one, our SKI when self-signed.
   const issuerSki = opts.issuer?.cert.getExtension(x509.SubjectKeyIdentifierExtension)?.keyId;
-  const akiId = opts.issuer ? issuerSki : opts.signWith ? undefined : ski.keyId;
+  const akiId = opts.authorityKeyId ?? (opts.issuer ? issuerSki : opts.signWith ? undefined : ski.keyId);
   if (akiId) extensions.push(new x509.AuthorityKeyIdentifierExtension(akiId, false));
 
   const subject = new x509.Name(opts.subject);
@@ -151,7 +162,7 @@ export async function mintCertificate(opts: MintOptions): Promise<MintedCert> {
       notAfter: opts.notAfter ?? new Date(now + 365 * 86400_000),
       publicKey: keys.publicKey,
       signingKey,
-      signingAlgorithm: signingAlgorithm(signingKey),
+      signingAlgorithm: opts.signingAlgorithm ?? signingAlgorithm(signingKey),
       extensions,
     },
     crypto,

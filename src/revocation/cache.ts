@@ -1,14 +1,14 @@
 // @peculiar/x509 2 needs the Reflect metadata polyfill loaded before it.
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
-import { crlCurrentUntil, crlDer } from '../pki/revocation.js';
+import { crlCurrentUntil, crlDer } from '../pki/formats/revocation.js';
 import type { Clock } from '../util/clock.js';
 import { RefreshingCache } from './refreshing-cache.js';
 
 /**
  * CRL caches. A CRL fetched from a URL is kept until its nextUpdate (by the gateway clock) and
  * fetched again after; one without nextUpdate is refetched every `noNextUpdateMs`, and once past
- * thisUpdate + CRL_MAX_AGE_WITHOUT_NEXT_UPDATE_MS (src/pki/revocation.ts) it is treated like a CRL
+ * thisUpdate + CRL_MAX_AGE_WITHOUT_NEXT_UPDATE_MS (src/pki/formats/revocation.ts) it is treated like a CRL
  * past its nextUpdate (retried every `retryMs`; the checker reports it stale). A CRL file is kept
  * while its mtime/size/inode stay the same.
  *

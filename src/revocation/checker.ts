@@ -2,8 +2,8 @@ import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
 import { certRefused, isCertgateError } from '../errors.js';
 import type { Identity } from '../config/load.js';
-import type { ParsedCert } from '../pki/certificate.js';
-import { checkRevocation, type CrlSources } from '../pki/revocation.js';
+import type { ParsedCert } from '../pki/parsing/certificate.js';
+import { checkRevocation, type CrlSources } from '../pki/formats/revocation.js';
 import type { Clock } from '../util/clock.js';
 import { CrlFileCache, CrlUrlCache } from './cache.js';
 import { createCrlFetcher, fileVersion, readCrlFileBounded, type CrlFetchOptions, type CrlFetcher } from './fetch.js';
@@ -12,7 +12,7 @@ import { createOcspChecker, type OcspOutcome } from './ocsp.js';
 
 /**
  * Revocation at login: the identity's CRL sources, loaded through the caches, judged by the pure
- * checker (src/pki/revocation.ts), and, with `ocsp.enabled`, the leaf's OCSP status
+ * checker (src/pki/formats/revocation.ts), and, with `ocsp.enabled`, the leaf's OCSP status
  * (src/revocation/ocsp.ts; intermediates are covered by CRLs only). Throws `certificate_revoked`
  * when either source says so (always); under failClosed `certificate_status_unknown` when the
  * OCSP responder does not know the leaf, else `revocation_unavailable` for any CRL or OCSP

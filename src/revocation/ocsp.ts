@@ -1,6 +1,6 @@
 import { certRefused, type CertgateError } from '../errors.js';
-import type { ParsedCert } from '../pki/certificate.js';
-import { buildOcspRequest, ocspTimeProblem, ocspUrlsOf, verifyOcspResponse, type OcspVerdict } from '../pki/ocsp.js';
+import type { ParsedCert } from '../pki/parsing/certificate.js';
+import { buildOcspRequest, ocspTimeProblem, ocspUrlsOf, verifyOcspResponse, type OcspVerdict } from '../pki/formats/ocsp.js';
 import type { Clock } from '../util/clock.js';
 import { DEFAULT_RETRY_MS } from './cache.js';
 import { createOcspFetcher, type OcspFetcher, type OcspFetchOptions } from './ocsp-fetch.js';
@@ -9,7 +9,7 @@ import { RefreshingCache } from './refreshing-cache.js';
 /**
  * OCSP status of a login's leaf certificate: the responder is the identity's configured
  * `responder`, else the leaf's authorityInfoAccess OCSP URL; the answer is verified by the pure
- * src/pki/ocsp.ts and the verdict cached per (responder, issuer, serial).
+ * src/pki/formats/ocsp.ts and the verdict cached per (responder, issuer, serial).
  *
  * - A verified verdict is kept until its nextUpdate (by the gateway clock), or `noNextUpdateMs`
  *   when it has none, and asked for again after.

@@ -1,5 +1,5 @@
 import { tooManyRequests } from '../errors.js';
-import { bytesToIp, ipToBytes } from '../pki/ip.js';
+import { bytesToIp, ipToBytes } from '../pki/parsing/ip.js';
 import type { TokenStore } from '../store/types.js';
 import { normalizeIp } from '../util/cidr.js';
 import type { Clock } from '../util/clock.js';

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { forbidden, tokenRefused } from '../errors.js';
 import { certificateClaimsOf } from '../identity/certificate-claims.js';
 import type { CompiledIdentity } from '../identity/policy.js';
-import type { ParsedCert } from '../pki/certificate.js';
+import type { ParsedCert } from '../pki/parsing/certificate.js';
 import type { StoreOutcome, TokenRecord, TokenRefusal, TokenStore } from '../store/types.js';
 import { BoundedMap } from '../util/bounded-map.js';
 import { CidrSet } from '../util/cidr.js';

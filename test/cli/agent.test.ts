@@ -103,7 +103,8 @@ describe('certgate agent', () => {
       renameSync(`${keyFile}.new`, keyFile);
       renameSync(`${certFile}.new`, certFile);
       await expect.poll(async () => (await selfWith(gw, readFileSync(sink, 'utf8'))).body.subject, { timeout: 10_000 }).toContain('agent-2');
-      expect(agent.output()).toMatch(/certificate files changed/);
+      // Its stdout reaches this process on its own schedule, not before the HTTP answer above.
+      await expect.poll(() => agent.output(), { timeout: 5000 }).toMatch(/certificate files changed/);
     } finally {
       await agent.stop();
     }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeys, mintCertificate, type MintedCert } from '../../src/pki/mint.js';
-import { MAX_CERT_DER_BYTES, estimatedEntryBytes } from '../../src/pki/parse-cache.js';
+import { MAX_CERT_DER_BYTES, estimatedEntryBytes } from '../../src/pki/parsing/parse-cache.js';
 import { LOGIN_PATH, postJson, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 
 /**

@@ -2,7 +2,7 @@ import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/config/env.js';
-import { parseCertificate } from '../../src/pki/certificate.js';
+import { parseCertificate } from '../../src/pki/parsing/certificate.js';
 import { RedisTokenStore } from '../../src/store/redis.js';
 import { getJson, LOGIN_PATH, postJson, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { startRedis } from '../helpers/launcher.js';

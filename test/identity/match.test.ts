@@ -44,6 +44,10 @@ describe('typed SAN patterns', () => {
     ['EMAIL:*@corp.example', 'email:alice@evil.example', false],
     ['IP:10.1.0.0/16', 'ip:10.1.200.3', true],
     ['IP:10.1.0.0/16', 'ip:10.2.0.1', false],
+    // A mapped IPv4 SAN as the certificate decoder renders it, and in dotted form: the IPv4 address.
+    ['IP:10.0.0.0/8', 'ip:::ffff:a01:203', true],
+    ['IP:10.0.0.0/8', 'ip:::ffff:10.1.2.3', true],
+    ['IP:10.0.0.0/8', 'ip:::ffff:b01:203', false],
     ['IP:2001:db8::/32', 'ip:2001:db8::1', true],
     ['IP:2001:db8::/32', 'ip:2001:db9::1', false],
   ])('%s vs %s → %s', (pattern, san, ok) => {

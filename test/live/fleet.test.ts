@@ -57,6 +57,8 @@ describe('a fleet that changes without restarts', () => {
       keys: { dir: keys },
       log: { level: 'info' },
       admin: { tokens: [ADMIN] },
+      // The continuous-traffic test logs in far more often than a real workload would, all from 127.0.0.1.
+      limits: { loginsPerIpPerMinute: 0, loginsPerIdentityPerMinute: 0 },
       trustedProxies: [{ cidrs: ['127.0.0.1/32'], header: 'x-ssl-client-cert', format: 'nginx' }],
       identities: [identity('kept', 'agent-*')],
     };

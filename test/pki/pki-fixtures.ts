@@ -1,8 +1,8 @@
-import { parseCertificate, type ParsedCert } from '../../src/pki/certificate.js';
+import { parseCertificate, type ParsedCert } from '../../src/pki/parsing/certificate.js';
 import { mintCertificate, type MintOptions, type MintedCert } from '../../src/pki/mint.js';
-import { validateClientChain, type ValidatedPath } from '../../src/pki/validate.js';
+import { validateClientChain, type ValidatedPath } from '../../src/pki/path/validate.js';
 import { isCertgateError } from '../../src/errors.js';
-import { expectSameAsReference } from './equivalence.js';
+import { expectSameAsReference } from './parsing/equivalence.js';
 
 /**
  * Shared helpers for the pki tests: mint + parse in one step, and a validation outcome as data.

@@ -20,6 +20,7 @@ export async function makeCrl(
       thisUpdate: opts.thisUpdate,
       nextUpdate: opts.nextUpdate ?? undefined,
       entries: (opts.revoked ?? []).map((m) => ({ serialNumber: m.cert.serialNumber, revocationDate: opts.thisUpdate })),
+      extensions: [crlNumber()],
       signingKey: ca.keys.privateKey,
       signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' } as EcdsaParams,
     },
@@ -27,6 +28,9 @@ export async function makeCrl(
   );
   return new Uint8Array(crl.rawData);
 }
+
+/** The cRLNumber extension RFC 5280 5.2.3 requires (certgate refuses CRLs without one). */
+export const crlNumber = (n = 1) => new x509.Extension('2.5.29.20', false, Uint8Array.of(0x02, 0x01, n));
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 

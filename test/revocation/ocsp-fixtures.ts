@@ -6,7 +6,7 @@ import * as pkijs from 'pkijs';
 import type { MintedCert } from '../../src/pki/mint.js';
 
 /**
- * An OCSP responder for tests, written independently of src/pki/ocsp.ts with pkijs: it decodes
+ * An OCSP responder for tests, written independently of src/pki/formats/ocsp.ts with pkijs: it decodes
  * the gateway's OCSPRequest, and answers with a BasicOCSPResponse built and signed by pkijs.
  */
 

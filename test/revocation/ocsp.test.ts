@@ -2,15 +2,15 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as pkijs from 'pkijs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseCertificate, type ParsedCert } from '../../src/pki/certificate.js';
+import { parseCertificate, type ParsedCert } from '../../src/pki/parsing/certificate.js';
 import { mintCertificate } from '../../src/pki/mint.js';
-import { buildOcspRequest, OcspError, ocspTimeProblem, ocspUrlsOf, verifyOcspResponse } from '../../src/pki/ocsp.js';
+import { buildOcspRequest, OcspError, ocspTimeProblem, ocspUrlsOf, verifyOcspResponse } from '../../src/pki/formats/ocsp.js';
 import { createOcspFetcher, type OcspFetcher } from '../../src/revocation/ocsp-fetch.js';
 import { makeTestPki, type MintedCert, type TestPki } from '../helpers/pki.js';
 import { closedPort, DAY, HOUR } from './crl-fixtures.js';
 import { engine, makeOcspResponse, OCSP_SIGNING, type OcspAnswer } from './ocsp-fixtures.js';
 
-/** src/pki/ocsp.ts against answers built by pkijs, and the OCSP fetcher against node:http. */
+/** src/pki/formats/ocsp.ts against answers built by pkijs, and the OCSP fetcher against node:http. */
 
 const now = new Date();
 let pki: TestPki;

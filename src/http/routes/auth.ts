@@ -4,6 +4,7 @@ import { audit } from '../../audit/events.js';
 import { isCertgateError } from '../../errors.js';
 import { authenticateCertificate } from '../../identity/authenticate.js';
 import { claimHeaderName } from '../../identity/certificate-claims.js';
+import { PathWork } from '../../pki/path/path-work.js';
 import { optionalString, readJsonObject, requiredString } from '../body.js';
 import { authorizeRequest } from '../bearer.js';
 import { callerOf, presentedCertificate, requireCertificate } from '../caller.js';
@@ -36,6 +37,7 @@ export function authRoutes(gw: Gateway): Router {
         identities: liveOf(ctx).identities,
         now: new Date(gw.clock.now()),
         revocation: gw.revocation,
+        work: new PathWork({ onVerify: (cost) => { gw.metrics.pathVerifications.inc(); gw.metrics.pathWorkUnits.inc(cost); } }),
       });
       await limits.admitIdentity(auth.identity.config.id);
       const { response, record } = await gw.tokens.issue(auth.identity, auth.leaf, { maxOutstanding: gw.config.limits.outstandingTokensPerIdentity });
