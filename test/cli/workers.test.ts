@@ -262,6 +262,42 @@ describe('serve --workers 2', () => {
   });
 });
 
+describe('serve --workers 2: restarts are bounded', () => {
+  let redis: RedisServer;
+  let gw: CertgateProcess;
+  beforeAll(async () => {
+    redis = await startRedis();
+    gw = await startCertgate({ args: ['--workers', '2'], config: { store: { url: redis.url } } });
+    await until('both workers ready', () => events(gw, 'workers_ready')[0], 20_000);
+  });
+  afterAll(async () => {
+    await gw?.stop();
+    await redis?.stop();
+  });
+
+  it('replaces 5 dead workers within a minute at once, and makes the 6th replacement wait', async () => {
+    // Kill the newest worker as soon as it is forked: 6 deaths in a few seconds.
+    for (let death = 1; death <= 6; death++) {
+      const forks = await until(`fork ${death + 1}`, () => {
+        const f = events(gw, 'worker_forked');
+        return f.length >= death + 1 ? f : undefined;
+      }, 20_000);
+      process.kill(forks[death]!.pid as number, 'SIGKILL');
+      await until(`death ${death} seen`, () => (events(gw, 'worker_exited').length >= death ? true : undefined), 20_000);
+    }
+    const delayed = await until('the delayed restart', () => events(gw, 'worker_restart_delayed')[0], 5000);
+    expect(delayed.limit).toBe(5);
+    expect(delayed.waitMs).toBeGreaterThan(50_000);
+    expect(delayed.waitMs).toBeLessThanOrEqual(60_000);
+    // Five replacements, and no sixth: the first worker still serves alone.
+    await sleep(500);
+    expect(events(gw, 'worker_forked')).toHaveLength(2 + 5);
+    const survivor = events(gw, 'worker_forked')[0]!.pid as number;
+    expect(await workerPid(gw.url)).toBe(survivor);
+    expect(await workerPid(gw.url)).toBe(survivor);
+  }, 60_000);
+});
+
 describe('serve --workers: refusals', () => {
   const serve = (config: Record<string, unknown>, args: string[], dir = makeTempDir('certgate-workers-refused-')) => {
     const file = join(dir, 'certgate.yaml');
