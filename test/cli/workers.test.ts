@@ -296,6 +296,16 @@ describe('serve --workers 2: restarts are bounded', () => {
     expect(await workerPid(gw.url)).toBe(survivor);
     expect(await workerPid(gw.url)).toBe(survivor);
   }, 60_000);
+
+  it('SIGINT to the primary while a restart waits: the worker drains, nothing more is forked, exit 0', async () => {
+    const forks = events(gw, 'worker_forked').length;
+    process.kill(gw.process.pid!, 'SIGINT');
+    await until('the primary exits', () => (gw.process.running ? undefined : true), 15_000);
+    expect(gw.process.output()).toMatch(/exited \(code 0, signal null\)/);
+    expect(events(gw, 'shutdown').find((e) => e.role === 'primary')?.signal).toBe('SIGINT');
+    expect(events(gw, 'stopped').filter((e) => e.worker !== undefined)).toHaveLength(1);
+    expect(events(gw, 'worker_forked')).toHaveLength(forks);
+  });
 });
 
 describe('serve --workers: refusals', () => {
