@@ -1,152 +1,168 @@
 #!/usr/bin/env node
-// certgate benchmark. Starts its own redis-server and gateway processes on loopback, measures
-// each scenario with autocannon for a fixed duration, and prints ratios against a baseline (a bare
-// node:http server) measured in the same run, so figures compare across machines.
-// Last line: {baseline, forward, login_warm, login_cold, forward_memory, rss_mb}.
+// certgate benchmark. Starts its own redis-server, certgate gateways and floor servers on
+// loopback and drives them with autocannon running in a separate process (bench/load.mjs).
+//
+// Each certgate figure is measured against its floor (bench/floor.mjs: plain node:http doing the
+// least work the path needs with the same libraries): after a warm-up of both, certgate and the
+// floor run alternately, BENCH_ROUNDS times each, so background load on a shared machine hits
+// both alike. `ratio_to_floor` = certgate rps / floor rps over all rounds; `ratio` (the contract's)
+// = rps / baseline rps, the baseline being a bare node:http answer measured in the same run.
+//
+// Last line: {baseline, forward, login_warm, login_cold, forward_memory, rss_mb, machine};
+// each figure {rps, p50_ms, p99_ms, errors, ratio} plus, where a floor exists,
+// {ratio_to_floor, ratio_to_floor_rounds, cpu_us_per_request, cpu_ratio_to_floor,
+//  floor: {rps, p50_ms, p99_ms, errors, cpu_us_per_request}}.
+//
+//   npm run bench                      the figures above (BENCH_SECONDS, BENCH_ROUNDS, BENCH_WARMUP_SECONDS,
+//                                      BENCH_CONNECTIONS, BENCH_COLD, BENCH_ONLY=forward,login_warm)
+//   npm run bench -- --rss [N]         RSS under N (default 1,000,000) requests of mixed traffic
+//                                      with ever-new certificates (bench/rss.mjs)
 import 'reflect-metadata';
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, rmSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import autocannon from 'autocannon';
+import { killTracked, machine, root, runLoad, runMeasured, rssMb, spawnTracked, startFloor, startGateway, startRedis, waitFor, freePort } from './lib.mjs';
+
+if (process.argv.includes('--rss')) {
+  await import('./rss.mjs');
+  process.exit(0);
+}
 
 const DURATION = Number(process.env.BENCH_SECONDS ?? 5);
+const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
-const root = new URL('..', import.meta.url).pathname;
-const { mintCertificate } = await import(join(root, 'dist/pki/mint.js'));
+const COLD = Number(process.env.BENCH_COLD ?? 2000);
+/** BENCH_ONLY=forward,login_warm: measure only those floor scenarios (quicker, for development). */
+const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',')) : undefined;
+const { mintCertificate, generateKeys } = await import(join(root, 'dist/pki/mint.js'));
 
-const children = [];
-process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
+const LOGIN = '/api/v1/auth/tls-cert-auth/login';
+const JSON_POST = { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } };
 
-function freePort() {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
+/** Several runs of one target → one figure: total requests / total seconds, median p50, worst p99. */
+function aggregate(runs) {
+  const requests = runs.reduce((s, r) => s + r.requests, 0);
+  const seconds = runs.reduce((s, r) => s + r.seconds, 0);
+  const p50s = runs.map((r) => r.p50_ms).sort((a, b) => a - b);
+  return {
+    rps: Math.round(requests / seconds),
+    p50_ms: p50s[Math.floor(p50s.length / 2)],
+    p99_ms: Math.max(...runs.map((r) => r.p99_ms)),
+    errors: runs.reduce((s, r) => s + r.errors, 0),
+    ...(runs[0].cpu_seconds !== undefined
+      ? {
+          cpu_us_per_request: Math.round((1e6 * runs.reduce((s, r) => s + r.cpu_seconds, 0)) / requests),
+          redis_cpu_us_per_request: Math.round((1e6 * runs.reduce((s, r) => s + r.redis_cpu_seconds, 0)) / requests),
+        }
+      : {}),
+  };
 }
-
-async function waitFor(url, tries = 200) {
-  for (let i = 0; i < tries; i++) {
-    try {
-      if ((await fetch(url)).status < 500) return;
-    } catch {}
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`${url} never answered`);
-}
-
-async function startRedis(dir) {
-  const port = await freePort();
-  const c = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
-  children.push(c);
-  for (let i = 0; i < 100; i++) {
-    try {
-      execFileSync('redis-cli', ['-p', String(port), 'ping'], { stdio: 'pipe' });
-      return `redis://127.0.0.1:${port}`;
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  throw new Error('redis-server did not start');
-}
-
-async function startGateway(dir, name, storeUrl, caPem) {
-  const port = await freePort();
-  writeFileSync(join(dir, `${name}-ca.pem`), caPem);
-  const yaml = [
-    `server: { host: 127.0.0.1, port: ${port} }`,
-    `issuer: https://bench.certgate.test`,
-    `store: { url: "${storeUrl}" }`,
-    `keys: { dir: ./${name}-keys }`,
-    `log: { level: warn }`,
-    `trustedProxies: [{ cidrs: [127.0.0.1/32], header: x-ssl-client-cert, format: nginx }]`,
-    `identities: [{ id: bench, caCertificateFile: ${name}-ca.pem, allowedCommonNames: ["bench-*"] }]`,
-    // Limits are counted (their store round trips are part of the figures) but set out of reach:
-    // the benchmark logs in from one address far faster than the default 600 per minute.
-    `limits: { loginsPerIpPerMinute: 1000000000, loginsPerIdentityPerMinute: 1000000000, outstandingTokensPerIdentity: 1000000000 }`,
-  ].join('\n');
-  writeFileSync(join(dir, `${name}.yaml`), yaml);
-  const c = spawn(process.execPath, [join(root, 'dist/cli/main.js'), 'serve', '--config', join(dir, `${name}.yaml`)], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, REDIS_URL: '' } });
-  children.push(c);
-  const url = `http://127.0.0.1:${port}`;
-  await waitFor(url + '/healthz');
-  return { url, pid: c.pid, proc: c };
-}
-
-function run(opts) {
-  return new Promise((resolve, reject) => {
-    const limit = opts.amount ? {} : { duration: DURATION };
-    autocannon({ connections: CONNECTIONS, ...limit, ...opts }, (err, r) => (err ? reject(err) : resolve(r)));
-  });
-}
-
-const figure = (r, base) => ({
-  rps: Math.round(r.requests.average),
-  p50_ms: r.latency.p50,
-  p99_ms: r.latency.p99,
-  errors: r.errors + r.timeouts + (r.non2xx ?? 0),
-  ratio: base ? Number((r.requests.average / base).toFixed(4)) : 1,
-});
-
-const rssMb = (pid) => {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Math.round(Number(/VmRSS:\s+(\d+)/.exec(status)[1]) / 1024);
-};
 
 const dir = mkdtempSync(join(tmpdir(), 'certgate-bench-'));
 try {
   const ca = await mintCertificate({ subject: 'CN=Bench CA', ca: true });
+  const caFile = join(dir, 'ca.pem');
+  writeFileSync(caFile, ca.pem);
   const leaf = await mintCertificate({ subject: 'CN=bench-warm', issuer: ca });
   const header = encodeURIComponent(leaf.pem);
-  // login_cold: every request presents a certificate the gateway has never seen (no parse cache
-  // hit), so it runs a fixed number of requests, one per pre-minted certificate.
-  const COLD = Number(process.env.BENCH_COLD ?? 2000);
-  const coldHeaders = [];
-  for (let i = 0; i < COLD; i++) coldHeaders.push(encodeURIComponent((await mintCertificate({ subject: `CN=bench-${i}`, issuer: ca })).pem));
+  // login_cold: every certgate request presents a certificate it has never seen (no parse or
+  // path cache hit): one set per round and one for the warm-up. The floor caches nothing, so it
+  // reuses the first set. One key pair for all: minting stays fast, every certificate differs.
+  const keys = await generateKeys('ec-p256');
+  const coldFiles = [];
+  for (let set = 0; set <= ROUNDS; set++) {
+    const list = [];
+    for (let i = 0; i < COLD; i++) list.push(encodeURIComponent((await mintCertificate({ subject: `CN=bench-${set}-${i}`, issuer: ca, keys })).pem));
+    const f = join(dir, `cold-${set}.json`);
+    writeFileSync(f, JSON.stringify(list));
+    coldFiles.push(f);
+  }
 
-  const redisUrl = await startRedis(dir);
-  const gwRedis = await startGateway(dir, 'redis', redisUrl, ca.pem);
+  const redis = await startRedis(dir);
+  const gwRedis = await startGateway(dir, 'redis', redis.url, ca.pem);
   const gwMemory = await startGateway(dir, 'memory', 'memory', ca.pem);
+  const floors = {
+    forward: await startFloor('forward', redis.url),
+    login_warm: await startFloor('login_warm', redis.url),
+    login_cold: await startFloor('login_cold', redis.url, caFile),
+  };
 
   // Baseline: the cheapest possible HTTP answer on this machine, measured now.
   const basePort = await freePort();
-  const baseChild = spawn(process.execPath, ['-e', `require('http').createServer((q,s)=>{s.statusCode=204;s.end()}).listen(${basePort},'127.0.0.1')`], { stdio: 'ignore' });
-  children.push(baseChild);
+  spawnTracked(process.execPath, ['-e', `require('http').createServer((q,s)=>{s.statusCode=204;s.end()}).listen(${basePort},'127.0.0.1')`], { stdio: 'ignore' });
   await waitFor(`http://127.0.0.1:${basePort}/`);
-  const baseline = await run({ url: `http://127.0.0.1:${basePort}/` });
-  const b = baseline.requests.average;
+  const baseUrl = `http://127.0.0.1:${basePort}/`;
+  await runLoad({ url: baseUrl, duration: WARMUP, connections: CONNECTIONS });
+  const baseline = aggregate([await runLoad({ url: baseUrl, duration: DURATION, connections: CONNECTIONS })]);
 
   const login = async (gw) => {
-    const res = await fetch(gw.url + '/api/v1/auth/tls-cert-auth/login', { method: 'POST', headers: { 'x-ssl-client-cert': header, 'content-type': 'application/json' }, body: '{}' });
+    const res = await fetch(gw.url + LOGIN, { method: 'POST', headers: { 'x-ssl-client-cert': header, 'content-type': 'application/json' }, body: '{}' });
     return (await res.json()).accessToken;
   };
   const tRedis = await login(gwRedis);
   const tMemory = await login(gwMemory);
 
-  const forward = await run({ url: gwRedis.url + '/api/v1/auth/forward', headers: { authorization: `Bearer ${tRedis}` } });
-  const forwardMemory = await run({ url: gwMemory.url + '/api/v1/auth/forward', headers: { authorization: `Bearer ${tMemory}` } });
-  const loginWarm = await run({ url: gwRedis.url + '/api/v1/auth/tls-cert-auth/login', method: 'POST', headers: { 'x-ssl-client-cert': header, 'content-type': 'application/json' }, body: '{}' });
-  let n = 0;
-  const loginCold = await run({
-    amount: COLD,
-    url: gwRedis.url + '/api/v1/auth/tls-cert-auth/login',
-    requests: [{ method: 'POST', setupRequest: (req) => ({ ...req, headers: { 'x-ssl-client-cert': coldHeaders[n++], 'content-type': 'application/json' }, body: '{}' }) }],
-  });
-
-  const result = {
-    baseline: figure(baseline, 0),
-    forward: figure(forward, b),
-    login_warm: figure(loginWarm, b),
-    login_cold: figure(loginCold, b),
-    forward_memory: figure(forwardMemory, b),
-    rss_mb: rssMb(gwRedis.pid),
+  /** Load descriptions per scenario: certgate's for round i (-1 = warm-up) and the floor's. */
+  const scenarios = {
+    forward: {
+      pids: [gwRedis.pid, floors.forward.pid],
+      certgate: () => ({ url: gwRedis.url + '/api/v1/auth/forward', headers: { authorization: `Bearer ${tRedis}` }, duration: DURATION }),
+      floor: () => ({ url: floors.forward.url + '/api/v1/auth/forward', headers: { authorization: `Bearer ${tRedis}` }, duration: DURATION }),
+    },
+    login_warm: {
+      pids: [gwRedis.pid, floors.login_warm.pid],
+      certgate: () => ({ ...JSON_POST, url: gwRedis.url + LOGIN, headers: { ...JSON_POST.headers, 'x-ssl-client-cert': header }, duration: DURATION }),
+      floor: () => ({ ...JSON_POST, url: floors.login_warm.url + LOGIN, headers: { ...JSON_POST.headers, 'x-ssl-client-cert': header }, duration: DURATION }),
+    },
+    login_cold: {
+      pids: [gwRedis.pid, floors.login_cold.pid],
+      certgate: (i) => ({ ...JSON_POST, url: gwRedis.url + LOGIN, amount: COLD, perRequest: { header: 'x-ssl-client-cert', file: coldFiles[i + 1] } }),
+      floor: () => ({ ...JSON_POST, url: floors.login_cold.url + LOGIN, amount: COLD, perRequest: { header: 'x-ssl-client-cert', file: coldFiles[0] } }),
+    },
   };
-  for (const [k, v] of Object.entries(result)) if (typeof v === 'object') console.error(`${k.padEnd(15)} ${String(v.rps).padStart(7)} rps  p50 ${v.p50_ms} ms  p99 ${v.p99_ms} ms  errors ${v.errors}  ratio ${v.ratio}`);
+
+  const result = { baseline: { ...baseline, ratio: 1 } };
+  const withRatio = (f) => ({ ...f, ratio: Number((f.rps / baseline.rps).toFixed(4)) });
+  for (const [name, s] of Object.entries(scenarios)) {
+    if (ONLY && !ONLY.has(name)) continue;
+    const warm = (d) => (d.duration ? { ...d, duration: WARMUP } : { ...d, amount: Math.min(d.amount, 500) });
+    await runLoad({ connections: CONNECTIONS, ...warm(s.certgate(-1)) });
+    await runLoad({ connections: CONNECTIONS, ...warm(s.floor()) });
+    const mine = [];
+    const theirs = [];
+    for (let i = 0; i < ROUNDS; i++) {
+      // Alternate who goes first, so a drift in background load favours neither.
+      const order = i % 2 === 0 ? ['certgate', 'floor'] : ['floor', 'certgate'];
+      for (const who of order) {
+        const r = await runMeasured(who === 'certgate' ? s.pids[0] : s.pids[1], { connections: CONNECTIONS, ...s[who](i) }, redis.proc.pid);
+        (who === 'certgate' ? mine : theirs).push(r);
+      }
+    }
+    const figure = withRatio(aggregate(mine));
+    const floor = aggregate(theirs);
+    result[name] = {
+      ...figure,
+      ratio_to_floor: Number((figure.rps / floor.rps).toFixed(3)),
+      ratio_to_floor_rounds: mine.map((m, i) => Number((m.rps / theirs[i].rps).toFixed(3))),
+      // CPU the server spent per request (redis-server's shown beside it), floor's over
+      // certgate's: steadier than rps on a machine shared with other work.
+      cpu_ratio_to_floor: Number((floor.cpu_us_per_request / figure.cpu_us_per_request).toFixed(3)),
+      floor,
+    };
+  }
+  await runLoad({ url: gwMemory.url + '/api/v1/auth/forward', headers: { authorization: `Bearer ${tMemory}` }, duration: WARMUP, connections: CONNECTIONS });
+  result.forward_memory = withRatio(aggregate([await runLoad({ url: gwMemory.url + '/api/v1/auth/forward', headers: { authorization: `Bearer ${tMemory}` }, duration: DURATION, connections: CONNECTIONS })]));
+  result.rss_mb = rssMb(gwRedis.pid);
+  result.machine = { ...machine(), seconds: DURATION, rounds: ROUNDS, connections: CONNECTIONS, cold: COLD };
+
+  for (const [k, v] of Object.entries(result)) {
+    if (typeof v !== 'object' || !('rps' in v)) continue;
+    const floor = v.floor ? `  floor ${String(v.floor.rps).padStart(6)} rps (errors ${v.floor.errors})  ratio_to_floor ${v.ratio_to_floor} [${v.ratio_to_floor_rounds.join(' ')}]  cpu/req ${v.cpu_us_per_request}+${v.redis_cpu_us_per_request} vs ${v.floor.cpu_us_per_request}+${v.floor.redis_cpu_us_per_request} us (${v.cpu_ratio_to_floor})` : '';
+    console.error(`${k.padEnd(15)} ${String(v.rps).padStart(7)} rps  p50 ${v.p50_ms} ms  p99 ${v.p99_ms} ms  errors ${v.errors}  ratio ${v.ratio}${floor}`);
+  }
   console.log(JSON.stringify(result));
 } finally {
-  children.forEach((c) => c.kill('SIGKILL'));
+  killTracked();
   rmSync(dir, { recursive: true, force: true });
 }

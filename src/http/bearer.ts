@@ -1,12 +1,11 @@
-import type { Context } from 'koa';
 import { audit } from '../audit/events.js';
 import { tokenRefused } from '../errors.js';
 import type { Authorized } from '../token/service.js';
-import { callerOf, presentedCertificate, type Caller } from './caller.js';
+import { callerOf, presentedCertificate, type Caller, type RequestView } from './caller.js';
 import type { Gateway } from './gateway.js';
 
 /** The token of `Authorization: Bearer …` (RFC 6750: scheme case-insensitive, one space). */
-function bearerToken(ctx: Context): string {
+function bearerToken(ctx: RequestView): string {
   const values = ctx.req.headersDistinct.authorization;
   if (!values || values.length === 0) throw tokenRefused('token_missing', 'an Authorization: Bearer token is required');
   if (values.length > 1) throw tokenRefused('token_malformed', 'several Authorization headers');
@@ -19,7 +18,7 @@ function bearerToken(ctx: Context): string {
  * The one bearer check used by every protected endpoint and route. `consume` says whether the
  * call counts as a use (lookups like token/self do not).
  */
-export async function authorizeRequest(ctx: Context, gw: Gateway, consume: boolean, requiredScopes?: readonly string[]): Promise<Authorized & { caller: Caller }> {
+export async function authorizeRequest(ctx: RequestView, gw: Gateway, consume: boolean, requiredScopes?: readonly string[]): Promise<Authorized & { caller: Caller }> {
   let caller: Caller | undefined;
   try {
     const token = bearerToken(ctx);

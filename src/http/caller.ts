@@ -9,6 +9,9 @@ import type { PresentedCertificate } from '../identity/authenticate.js';
 import { liveOf } from '../live/state.js';
 import type { Gateway } from './gateway.js';
 
+/** What the caller checks read of a request: Koa's context, or the forward fast path's view. */
+export type RequestView = Pick<Context, 'req' | 'path' | 'state'>;
+
 /** Who is calling: the address policy applies to, and how the request reached us. */
 export interface Caller {
   peer: string;
@@ -17,7 +20,7 @@ export interface Caller {
   direct: boolean;
 }
 
-export function callerOf(ctx: Context, gw: Gateway): Caller {
+export function callerOf(ctx: RequestView, gw: Gateway): Caller {
   const peer = ctx.req.socket.remoteAddress ?? '';
   const direct = ctx.req.socket instanceof TLSSocket;
   // On the direct listener nobody sits between us and the client: forwarded headers are ignored.
@@ -47,7 +50,7 @@ function tlsPeerChain(socket: TLSSocket): Uint8Array[] {
  * possession by the TLS stack itself), or from the header of a trusted terminator. Null when the
  * request carries none. Throws for untrusted or malformed forwarding.
  */
-export function presentedCertificate(ctx: Context, gw: Gateway, caller: Caller): PresentedCertificate | null {
+export function presentedCertificate(ctx: RequestView, gw: Gateway, caller: Caller): PresentedCertificate | null {
   let ders: Uint8Array[];
   if (caller.direct) {
     ders = tlsPeerChain(ctx.req.socket as TLSSocket);
@@ -68,7 +71,7 @@ export function presentedCertificate(ctx: Context, gw: Gateway, caller: Caller):
   if (ders.length === 0) return null;
   // Size first, for the whole chain: an oversized certificate is refused before any is parsed.
   for (const der of ders) assertCertificateSize(der);
-  const [leaf, ...chain] = ders.map((d) => gw.certs.parse(d));
+  const [leaf, ...chain] = ders.map((d, i) => gw.certs.parse(d, i === 0 ? gw.leafAdmission.admit : undefined));
   return { leaf: leaf!, chain };
 }
 

@@ -1,5 +1,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/load.js';
+import type { VerifiedPathCache } from '../identity/path-cache.js';
+import type { LeafAdmission } from './leaf-admission.js';
 import type { CompiledIdentity } from '../identity/policy.js';
 import type { LiveController } from '../live/controller.js';
 import type { LiveHolder } from '../live/state.js';
@@ -33,6 +35,10 @@ export interface Gateway {
   readonly proxies: CompiledProxies;
   /** Presented certificates, parsed once (bounded by entries and bytes). */
   certs: ParsedCertCache;
+  /** Which leaves `certs` keeps: from their second login on. */
+  leafAdmission: LeafAdmission;
+  /** Certification paths verified by earlier logins (dropped when revocation data changes). */
+  paths: VerifiedPathCache;
   store: TokenStore;
   keys: KeyRing;
   tokens: TokenService;

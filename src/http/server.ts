@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from '../config/load.js';
+import { VerifiedPathCache } from '../identity/path-cache.js';
 import type { CompiledIdentity } from '../identity/policy.js';
 import { DispatcherPool } from '../downstream/proxy.js';
 import { LiveController, type ReloadResult, type ReloadTrigger } from '../live/controller.js';
@@ -22,6 +23,8 @@ import { systemClock, type Clock } from '../util/clock.js';
 import { createLogger } from '../util/logger.js';
 import { createApp } from './app.js';
 import { answerParserErrors } from './client-error.js';
+import { withFastForward } from './fast-forward.js';
+import { LeafAdmission } from './leaf-admission.js';
 import type { Gateway } from './gateway.js';
 import { createMetrics } from './metrics.js';
 
@@ -88,6 +91,7 @@ async function buildGateway(config: Config, opts: StartOptions = {}): Promise<{ 
   });
   const metrics = createMetrics();
   const control = new LiveController({ holder: live, configFile: opts.configFile, store, log, metrics, dispatchers, health, applyLogLevel: !opts.log, pollMs: opts.identityPollMs, watchFile: opts.watchConfigFile });
+  const paths = new VerifiedPathCache();
   const gateway: Gateway = {
     live,
     control,
@@ -105,14 +109,18 @@ async function buildGateway(config: Config, opts: StartOptions = {}): Promise<{ 
     get proxies() {
       return live.current.proxies;
     },
-    certs: new ParsedCertCache(),
+    // 16 MiB (~1,500 EC leaves with their intermediates): repeat logins and shared intermediates
+    // hit; a bigger budget mostly holds certificates that never come back (bench --rss).
+    certs: new ParsedCertCache({ maxBytes: 16 * 1024 * 1024 }),
+    leafAdmission: new LeafAdmission(),
+    paths,
     store,
     keys,
     tokens,
     clock,
     log,
     metrics,
-    revocation: createRevocationChecker({ ...opts.revocation, clock, log, registry: metrics.registry }),
+    revocation: createRevocationChecker({ ...opts.revocation, clock, log, registry: metrics.registry, onDataChanged: () => paths.clear() }),
   };
   return { gateway, dispatchers };
 }
@@ -178,9 +186,10 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
     gateway.log.warn({ event: 'identities_not_loaded' }, 'the store did not answer: API identities are loaded once it does');
   }
   const app = createApp(gateway);
+  const handler = withFastForward(gateway, app.callback());
   const servers: Server[] = [];
   try {
-    const http = createHttpServer({ maxHeaderSize: MAX_HEADER_BYTES }, app.callback());
+    const http = createHttpServer({ maxHeaderSize: MAX_HEADER_BYTES }, handler);
     servers.push(http);
     answerParserErrors(http, gateway.log);
     const httpPort = await listen(http, config.server.port, config.server.host);
@@ -193,7 +202,7 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
       let caNames = requestedCaNames(config, gateway.identities);
       const https = createHttpsServer(
         { ...material, ca: caNames, requestCert: true, rejectUnauthorized: false, maxHeaderSize: MAX_HEADER_BYTES },
-        app.callback(),
+        handler,
       );
       // Identities added or removed by a reload change the CA names new handshakes ask for
       // (server.tls.clientCa, like all of server.*, changes only with a restart).

@@ -3,6 +3,7 @@ import type { ParsedCert } from '../pki/parsing/certificate.js';
 import { PathWork } from '../pki/path/path-work.js';
 import { validateClientChain } from '../pki/path/validate.js';
 import type { RevocationChecker } from '../revocation/checker.js';
+import type { VerifiedPathCache } from './path-cache.js';
 import { checkLoginIp, checkNamePolicy, type CompiledIdentity } from './policy.js';
 
 export interface PresentedCertificate {
@@ -38,12 +39,13 @@ function tryIdentity(
   clientIp: string,
   now: Date,
   work: PathWork,
+  paths: VerifiedPathCache | undefined,
 ): Attempt {
   let stage = Stage.Ip;
   try {
     checkLoginIp(identity, clientIp);
     stage = Stage.Chain;
-    const { path } = validateClientChain({ leaf: cert.leaf, presented: cert.chain, bundle: identity.config.bundle, now, work });
+    const path = verifiedPath(identity, cert, now, work, paths);
     stage = Stage.Policy;
     checkNamePolicy(identity, cert.leaf);
     return { ok: true, path };
@@ -52,6 +54,16 @@ function tryIdentity(
     if (!isCertgateError(e) || e.code === BUDGET_EXCEEDED) throw e;
     return { ok: false, stage, error: e };
   }
+}
+
+/** The validated path leaf → anchor, from the cache when this chain was validated before. */
+function verifiedPath(identity: CompiledIdentity, cert: PresentedCertificate, now: Date, work: PathWork, paths: VerifiedPathCache | undefined): ParsedCert[] {
+  const bundle = identity.config.bundle;
+  const cached = paths?.get(bundle, cert.leaf, cert.chain, now);
+  if (cached) return cached;
+  const { path } = validateClientChain({ leaf: cert.leaf, presented: cert.chain, bundle, now, work });
+  paths?.set(bundle, cert.leaf, cert.chain, path);
+  return path;
 }
 
 /**
@@ -74,6 +86,8 @@ export async function authenticateCertificate(opts: {
   revocation: RevocationChecker;
   /** Signature-work budget of this request across all identities tried (default: a fresh one). */
   work?: PathWork;
+  /** Verified paths of earlier logins (only the path search is skipped; see VerifiedPathCache). */
+  paths?: VerifiedPathCache;
 }): Promise<Authenticated> {
   const { cert, clientIp, now, revocation } = opts;
   let pool = opts.identities;
@@ -88,7 +102,7 @@ export async function authenticateCertificate(opts: {
   const candidates: Authenticated[] = [];
   let best: { stage: Stage; error: CertgateError } | undefined;
   for (const identity of pool) {
-    const r = tryIdentity(identity, cert, clientIp, now, work);
+    const r = tryIdentity(identity, cert, clientIp, now, work, opts.paths);
     if (r.ok) candidates.push({ identity, leaf: cert.leaf, path: r.path });
     else if (!best || r.stage > best.stage) best = r;
   }

@@ -97,7 +97,7 @@ export class LiveHolder {
 }
 
 /** The state this request took at entry (set by the first middleware of src/http/app.ts). */
-export function liveOf(ctx: Context): LiveState {
+export function liveOf(ctx: Pick<Context, 'state'>): LiveState {
   const live = ctx.state.live as LiveState | undefined;
   if (!live) throw new Error('no live state on this request: liveState middleware missing');
   return live;

@@ -33,6 +33,8 @@ export interface RevocationOptions extends CrlFetchOptions {
   fetcher?: CrlFetcher;
   /** Replaces the undici OCSP fetcher (tests). */
   ocspFetcher?: OcspFetcher;
+  /** Told when new CRL data arrives (a URL fetched, a file re-read): caches built on it drop. */
+  onDataChanged?: () => void;
 }
 
 /** The CRL sources an identity configured; undefined when it checks no CRL. */
@@ -76,10 +78,18 @@ export function createRevocationChecker(opts: RevocationOptions): RevocationChec
     retryMs: opts.retryMs,
     onFetch: (url, r) => {
       fetches.inc({ outcome: r.ok ? 'ok' : 'error' });
+      if (r.ok) opts.onDataChanged?.();
       if (!r.ok) opts.log.warn({ event: 'crl_fetch_failed', url, reason: r.reason }, 'CRL download failed');
     },
   });
-  const files = new CrlFileCache({ read: (p) => readCrlFileBounded(p, opts.maxBytes), version: fileVersion });
+  const files = new CrlFileCache({
+    read: async (p) => {
+      const bytes = await readCrlFileBounded(p, opts.maxBytes);
+      opts.onDataChanged?.();
+      return bytes;
+    },
+    version: fileVersion,
+  });
 
   const ocspRequests = new Counter({
     name: 'certgate_ocsp_requests_total',

@@ -33,9 +33,16 @@ export function assertCidr(cidr: string): void {
   parseCidr(cidr);
 }
 
+const MAX_REMEMBERED_ANSWERS = 1024;
+
 /** A set of CIDR ranges that answers `contains(ip)` for IPv4, IPv6 and IPv4-mapped IPv6. */
 export class CidrSet {
   private readonly list = new BlockList();
+  /**
+   * Answers by raw address: callers come from a handful of addresses (often one proxy) and
+   * BlockList.check allocates a SocketAddress per call. Bounded: cleared when full.
+   */
+  private readonly answers = new Map<string, boolean>();
   readonly size: number;
 
   constructor(cidrs: readonly string[]) {
@@ -47,9 +54,15 @@ export class CidrSet {
   }
 
   contains(rawIp: string | undefined | null): boolean {
-    const ip = normalizeIp(rawIp);
-    if (!ip) return false;
-    return this.list.check(ip, isIP(ip) === 4 ? 'ipv4' : 'ipv6');
+    if (!rawIp) return false;
+    let answer = this.answers.get(rawIp);
+    if (answer === undefined) {
+      const ip = normalizeIp(rawIp);
+      answer = ip !== null && this.list.check(ip, isIP(ip) === 4 ? 'ipv4' : 'ipv6');
+      if (this.answers.size >= MAX_REMEMBERED_ANSWERS) this.answers.clear();
+      this.answers.set(rawIp, answer);
+    }
+    return answer;
   }
 }
 

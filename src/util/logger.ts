@@ -6,8 +6,20 @@ import { pino, type Logger, type LoggerOptions } from 'pino';
  * so what they parse does not change.
  */
 export function createLogger(opts: LoggerOptions, out: NodeJS.WriteStream = process.stdout): Logger {
-  if (!out.isTTY) return out === process.stdout ? pino(opts) : pino(opts, out);
+  if (!out.isTTY) return out === process.stdout ? pino(opts, backgroundStdout()) : pino(opts, out);
   return pino(opts, { write: (line: string) => void out.write(prettyLine(line)) });
+}
+
+/**
+ * Audit and access lines must not block a request on a write(2) to stdout: they go to a
+ * sonic-boom buffer written in the background; lines logged while a write is in flight go out
+ * together in the next one. Nothing waits for a size threshold (minLength 0), so a line reaches
+ * stdout at once when the process is quiet. Whatever is still buffered is written synchronously
+ * when the process exits (pino's exit hook: process.exit after SIGTERM/SIGINT, an uncaught
+ * exception, or the loop running dry).
+ */
+function backgroundStdout() {
+  return pino.destination({ dest: 1, sync: false, minLength: 0 });
 }
 
 const LEVELS: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO ', 40: 'WARN ', 50: 'ERROR', 60: 'FATAL' };

@@ -29,22 +29,34 @@ export function errorHandler(log: Logger) {
         ctx.body = { statusCode: status, error, message, reqId };
       }
     } catch (e) {
-      if (isCertgateError(e)) {
-        ctx.status = e.status;
-        for (const [k, v] of Object.entries(e.headers)) ctx.set(k, v);
-        ctx.body = { statusCode: e.status, error: e.code, message: e.message, reqId };
-        return;
-      }
-      const status = (e as { status?: number; expose?: boolean }).status;
-      if (typeof status === 'number' && status >= 400 && status < 500) {
-        // Koa/http-errors client errors (e.g. a malformed URL): still the contract's shape.
-        ctx.status = status;
-        ctx.body = { statusCode: status, error: 'bad_request', message: 'the request is malformed', reqId };
-        return;
-      }
-      log.error({ reqId, err: { message: (e as Error)?.message, stack: (e as Error)?.stack } }, 'unhandled error');
-      ctx.status = 500;
-      ctx.body = { statusCode: 500, error: 'internal_error', message: 'internal error', reqId };
+      const answer = errorAnswer(e, reqId, log);
+      ctx.status = answer.status;
+      for (const [k, v] of Object.entries(answer.headers)) ctx.set(k, v);
+      ctx.body = answer.body;
     }
   };
+}
+
+/**
+ * The answer to a thrown error, shared by errorHandler and the forward fast path
+ * (src/http/fast-forward.ts) so both render refusals identically.
+ */
+export function errorAnswer(e: unknown, reqId: string, log: Logger): { status: number; headers: Record<string, string>; body: ErrorBody } {
+  if (isCertgateError(e)) {
+    return { status: e.status, headers: e.headers, body: { statusCode: e.status, error: e.code, message: e.message, reqId } };
+  }
+  const status = (e as { status?: number; expose?: boolean })?.status;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    // Koa/http-errors client errors (e.g. a malformed URL): still the contract's shape.
+    return { status, headers: {}, body: { statusCode: status, error: 'bad_request', message: 'the request is malformed', reqId } };
+  }
+  log.error({ reqId, err: { message: (e as Error)?.message, stack: (e as Error)?.stack } }, 'unhandled error');
+  return { status: 500, headers: {}, body: { statusCode: 500, error: 'internal_error', message: 'internal error', reqId } };
+}
+
+export interface ErrorBody {
+  statusCode: number;
+  error: string;
+  message: string;
+  reqId: string;
 }

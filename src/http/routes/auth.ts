@@ -9,8 +9,12 @@ import { optionalString, readJsonObject, requiredString } from '../body.js';
 import { authorizeRequest } from '../bearer.js';
 import { callerOf, presentedCertificate, requireCertificate } from '../caller.js';
 import type { Gateway } from '../gateway.js';
+import type { TokenRecord } from '../../store/types.js';
 import { liveOf } from '../../live/state.js';
 import { LoginLimits } from '../../token/login-limits.js';
+
+/** The exact forward-auth path (204); longer paths are Envoy ext_authz's (200). */
+export const FORWARD_PATH = '/api/v1/auth/forward';
 
 /** The Infisical-compatible auth endpoints: login, renew, revoke, self, forward-auth. */
 export function authRoutes(gw: Gateway): Router {
@@ -38,6 +42,7 @@ export function authRoutes(gw: Gateway): Router {
         now: new Date(gw.clock.now()),
         revocation: gw.revocation,
         work: new PathWork({ onVerify: (cost) => { gw.metrics.pathVerifications.inc(); gw.metrics.pathWorkUnits.inc(cost); } }),
+        paths: gw.paths,
       });
       await limits.admitIdentity(auth.identity.config.id);
       const { response, record } = await gw.tokens.issue(auth.identity, auth.leaf, { maxOutstanding: gw.config.limits.outstandingTokensPerIdentity });
@@ -86,26 +91,9 @@ export function authRoutes(gw: Gateway): Router {
     };
   });
 
-  const FORWARD = '/api/v1/auth/forward';
-  const forward = async (ctx: Context) => {
-    const { record } = await authorizeRequest(ctx, gw, true);
-    ctx.set('X-Certgate-Identity', record.identityId);
-    ctx.set('X-Certgate-Subject', headerSafe(record.subject));
-    ctx.set('X-Certgate-Scopes', record.scopes.join(' '));
-    for (const [claim, value] of Object.entries(record.certClaims ?? {})) {
-      ctx.set(claimHeaderName(claim), headerSafe(Array.isArray(value) ? value.map((v) => v.replace(/,/g, '%2C')).join(',') : value));
-    }
-    // nginx auth_request and Traefik take any 2xx; the documented answer is 204. Envoy ext_authz
-    // (HTTP service) appends the original path to the configured prefix and lets the request
-    // through only on 200: every longer path, `/forward/` included, answers 200 with no body.
-    if (ctx.path === FORWARD) {
-      ctx.status = 204;
-    } else {
-      ctx.status = 200;
-      ctx.body = '';
-    }
-  };
   // Any method: nginx auth_request sends the original one; Traefik and Envoy may too. One use each.
+  // The exact path is answered in front of Koa (src/http/fast-forward.ts) except for HEAD.
+  const forward = forwardHandler(gw);
   r.all('/forward', forward);
   r.all('/forward/{*rest}', forward);
 
@@ -120,6 +108,39 @@ async function noStore(ctx: Context, next: Next): Promise<void> {
   ctx.set('Cache-Control', 'no-store');
   ctx.set('Pragma', 'no-cache');
   await next();
+}
+
+/**
+ * Forward-auth: one bearer check that costs one use, the identity in response headers.
+ * The exact path is answered before Koa by src/http/fast-forward.ts, with identityHeaders.
+ */
+function forwardHandler(gw: Gateway): (ctx: Context) => Promise<void> {
+  return async (ctx) => {
+    const { record } = await authorizeRequest(ctx, gw, true);
+    for (const [name, value] of identityHeaders(record)) ctx.set(name, value);
+    // nginx auth_request and Traefik take any 2xx; the documented answer is 204. Envoy ext_authz
+    // (HTTP service) appends the original path to the configured prefix and lets the request
+    // through only on 200: every longer path, `/forward/` included, answers 200 with no body.
+    if (ctx.path === FORWARD_PATH) {
+      ctx.status = 204;
+    } else {
+      ctx.status = 200;
+      ctx.body = '';
+    }
+  };
+}
+
+/** The headers a successful forward-auth answers with. */
+export function identityHeaders(record: TokenRecord): [string, string][] {
+  return [
+    ['X-Certgate-Identity', record.identityId],
+    ['X-Certgate-Subject', headerSafe(record.subject)],
+    ['X-Certgate-Scopes', record.scopes.join(' ')],
+    ...Object.entries(record.certClaims ?? {}).map(([claim, value]): [string, string] => [
+      claimHeaderName(claim),
+      headerSafe(Array.isArray(value) ? value.map((v) => v.replace(/,/g, '%2C')).join(',') : value),
+    ]),
+  ];
 }
 
 /**

@@ -72,8 +72,11 @@ export class ParsedCertCache {
     return this.totalBytes;
   }
 
-  /** Throws 400 `certificate_too_large` or `malformed_certificate`; neither is cached. */
-  parse(der: Uint8Array): ParsedCert {
+  /**
+   * Throws 400 `certificate_too_large` or `malformed_certificate`; neither is cached. `admit`
+   * decides, by SHA-256, whether a certificate not held yet is kept (default: always).
+   */
+  parse(der: Uint8Array, admit?: (sha256: string) => boolean): ParsedCert {
     assertCertificateSize(der);
     const key = sha256Hex(der);
     const hit = this.map.get(key);
@@ -85,7 +88,7 @@ export class ParsedCertCache {
     const cert = parseCertificate(der, key);
     const bytes = estimatedEntryBytes(der.length);
     // An entry that alone exceeds the budget (only with a tiny maxBytes) is returned, not kept.
-    if (bytes > this.maxBytes) return cert;
+    if (bytes > this.maxBytes || (admit && !admit(key))) return cert;
     this.map.set(key, { cert, bytes });
     this.totalBytes += bytes;
     while (this.map.size > this.maxEntries || this.totalBytes > this.maxBytes) {
