@@ -2,7 +2,7 @@ import cluster, { type Worker } from 'node:cluster';
 import type { Config } from '../config/load.js';
 import { watchConfigFile } from '../live/watch-file.js';
 import { KeyRing } from '../token/keys.js';
-import { createLogger } from '../util/logger.js';
+import { createLogger, stdoutIsShared } from '../util/logger.js';
 import { isToPrimary, type ToWorker } from './cluster-messages.js';
 
 /** A worker that dies is replaced at once, at most this many times in any minute; then later. */
@@ -33,6 +33,7 @@ export interface PrimaryOptions {
  * text, so the primary needs no parsing of its own.
  */
 export async function servePrimary(o: PrimaryOptions): Promise<void> {
+  stdoutIsShared();
   const log = createLogger({ level: o.config.log.level, base: { svc: 'certgate', role: 'primary' } });
   // Every worker reads keys.dir itself. The first key is written here, once, before any worker
   // exists: N workers finding an empty directory would each write a first key.

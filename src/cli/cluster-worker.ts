@@ -3,6 +3,7 @@ import { Gauge } from 'prom-client';
 import { ConfigError } from '../config/env.js';
 import { loadConfigFile } from '../config/load.js';
 import { startGateway, type RunningGateway } from '../http/server.js';
+import { stdoutIsShared } from '../util/logger.js';
 import { isToWorker, type ToPrimary } from './cluster-messages.js';
 
 const send = (m: ToPrimary) => process.send?.(m);
@@ -20,6 +21,7 @@ const sendNow = (m: ToPrimary) => new Promise<void>((resolve) => (process.send ?
  */
 export async function serveWorker(file: string): Promise<void> {
   const id = cluster.worker?.id ?? 0;
+  stdoutIsShared();
   let running: RunningGateway | undefined;
   let stopAsked = false;
   let stopping = false;

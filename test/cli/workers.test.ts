@@ -189,6 +189,15 @@ describe('serve --workers 2', () => {
     expect(by(204)).toBe(40);
     expect(by(401)).toBe(120);
     expect(answers.filter((a) => a.status === 401).every((a) => a.json?.error === 'token_uses_exhausted')).toBe(true);
+    const refused = await until('120 refusals logged', () => {
+      const r = events(gw, 'token_refused').filter((e) => e.reason === 'token_uses_exhausted');
+      return r.length >= 120 ? r : undefined;
+    }, 5000);
+    expect(refused).toHaveLength(120);
+    expect(new Set(refused.map((e) => e.worker))).toEqual(new Set([1, 2]));
+    // Both workers logged their refusals on the one stdout: every line is whole.
+    const lines = gw.process.output().split('\n').filter((l) => l.startsWith('{'));
+    for (const l of lines) expect(() => JSON.parse(l)).not.toThrow();
   });
 
   it('SIGHUP to the primary reloads every worker: a CA changed in its file is trusted by both', async () => {
