@@ -20,7 +20,7 @@ verbs:
   login        log in with a client certificate and print the token response
   check-cert   explain which identity a certificate would log in as, without a store
   keys         list signing keys and their states, or write the next one
-  tokens       revoke every token of an identity (writes to the store)
+  tokens       revoke every token of an identity or of a certificate (writes to the store)
   identities   list, get, put or delete identities through a gateway's admin API
   check-config validate a configuration file and exit
   agent        keep a current token in a file, for workloads in any language
@@ -52,7 +52,11 @@ verbs:
     Every gateway publishes it within 10 s and signs with it keys.publishBefore seconds after
     it was written, so downstreams that cache the JWKS know it before it signs.`,
   tokens: `certgate tokens revoke-identity ID [--config FILE]
-  Revokes every token of identity ID issued until now, on every gateway sharing the store.`,
+  Revokes every token of identity ID issued until now, on every gateway sharing the store.
+certgate tokens revoke-certificate --cert FILE | --sha256 HEX [--config FILE]
+  Revokes every outstanding token issued from that certificate, on every gateway sharing the
+  store, and refuses its logins (401 certificate_revoked) until its notAfter (with --sha256 for a
+  certificate the store never saw: for one year).`,
   identities: IDENTITIES_USAGE,
   'check-config': `certgate check-config [--config FILE]
   Validates the configuration exactly as serve would, and exits 0 when it is valid.`,
@@ -87,6 +91,7 @@ async function main(argv: string[]): Promise<number> {
       chain: { type: 'string' },
       url: { type: 'string' },
       identity: { type: 'string' },
+      sha256: { type: 'string' },
       'admin-token': { type: 'string' },
       file: { type: 'string' },
       ca: { type: 'string' },

@@ -36,7 +36,7 @@ export async function upstreamCredential(
       exp: now + auth.ttl,
       scope: record.scopes.join(' '),
     },
-    keys,
+    keys.active,
   );
   return ['authorization', `Bearer ${token}`];
 }

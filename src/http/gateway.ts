@@ -8,7 +8,9 @@ import type { LiveHolder } from '../live/state.js';
 import type { StoreHealth } from '../live/store-health.js';
 import type { ParsedCertCache } from '../pki/parsing/parse-cache.js';
 import type { CompiledProxies } from '../proxy/trusted.js';
+import type { CertificateRevocations } from '../revocation/certificate-revocations.js';
 import type { RevocationChecker } from '../revocation/checker.js';
+import type { CrlWatcher } from '../revocation/crl-watcher.js';
 import type { TokenStore } from '../store/types.js';
 import type { KeyRing } from '../token/keys.js';
 import type { TokenService } from '../token/service.js';
@@ -45,6 +47,10 @@ export interface Gateway {
   clock: Clock;
   log: Logger;
   metrics: Metrics;
-  /** CRL and OCSP checking at login, with its caches (one per gateway). */
+  /** CRL and OCSP checking at login and renew, with its caches (one per gateway); a certificate it finds revoked loses its tokens. */
   revocation: RevocationChecker;
+  /** Revoking a certificate: its tokens and its logins (admin API, CRL, OCSP). */
+  certRevocations: CertificateRevocations;
+  /** Background CRL refresh (started with the listeners). */
+  crlWatcher: CrlWatcher;
 }

@@ -11,7 +11,10 @@ import { LiveController, type ReloadResult, type ReloadTrigger } from '../live/c
 import { buildLiveState, LiveHolder } from '../live/state.js';
 import { StoreHealth } from '../live/store-health.js';
 import { ParsedCertCache } from '../pki/parsing/parse-cache.js';
+import { CertificateRevocations, killingTokensOnRevoked } from '../revocation/certificate-revocations.js';
 import { createRevocationChecker, type RevocationOptions } from '../revocation/checker.js';
+import { CrlWatcher } from '../revocation/crl-watcher.js';
+import { recheckRevocation } from '../revocation/renew-recheck.js';
 import { audit } from '../audit/events.js';
 import { storeFromConfig } from '../store/from-config.js';
 import type { PolicyVerdict } from '../store/redis-policy.js';
@@ -57,6 +60,8 @@ export interface StartOptions {
   configFile?: string;
   /** How often API identities are looked for in the store (default 500 ms). */
   identityPollMs?: number;
+  /** Background CRL refresh interval (default 2 s); 0 = no timer (tests call gateway.crlWatcher.tick()). */
+  crlWatchIntervalMs?: number;
   /** Fields on every log line of the logger the gateway creates (a cluster worker adds its id). */
   logFields?: Record<string, unknown>;
   /** Watch configFile for changes (default true; a cluster worker's primary watches instead). */
@@ -79,6 +84,17 @@ async function buildGateway(config: Config, opts: StartOptions = {}): Promise<{ 
     refreshMs: KEY_REFRESH_MS,
     tokenLifetimeSec: () => longestTokenLifetimeSec(live.current.config, live.current.identities.map((i) => i.config)),
   });
+  const metrics = createMetrics();
+  const paths = new VerifiedPathCache();
+  // 16 MiB (~1,500 EC leaves with their intermediates): repeat logins and shared intermediates
+  // hit; a bigger budget mostly holds certificates that never come back (bench --rss).
+  const certs = new ParsedCertCache({ maxBytes: 16 * 1024 * 1024 });
+  const certRevocations = new CertificateRevocations({ store, log, clock, registry: metrics.registry });
+  const revocation = killingTokensOnRevoked(
+    createRevocationChecker({ ...opts.revocation, clock, log, registry: metrics.registry, onDataChanged: () => paths.clear() }),
+    certRevocations,
+    'revocation-check',
+  );
   const tokens = new TokenService({
     issuer: config.issuer,
     audience: config.audience,
@@ -88,10 +104,17 @@ async function buildGateway(config: Config, opts: StartOptions = {}): Promise<{ 
     clock,
     // The newest state, not the request's: a token of an identity removed a moment ago dies now.
     identity: (id) => live.current.identityById.get(id),
+    recheckRevocation: (record, identity, now) => recheckRevocation({ store, certs, revocation }, record, identity, now),
   });
-  const metrics = createMetrics();
+  const crlWatcher = new CrlWatcher({
+    // The newest state at every pass: reloaded revocation config and API identities apply.
+    identities: () => live.current.identities.map((i) => i.config),
+    source: revocation.crlWatch!,
+    revocations: certRevocations,
+    log,
+    intervalMs: opts.crlWatchIntervalMs,
+  });
   const control = new LiveController({ holder: live, configFile: opts.configFile, store, log, metrics, dispatchers, health, applyLogLevel: !opts.log, pollMs: opts.identityPollMs, watchFile: opts.watchConfigFile });
-  const paths = new VerifiedPathCache();
   const gateway: Gateway = {
     live,
     control,
@@ -109,9 +132,7 @@ async function buildGateway(config: Config, opts: StartOptions = {}): Promise<{ 
     get proxies() {
       return live.current.proxies;
     },
-    // 16 MiB (~1,500 EC leaves with their intermediates): repeat logins and shared intermediates
-    // hit; a bigger budget mostly holds certificates that never come back (bench --rss).
-    certs: new ParsedCertCache({ maxBytes: 16 * 1024 * 1024 }),
+    certs,
     leafAdmission: new LeafAdmission(),
     paths,
     store,
@@ -120,7 +141,9 @@ async function buildGateway(config: Config, opts: StartOptions = {}): Promise<{ 
     clock,
     log,
     metrics,
-    revocation: createRevocationChecker({ ...opts.revocation, clock, log, registry: metrics.registry, onDataChanged: () => paths.clear() }),
+    revocation,
+    certRevocations,
+    crlWatcher,
   };
   return { gateway, dispatchers };
 }
@@ -177,6 +200,7 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
   const release = async () => {
     gateway.control.close();
     gateway.keys.close();
+    await gateway.crlWatcher.stop();
     await gateway.revocation.close();
     await dispatchers.close();
     await gateway.store.close();
@@ -218,6 +242,7 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
       tlsPort = await listen(https, tls.port, tls.host ?? config.server.host);
     }
     gateway.control.start();
+    if (opts.crlWatchIntervalMs !== 0) gateway.crlWatcher.start();
     gateway.log.info({ event: 'listening', http: `${config.server.host}:${httpPort}`, tls: tlsPort, store: gateway.store.kind, identities: gateway.identities.length }, 'certgate listening');
     let draining: Promise<{ forced: number }> | undefined;
     return {

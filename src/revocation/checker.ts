@@ -4,6 +4,7 @@ import { certRefused, isCertgateError } from '../errors.js';
 import type { Identity } from '../config/load.js';
 import type { ParsedCert } from '../pki/parsing/certificate.js';
 import { checkRevocation, type CrlSources } from '../pki/formats/revocation.js';
+import { BoundedMap } from '../util/bounded-map.js';
 import type { Clock } from '../util/clock.js';
 import { CrlFileCache, CrlUrlCache } from './cache.js';
 import { createCrlFetcher, fileVersion, readCrlFileBounded, type CrlFetchOptions, type CrlFetcher } from './fetch.js';
@@ -21,7 +22,29 @@ import { createOcspChecker, type OcspOutcome } from './ocsp.js';
 export interface RevocationChecker {
   check(identity: Identity, path: ParsedCert[], now: Date): Promise<void>;
   close(): Promise<void>;
+  /** What the background CRL refresh reads (src/revocation/crl-watcher.ts); absent on test doubles. */
+  crlWatch?: CrlWatchSource;
 }
+
+/** The CRLs of an identity as its login check would read them now, through the same caches. */
+export interface CrlWatchSource {
+  /**
+   * Its CRL files, its configured URLs, and (with fromCertificate) the distribution points of the
+   * certificates its logins presented; a URL is only fetched again once its CRL is past
+   * nextUpdate (or after a failure, retryMs). Sources that cannot be read are left out.
+   */
+  currentCrls(identity: Identity): Promise<{ source: string; bytes: Uint8Array }[]>;
+  /** CAs a CRL of this identity may be signed by: its bundle and the CAs of paths it validated. */
+  issuers(identity: Identity): ParsedCert[];
+}
+
+/** Which check found a certificate revoked: set on the certificate_revoked errors check throws. */
+const revokedBySource = new WeakMap<Error, 'crl' | 'ocsp'>();
+export const revokedBy = (e: unknown): 'crl' | 'ocsp' | undefined => (e instanceof Error ? revokedBySource.get(e) : undefined);
+
+/** Bounds of what the checker learns from logins for the background refresh. */
+const MAX_LEARNED_CAS = 1000;
+const MAX_LEARNED_CDPS_PER_IDENTITY = 64;
 
 export interface RevocationOptions extends CrlFetchOptions {
   clock: Clock;
@@ -110,11 +133,46 @@ export function createRevocationChecker(opts: RevocationOptions): RevocationChec
     },
   });
 
+  // Learned from validated login paths: CAs (to verify CRLs without a login at hand) and, per
+  // identity, distribution points (what fromCertificate fetches). Both bounded, oldest dropped.
+  const learnedCas = new BoundedMap<string, ParsedCert>(MAX_LEARNED_CAS);
+  const learnedCdps = new Map<string, Set<string>>();
+  const learn = (identity: Identity, path: ParsedCert[]) => {
+    for (const ca of path.slice(1)) learnedCas.set(ca.sha256, ca);
+    if (!identity.revocation?.crl?.fromCertificate) return;
+    let set = learnedCdps.get(identity.id);
+    if (!set) learnedCdps.set(identity.id, (set = new Set()));
+    for (const c of fetchablePath(path).slice(0, -1)) {
+      for (const u of c.crlDistributionPoints.filter(isHttp)) {
+        set.delete(u);
+        set.add(u);
+        if (set.size > MAX_LEARNED_CDPS_PER_IDENTITY) set.delete(set.values().next().value!);
+      }
+    }
+  };
+  const crlWatch: CrlWatchSource = {
+    async currentCrls(identity) {
+      const sources = crlSourcesOf(identity);
+      if (!sources) return [];
+      const jobs: [string, Promise<Uint8Array>][] = [
+        ...(sources.files ?? []).map((f): [string, Promise<Uint8Array>] => [`file ${f}`, files.get(f)]),
+        ...[...new Set([...(sources.urls ?? []), ...(learnedCdps.get(identity.id) ?? [])])].map((u): [string, Promise<Uint8Array>] => [u, urls.get(u)]),
+      ];
+      const settled = await Promise.allSettled(jobs.map(([, p]) => p));
+      return settled.flatMap((r, i) => (r.status === 'fulfilled' ? [{ source: jobs[i]![0], bytes: r.value }] : []));
+    },
+    issuers(identity) {
+      return [...identity.bundle, ...learnedCas.values()];
+    },
+  };
+
   return {
+    crlWatch,
     async check(identity, path, now) {
       const sources = crlSourcesOf(identity);
       const ocspConfig = identity.revocation?.ocsp?.enabled ? identity.revocation.ocsp : undefined;
       if (!sources && !ocspConfig) return;
+      learn(identity, path);
       const onUnavailable = identity.revocation?.onUnavailable ?? 'failClosed';
       // Both run at once; the CRL side collects its problems (failOpen) so that the policy below
       // decides over CRL and OCSP problems together.
@@ -137,6 +195,7 @@ export function createRevocationChecker(opts: RevocationOptions): RevocationChec
         ? crl.reason
         : leaf.value.kind === 'revoked' ? leaf.value.error : undefined;
       if (revoked) {
+        revokedBySource.set(revoked, leaf.value.kind === 'revoked' && revoked === leaf.value.error ? 'ocsp' : 'crl');
         checks.inc({ identity: identity.id, outcome: 'revoked' });
         throw revoked;
       }

@@ -2,7 +2,27 @@ import { storeUnavailable } from '../errors.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { quotaExceeded } from './limits.js';
 import { OutstandingTokens, RateWindows } from './memory-limits.js';
-import type { PutOptions, RateDecision, StoreOutcome, TokenRecord, TokenRefusal, TokenStore } from './types.js';
+import { issuerSerialKey } from '../pki/parsing/certificate-id.js';
+import type {
+  CertificateInfo,
+  CertificateSelector,
+  PutOptions,
+  RateDecision,
+  RevokeCertificateOptions,
+  RevokeCertificateResult,
+  StoreOutcome,
+  TokenRecord,
+  TokenRefusal,
+  TokenStore,
+} from './types.js';
+
+/** One certificate's index entry: its info and its tokens (jti → identityId). */
+interface CertEntry {
+  info: CertificateInfo;
+  tokens: Map<string, string>;
+  /** The longest maxExpiresAt of its tokens: the entry is dropped then. */
+  until: number;
+}
 
 export interface MemoryTokenStoreOptions {
   /** How often records past maxExpiresAt are dropped even if nobody reads them (default 60 s). */
@@ -28,6 +48,11 @@ export class MemoryTokenStore implements TokenStore {
   /** identityId → its outstanding tokens (the quota's count; see memory-limits.ts). */
   private readonly outstanding = new Map<string, OutstandingTokens>();
   private readonly rates = new RateWindows();
+  /** Certificate index: sha256 → entry, and issuerSerialKey → sha256s. */
+  private readonly certs = new Map<string, CertEntry>();
+  private readonly bySerial = new Map<string, Set<string>>();
+  /** Revoked-certificate markers: `sha:<sha256>` / `serial:<issuerSerialKey>` → until (epoch ms). */
+  private readonly markers = new Map<string, number>();
   private readonly clock: Clock;
   private sweepTimer: NodeJS.Timeout | undefined;
 
@@ -53,6 +78,14 @@ export class MemoryTokenStore implements TokenStore {
       }
     }
     this.rates.sweep(now);
+    for (const [sha, e] of this.certs) {
+      if (now < e.until) continue;
+      this.certs.delete(sha);
+      const key = issuerSerialKey(e.info.issuer, e.info.serial);
+      this.bySerial.get(key)?.delete(sha);
+      if (this.bySerial.get(key)?.size === 0) this.bySerial.delete(key);
+    }
+    for (const [key, until] of this.markers) if (now >= until) this.markers.delete(key);
     return dropped;
   }
 
@@ -115,6 +148,71 @@ export class MemoryTokenStore implements TokenStore {
     set?.deleteWhere((jti) => (this.records.get(jti)?.createdAt ?? -Infinity) <= at);
   }
 
+  async indexToken(cert: CertificateInfo, token: Pick<TokenRecord, 'identityId' | 'jti' | 'maxExpiresAt'>): Promise<void> {
+    this.assertOpen();
+    let e = this.certs.get(cert.sha256);
+    if (!e) {
+      e = { info: cert, tokens: new Map(), until: token.maxExpiresAt };
+      this.certs.set(cert.sha256, e);
+      const key = issuerSerialKey(cert.issuer, cert.serial);
+      this.bySerial.set(key, (this.bySerial.get(key) ?? new Set()).add(cert.sha256));
+    }
+    e.info = { ...cert, path: [...cert.path] };
+    e.tokens.set(token.jti, token.identityId);
+    e.until = Math.max(e.until, token.maxExpiresAt);
+  }
+
+  async certificate(sha256: string): Promise<CertificateInfo | undefined> {
+    this.assertOpen();
+    const e = this.certs.get(sha256);
+    return e ? { ...e.info, path: [...e.info.path] } : undefined;
+  }
+
+  async revokeCertificate(sel: CertificateSelector, opts: RevokeCertificateOptions): Promise<RevokeCertificateResult> {
+    this.assertOpen();
+    const known = new Map<string, CertEntry>();
+    if (sel.sha256 && this.certs.has(sel.sha256)) known.set(sel.sha256, this.certs.get(sel.sha256)!);
+    if (sel.issuer !== undefined && sel.serial !== undefined) {
+      for (const sha of this.bySerial.get(issuerSerialKey(sel.issuer, sel.serial)) ?? []) known.set(sha, this.certs.get(sha)!);
+    }
+    let marked = false;
+    // Never shortens a marker already there; one whose end has passed is not written.
+    const mark = (key: string, until: number) => {
+      if (until <= opts.now) return;
+      this.markers.set(key, Math.max(until, this.markers.get(key) ?? 0));
+      marked = true;
+    };
+    const infos = [...known.values()].map((e) => e.info);
+    for (const c of infos) {
+      mark(`sha:${c.sha256}`, c.notAfter);
+      mark(`serial:${issuerSerialKey(c.issuer, c.serial)}`, c.notAfter);
+    }
+    if (!opts.onlyKnown) {
+      if (sel.sha256 && !known.has(sel.sha256)) mark(`sha:${sel.sha256}`, opts.defaultUntil);
+      if (sel.issuer !== undefined && sel.serial !== undefined && !infos.some((c) => c.issuer === sel.issuer && c.serial === sel.serial)) {
+        mark(`serial:${issuerSerialKey(sel.issuer, sel.serial)}`, opts.defaultUntil);
+      }
+    }
+    let tokens = 0;
+    for (const e of known.values()) {
+      for (const jti of e.tokens.keys()) {
+        const rec = this.records.get(jti);
+        if (rec && !rec.revoked) {
+          rec.revoked = true;
+          this.outstanding.get(rec.identityId)?.delete(jti);
+          tokens++;
+        }
+      }
+    }
+    return { tokens, certificates: infos.map((c) => ({ ...c, path: [...c.path] })), marked };
+  }
+
+  async isCertificateRevoked(cert: { sha256: string; issuer?: string; serial?: string }, now: number): Promise<boolean> {
+    this.assertOpen();
+    const live = (key: string) => now < (this.markers.get(key) ?? -Infinity);
+    return live(`sha:${cert.sha256}`) || (cert.issuer !== undefined && cert.serial !== undefined && live(`serial:${issuerSerialKey(cert.issuer, cert.serial)}`));
+  }
+
   async putIdentity(id: string, doc: string): Promise<boolean> {
     this.assertOpen();
     const created = !this.identityDocs.has(id);
@@ -155,6 +253,9 @@ export class MemoryTokenStore implements TokenStore {
     this.records.clear();
     this.outstanding.clear();
     this.rates.clear();
+    this.certs.clear();
+    this.bySerial.clear();
+    this.markers.clear();
   }
 
   private forget(rec: TokenRecord): void {

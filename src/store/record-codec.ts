@@ -22,6 +22,8 @@ export function encodeRecord(rec: TokenRecord): string[] {
     'certSha256', rec.certSha256,
     'revoked', rec.revoked ? '1' : '0',
     ...(rec.certClaims && Object.keys(rec.certClaims).length > 0 ? ['certClaims', JSON.stringify(rec.certClaims)] : []),
+    ...(rec.certIssuer !== undefined ? ['certIssuer', rec.certIssuer] : []),
+    ...(rec.certSerial !== undefined ? ['certSerial', rec.certSerial] : []),
   ];
 }
 
@@ -50,5 +52,8 @@ export function decodeRecord(flat: unknown): TokenRecord {
     certSha256: str('certSha256'),
     revoked: str('revoked') === '1',
     ...(h.has('certClaims') ? { certClaims: JSON.parse(h.get('certClaims')!) as Record<string, string | string[]> } : {}),
+    // Optional: records written before they existed have neither.
+    ...(h.has('certIssuer') ? { certIssuer: h.get('certIssuer')! } : {}),
+    ...(h.has('certSerial') ? { certSerial: h.get('certSerial')! } : {}),
   };
 }

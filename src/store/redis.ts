@@ -6,7 +6,20 @@ import { decodeRecord, encodeRecord } from './record-codec.js';
 import { RedisClock } from './redis-clock.js';
 import { connectRedis, type RedisTarget } from './redis-connection.js';
 import { judgePolicy, type PolicyVerdict } from './redis-policy.js';
-import { TOKEN_REFUSALS, type PutOptions, type RateDecision, type StoreOutcome, type TokenRecord, type TokenRefusal, type TokenStore } from './types.js';
+import { issuerSerialKey } from '../pki/parsing/certificate-id.js';
+import {
+  TOKEN_REFUSALS,
+  type CertificateInfo,
+  type CertificateSelector,
+  type PutOptions,
+  type RateDecision,
+  type RevokeCertificateOptions,
+  type RevokeCertificateResult,
+  type StoreOutcome,
+  type TokenRecord,
+  type TokenRefusal,
+  type TokenStore,
+} from './types.js';
 
 export type { RedisTarget } from './redis-connection.js';
 
@@ -60,8 +73,25 @@ export function redisKeys(prefix = 'certgate:') {
     outstanding: (identityId: string) => `${prefix}outstanding:{${identityId}}`,
     /** A login-rate counter (see lua/rate.lua); buckets are ip:… or identity:…, one key each. */
     rate: (bucket: string) => `${prefix}rate:{${bucket}}`,
+    /**
+     * Certificate index (see lua/extend.lua for its expiry): a hash with the certificate's issuer,
+     * serial, notAfter and path, and one field `tok:<identityId>:<jti>` per token. Its tokens live
+     * under other hash tags (their identities'), so a certificate revoke touches them with one
+     * single-key command each, outside any script: each is an idempotent HSET on a key that exists,
+     * so nothing needs them to be atomic together (see revokeCertificate for the ordering).
+     */
+    cert: (sha256: string) => `${prefix}cert:{${sha256}}`,
+    /** issuer + serial → the sha256s of certificates with that pair (a set; see src/pki/certificate-id.ts). */
+    certBySerial: (issuer: string, serial: string) => `${prefix}cert-serial:{${issuerSerialKey(issuer, serial)}}`,
+    /** Revoked-certificate markers, expiring at the certificate's notAfter. */
+    revokedCert: (sha256: string) => `${prefix}revoked-cert:{${sha256}}`,
+    revokedSerial: (issuer: string, serial: string) => `${prefix}revoked-serial:{${issuerSerialKey(issuer, serial)}}`,
   };
 }
+
+/** How long a revoke's first marker lasts before the revoke sets its real end (the same call, moments later). */
+const PENDING_MARKER_MS = 10 * 60_000;
+const TOKEN_FIELD = /^tok:([^:]+):(.+)$/;
 
 const lua = (name: string) => readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
 /** A script with the preludes it calls, in order. */
@@ -76,6 +106,8 @@ interface Scripts {
   certgateRevoke(key: string, outstanding: string, jti: string): Promise<number>;
   certgateRevokeIdentity(watermark: string, outstanding: string): Promise<string>;
   certgateRate(key: string, limit: string, windowMs: string): Promise<[number, number, number]>;
+  certgateExtend(key: string, expireAt: string, command: string, ...args: string[]): Promise<number>;
+  certgateRevokeLive(key: string, outstanding: string, jti: string): Promise<number>;
   certgateIdentityPut(docs: string, version: string, id: string, doc: string): Promise<number>;
   certgateIdentityDelete(docs: string, version: string, id: string): Promise<number>;
 }
@@ -116,6 +148,8 @@ export class RedisTokenStore implements TokenStore {
     client.defineCommand('certgateRevoke', { numberOfKeys: 2, lua: script('revoke') });
     client.defineCommand('certgateRevokeIdentity', { numberOfKeys: 2, lua: script('revoke-identity', 'server-time') });
     client.defineCommand('certgateRate', { numberOfKeys: 1, lua: script('rate') });
+    client.defineCommand('certgateExtend', { numberOfKeys: 1, lua: script('extend') });
+    client.defineCommand('certgateRevokeLive', { numberOfKeys: 2, lua: script('revoke-live') });
     client.defineCommand('certgateIdentityPut', { numberOfKeys: 2, lua: script('identity-put') });
     client.defineCommand('certgateIdentityDelete', { numberOfKeys: 2, lua: script('identity-delete') });
     this.client = client as (Redis | Cluster) & Scripts;
@@ -214,6 +248,78 @@ export class RedisTokenStore implements TokenStore {
    */
   async revokeIdentity(identityId: string, _at?: number): Promise<void> {
     await this.run(() => this.client.certgateRevokeIdentity(this.keys.revokedBefore(identityId), this.keys.outstanding(identityId)));
+  }
+
+  async indexToken(cert: CertificateInfo, token: Pick<TokenRecord, 'identityId' | 'jti' | 'maxExpiresAt'>): Promise<void> {
+    const at = String(token.maxExpiresAt);
+    const fields = ['issuer', cert.issuer, 'serial', cert.serial, 'notAfter', String(cert.notAfter), 'path', JSON.stringify(cert.path), `tok:${token.identityId}:${token.jti}`, '1'];
+    await this.run(() =>
+      Promise.all([
+        this.client.certgateExtend(this.keys.cert(cert.sha256), at, 'HSET', ...fields),
+        this.client.certgateExtend(this.keys.certBySerial(cert.issuer, cert.serial), at, 'SADD', cert.sha256),
+      ]),
+    );
+  }
+
+  async certificate(sha256: string): Promise<CertificateInfo | undefined> {
+    return this.run(async () => certInfo(sha256, await this.client.hgetall(this.keys.cert(sha256)))?.info);
+  }
+
+  /**
+   * Order, against a login that indexes its token, puts it, then reads the markers: the marker of
+   * the selector's own form is written FIRST, then the index is read. A login that read no marker
+   * read before that write, so its index entry was written before this read sees the index, and
+   * its token is revoked here. With onlyKnown (a CRL) there is no first marker: a login racing the
+   * very moment a CRL is first read may keep its token; the CRL check at its next login or renew
+   * refuses it.
+   */
+  async revokeCertificate(sel: CertificateSelector, opts: RevokeCertificateOptions): Promise<RevokeCertificateResult> {
+    const bySerial = sel.issuer !== undefined && sel.serial !== undefined ? { issuer: sel.issuer, serial: sel.serial } : undefined;
+    let marked = false;
+    const mark = async (key: string, until: number) => {
+      if (until <= opts.now) return;
+      await this.client.certgateExtend(key, String(until), 'SET', '1', 'KEEPTTL');
+      marked = true;
+    };
+    return this.run(async () => {
+      if (!opts.onlyKnown) {
+        const pending = Math.min(opts.defaultUntil, opts.now + PENDING_MARKER_MS);
+        await Promise.all([
+          sel.sha256 ? mark(this.keys.revokedCert(sel.sha256), pending) : undefined,
+          bySerial ? mark(this.keys.revokedSerial(bySerial.issuer, bySerial.serial), pending) : undefined,
+        ]);
+      }
+      const shas = new Set<string>(sel.sha256 ? [sel.sha256] : []);
+      if (bySerial) for (const sha of await this.client.smembers(this.keys.certBySerial(bySerial.issuer, bySerial.serial))) shas.add(sha);
+      const known = (await Promise.all([...shas].map(async (sha) => certInfo(sha, await this.client.hgetall(this.keys.cert(sha)))))).filter((c) => c !== undefined);
+      const infos = known.map((k) => k.info);
+      const marks: Promise<void>[] = [];
+      for (const c of infos) {
+        marks.push(mark(this.keys.revokedCert(c.sha256), c.notAfter), mark(this.keys.revokedSerial(c.issuer, c.serial), c.notAfter));
+      }
+      if (!opts.onlyKnown) {
+        if (sel.sha256 && !infos.some((c) => c.sha256 === sel.sha256)) marks.push(mark(this.keys.revokedCert(sel.sha256), opts.defaultUntil));
+        if (bySerial && !infos.some((c) => c.issuer === bySerial.issuer && c.serial === bySerial.serial)) {
+          marks.push(mark(this.keys.revokedSerial(bySerial.issuer, bySerial.serial), opts.defaultUntil));
+        }
+      }
+      await Promise.all(marks);
+      const revoked = await Promise.all(
+        known.flatMap((k) => k.tokens.map(({ identityId, jti }) => this.client.certgateRevokeLive(this.keys.token(identityId, jti), this.keys.outstanding(identityId), jti))),
+      );
+      return { tokens: revoked.reduce((n: number, r) => n + Number(r), 0), certificates: infos, marked };
+    });
+  }
+
+  /** Two single-key reads sent together (different slots under Redis Cluster); `now` is Redis's own. */
+  async isCertificateRevoked(cert: { sha256: string; issuer?: string; serial?: string }, _now?: number): Promise<boolean> {
+    return this.run(async () => {
+      const [bySha, bySerial] = await Promise.all([
+        this.client.exists(this.keys.revokedCert(cert.sha256)),
+        cert.issuer !== undefined && cert.serial !== undefined ? this.client.exists(this.keys.revokedSerial(cert.issuer, cert.serial)) : 0,
+      ]);
+      return bySha + bySerial > 0;
+    });
   }
 
   async putIdentity(id: string, doc: string): Promise<boolean> {
@@ -318,6 +424,17 @@ export class RedisTokenStore implements TokenStore {
       clearTimeout(timer);
     }
   }
+}
+
+/** A certificate index hash (HGETALL) → its info and tokens; undefined when there is none. */
+function certInfo(sha256: string, h: Record<string, string>): { info: CertificateInfo; tokens: { identityId: string; jti: string }[] } | undefined {
+  if (h.issuer === undefined || h.serial === undefined || h.notAfter === undefined) return undefined;
+  const tokens: { identityId: string; jti: string }[] = [];
+  for (const field of Object.keys(h)) {
+    const m = TOKEN_FIELD.exec(field);
+    if (m) tokens.push({ identityId: m[1]!, jti: m[2]! });
+  }
+  return { info: { sha256, issuer: h.issuer, serial: h.serial, notAfter: Number(h.notAfter), path: JSON.parse(h.path ?? '[]') as string[] }, tokens };
 }
 
 /** Script reply → StoreOutcome: {reason} or {'ok', HGETALL}; {'deadline'} is an outage (503). */

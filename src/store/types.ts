@@ -30,6 +30,46 @@ export interface TokenRecord {
   revoked: boolean;
   /** Claims taken from the certificate at login (identity `certificateClaims`); fixed for the token's life. */
   certClaims?: Record<string, string | string[]>;
+  /** Issuer DN (certgate's rendering, see src/pki/certificate-id.ts) and serial of the certificate. Absent on records of older versions. */
+  certIssuer?: string;
+  certSerial?: string;
+}
+
+/**
+ * What the store keeps about a certificate while it has tokens: the index from the certificate to
+ * its tokens (see TokenStore.indexToken). Kept until the longest of its tokens' maxExpiresAt.
+ */
+export interface CertificateInfo {
+  sha256: string;
+  issuer: string;
+  serial: string;
+  /** Epoch ms: a revoked-certificate marker is kept until then. */
+  notAfter: number;
+  /** The validated path, leaf first, as base64 DER: renew re-checks revocation with it. */
+  path: string[];
+}
+
+/** A certificate named by its SHA-256, by its issuer and serial, or by both (all normalized). */
+export type CertificateSelector = { sha256: string; issuer?: string; serial?: string } | { sha256?: string; issuer: string; serial: string };
+
+export interface RevokeCertificateOptions {
+  now: number;
+  /** Expiry of the markers of a certificate the store does not know (its notAfter is unknown). */
+  defaultUntil: number;
+  /**
+   * Only certificates the store knows (that have or had tokens) get markers: a CRL lists many
+   * certificates that never logged in, and its own check at login refuses those.
+   */
+  onlyKnown?: boolean;
+}
+
+export interface RevokeCertificateResult {
+  /** Tokens newly revoked by this call (already revoked or gone ones are not counted). */
+  tokens: number;
+  /** The known certificates the selector matched. */
+  certificates: CertificateInfo[];
+  /** Whether any marker was written (logins of the certificate are refused while it lasts). */
+  marked: boolean;
 }
 
 export const TOKEN_REFUSALS = ['not_found', 'revoked', 'expired', 'uses_exhausted'] as const;
@@ -109,6 +149,22 @@ export interface TokenStore {
    *   gateway sees the same window whatever its clock says.
    */
   hitRate(bucket: string, limit: number, windowMs: number, now: number): Promise<RateDecision>;
+  /**
+   * Records that the token belongs to the certificate, BEFORE put (a revoke that reads the index
+   * after writing its marker then sees every token whose login did not see the marker: login
+   * checks isCertificateRevoked after put). Also keeps `cert` (its path) for renew.
+   */
+  indexToken(cert: CertificateInfo, token: Pick<TokenRecord, 'identityId' | 'jti' | 'maxExpiresAt'>): Promise<void>;
+  /** The certificate's index entry while any of its tokens may live. */
+  certificate(sha256: string): Promise<CertificateInfo | undefined>;
+  /**
+   * Revokes a certificate: first markers (by SHA-256 and by issuer + serial, kept until the
+   * certificate's notAfter, or `defaultUntil` when the store does not know it), then every token
+   * the index holds for it, whatever its identity. Idempotent.
+   */
+  revokeCertificate(selector: CertificateSelector, opts: RevokeCertificateOptions): Promise<RevokeCertificateResult>;
+  /** Whether a marker names the certificate (by its SHA-256, or by issuer + serial). */
+  isCertificateRevoked(cert: { sha256: string; issuer?: string; serial?: string }, now: number): Promise<boolean>;
   /**
    * Resolves when the store answers; rejects with store_unavailable otherwise, or with
    * store_misconfigured when it answers but could lose certgate's keys (Redis eviction policy).

@@ -1,7 +1,7 @@
 import { SignJWT, jwtVerify, errors as joseErrors, decodeProtectedHeader, type JWTPayload } from 'jose';
 import { isCertgateError, tokenRefused, type CertgateError } from '../errors.js';
 import { KEY_ALGORITHMS } from './key-file.js';
-import type { KeyRing } from './keys.js';
+import type { KeyRing, SigningKey } from './keys.js';
 import { BoundedMap } from '../util/bounded-map.js';
 
 /** Bearer tokens larger than this are refused before any parsing. */
@@ -19,8 +19,12 @@ export interface AccessClaims extends JWTPayload {
   cnf?: { 'x5t#S256': string };
 }
 
-export async function signToken(claims: AccessClaims, keys: KeyRing): Promise<string> {
-  const key = keys.active;
+/**
+ * Signs with `key`: the caller picks the ring's active key when it reads the time the token's iat
+ * comes from, so a key that activates while a login waits for the store never signs a token whose
+ * iat predates its activation (the retirement bound of the previous key covers that token).
+ */
+export async function signToken(claims: AccessClaims, key: SigningKey): Promise<string> {
   return new SignJWT(claims).setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' }).sign(key.privateKey);
 }
 

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { forbidden, tokenRefused } from '../errors.js';
+import { certRefused, forbidden, tokenRefused } from '../errors.js';
 import { certificateClaimsOf } from '../identity/certificate-claims.js';
 import type { CompiledIdentity } from '../identity/policy.js';
 import type { ParsedCert } from '../pki/parsing/certificate.js';
-import type { StoreOutcome, TokenRecord, TokenRefusal, TokenStore } from '../store/types.js';
+import type { CertificateInfo, StoreOutcome, TokenRecord, TokenRefusal, TokenStore } from '../store/types.js';
 import { BoundedMap } from '../util/bounded-map.js';
 import { CidrSet } from '../util/cidr.js';
 import type { Clock } from '../util/clock.js';
@@ -33,6 +33,11 @@ export interface TokenServiceOptions {
   clock: Clock;
   /** The configured identity of that id: tokens of a removed identity stop working at once. */
   identity: (id: string) => CompiledIdentity | undefined;
+  /**
+   * Renew's revocation re-check of the token's certificate (CRL, OCSP: see src/http/server.ts);
+   * throws to refuse. Absent: renew checks no revocation.
+   */
+  recheckRevocation?: (record: TokenRecord, identity: CompiledIdentity, now: number) => Promise<void>;
 }
 
 /** What a successful bearer check yields to the route that asked for it. */
@@ -74,12 +79,18 @@ export class TokenService {
   /**
    * With `maxOutstanding` (limits.outstandingTokensPerIdentity) the store refuses, 429
    * token_quota_exceeded, when the identity already holds that many outstanding tokens.
+   * `path`: the validated path, leaf first (kept in the store for renew's revocation re-check).
    */
-  async issue(identity: CompiledIdentity, leaf: ParsedCert, opts: { maxOutstanding?: number } = {}): Promise<{ response: TokenResponse; record: TokenRecord }> {
+  async issue(
+    identity: CompiledIdentity,
+    leaf: ParsedCert,
+    opts: { maxOutstanding?: number; path?: readonly ParsedCert[] } = {},
+  ): Promise<{ response: TokenResponse; record: TokenRecord }> {
     const id = identity.config;
     // createdAt keeps milliseconds: a revoke-all watermark set a moment ago must not cover a token
     // issued after it. Expiries are whole seconds, like the JWT's exp.
     const now = this.o.clock.now();
+    const signingKey = this.o.keys.active;
     const nowSec = floorSec(now) * 1000;
     const maxExpiresAt = Math.min(nowSec + id.accessTokenMaxTTL * 1000, floorSec(leaf.notAfter.getTime()) * 1000);
     const expiresAt = Math.min(nowSec + id.accessTokenTTL * 1000, maxExpiresAt);
@@ -97,10 +108,29 @@ export class TokenService {
       certSha256: leaf.sha256,
       revoked: false,
       certClaims: certificateClaimsOf(id.certificateClaims, leaf),
+      certIssuer: leaf.issuer,
+      certSerial: leaf.serial,
     };
-    // The record first: a store outage must leave no usable token behind.
+    const cert: CertificateInfo = {
+      sha256: leaf.sha256,
+      issuer: leaf.issuer,
+      serial: leaf.serial,
+      notAfter: leaf.notAfter.getTime(),
+      path: (opts.path ?? [leaf]).map((c) => Buffer.from(c.der).toString('base64')),
+    };
+    // Index, record, then the revoked-certificate markers — in this order, so that a certificate
+    // revoke racing this login either is seen here or sees this token (see RedisTokenStore.revokeCertificate).
+    // The record before the JWT: a store outage must leave no usable token behind.
+    await this.o.store.indexToken(cert, record);
     await this.o.store.put(record, { maxOutstanding: opts.maxOutstanding ?? 0 });
-    const accessToken = await signToken(this.claimsFor(record, identity), this.o.keys);
+    if (await this.o.store.isCertificateRevoked(cert, now)) {
+      // Revoking the certificate again revokes this record (no JWT was signed for it, but no record
+      // of it may stay usable) and moves its markers to its notAfter, now known: a revoke of a
+      // certificate never seen could only guess it (UNKNOWN_CERTIFICATE_MARKER_MS).
+      await this.o.store.revokeCertificate({ sha256: cert.sha256, issuer: cert.issuer, serial: cert.serial }, { now, defaultUntil: cert.notAfter });
+      throw certRefused('certificate_revoked', 'the certificate has been revoked');
+    }
+    const accessToken = await signToken(this.claimsFor(record, identity), signingKey);
     return { response: this.response(accessToken, record, nowSec), record };
   }
 
@@ -133,16 +163,18 @@ export class TokenService {
   async renew(token: string, ctx: CallerContext): Promise<{ response: TokenResponse; claims: AccessClaims }> {
     const claims = await this.verify(token);
     const now = this.o.clock.now();
+    const signingKey = this.o.keys.active;
     const current = unwrap(await this.o.store.check(claims.jti, claims.sub, now, false));
     this.checkCaller(claims, fixedFieldsOf(current, this.cidrs(current.trustedIps)), ctx);
     const identity = this.o.identity(current.identityId)!; // checkCaller refused a removed identity
     if (current.expiresAt >= current.maxExpiresAt) {
       throw tokenRefused('token_max_ttl_reached', 'the access token has reached its maximum lifetime; log in again');
     }
+    await this.o.recheckRevocation?.(current, identity, now);
     const nowSec = floorSec(now) * 1000;
     const target = nowSec + identity.config.accessTokenTTL * 1000;
     const record = unwrap(await this.o.store.renew(claims.jti, claims.sub, now, target));
-    const accessToken = await signToken(this.claimsFor(record, identity, floorSec(now)), this.o.keys);
+    const accessToken = await signToken(this.claimsFor(record, identity, floorSec(now)), signingKey);
     return { response: this.response(accessToken, record, nowSec), claims };
   }
 

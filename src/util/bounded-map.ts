@@ -25,6 +25,11 @@ export class BoundedMap<K, V> {
     this.map.delete(key);
   }
 
+  /** The values, oldest first (no recency change). */
+  values(): IterableIterator<V> {
+    return this.map.values();
+  }
+
   get size(): number {
     return this.map.size;
   }

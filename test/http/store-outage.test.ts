@@ -25,6 +25,7 @@ describe('token store outage', () => {
       {
         trustedProxies: [{ cidrs: ['127.0.0.1/32'], header: 'x-ssl-client-cert', format: 'nginx' }],
         identities: [{ id: 'agents', caCertificate: pki.rootA.pem, accessTokenNumUsesLimit: 100 }],
+        admin: { tokens: ['admin-secret-0123456789'] },
       },
       { store },
     );
@@ -59,6 +60,9 @@ describe('token store outage', () => {
     const renew = await postJson(gw.url + '/api/v1/auth/token/renew', { accessToken: token });
     expect(renew.status).toBe(503);
     expect((await getJson(gw.url + '/api/v1/auth/token/self', { authorization: `Bearer ${token}` })).status).toBe(503);
+    const certRevoke = await postJson(gw.url + '/api/v1/admin/certificates/revoke', { sha256: 'ab'.repeat(32) }, { authorization: 'Bearer admin-secret-0123456789' });
+    expect(certRevoke.status).toBe(503);
+    expect(certRevoke.body.error).toBe('store_unavailable');
     const ready = await getJson(gw.url + '/readyz');
     expect(ready.status).toBe(503);
     expect(ready.body.error).toBe('store_unavailable');

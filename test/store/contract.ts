@@ -5,7 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { StoreOutcome, TokenStore } from '../../src/store/types.js';
-import { T0, limited, makeRecord, type RawAccess, type StoreUnderTest } from './fixtures.js';
+import { T0, limited, makeCert, makeRecord, type RawAccess, type StoreUnderTest } from './fixtures.js';
 import { limitsContract } from './limits-contract.js';
 
 const okRecord = (o: StoreOutcome) => {
@@ -223,11 +223,110 @@ export function tokenStoreContract(label: string, create: () => Promise<StoreUnd
 
     limitsContract(() => store);
 
+    describe('certificates', () => {
+      const DAY = 24 * HOUR;
+      const opts = { now: T0, defaultUntil: T0 + DAY };
+      /** A token of `cert`, indexed then put, as a login does. */
+      const issueFor = async (cert: ReturnType<typeof makeCert>, over: Parameters<typeof makeRecord>[0] = {}) => {
+        const rec = makeRecord({ certSha256: cert.sha256, certIssuer: cert.issuer, certSerial: cert.serial, ...over });
+        await store.indexToken(cert, rec);
+        await store.put(rec);
+        return rec;
+      };
+
+      it('records the issuer and serial in the token record', async () => {
+        const rec = await issueFor(makeCert());
+        expect(okRecord(await store.check(rec.jti, rec.identityId, T0, false))).toEqual(rec);
+      });
+
+      it('keeps what indexToken stored (the path renew re-checks) under the certificate', async () => {
+        const cert = makeCert();
+        expect(await store.certificate(cert.sha256)).toBeUndefined();
+        await issueFor(cert);
+        expect(await store.certificate(cert.sha256)).toEqual(cert);
+      });
+
+      it('revokes every token of a certificate by SHA-256, whatever its identity, and no other token', async () => {
+        const [cert, other] = [makeCert(), makeCert()];
+        const a = await issueFor(cert);
+        const b = await issueFor(cert); // another identity (makeRecord picks a fresh one)
+        const c = await issueFor(other);
+        const r = await store.revokeCertificate({ sha256: cert.sha256 }, opts);
+        expect(r).toEqual({ tokens: 2, certificates: [cert], marked: true });
+        expect([await reasonOf(a), await reasonOf(b), await reasonOf(c)]).toEqual(['revoked', 'revoked', 'ok']);
+        expect(await store.renew(a.jti, a.identityId, T0, T0 + 1000)).toEqual({ ok: false, reason: 'revoked' });
+        // Logins are refused by either form; the other certificate is untouched.
+        expect(await store.isCertificateRevoked({ sha256: cert.sha256 }, T0)).toBe(true);
+        expect(await store.isCertificateRevoked({ sha256: 'ee'.repeat(32), issuer: cert.issuer, serial: cert.serial }, T0)).toBe(true);
+        expect(await store.isCertificateRevoked(other, T0)).toBe(false);
+        // Idempotent: a second revoke counts nothing new.
+        expect((await store.revokeCertificate({ sha256: cert.sha256 }, opts)).tokens).toBe(0);
+      });
+
+      it('revokes by issuer and serial, and marks the SHA-256 it finds in the index', async () => {
+        const cert = makeCert();
+        const sameSerialOtherIssuer = makeCert({ serial: cert.serial, issuer: 'CN=Another CA, O=certgate tests' });
+        const t = await issueFor(cert);
+        const u = await issueFor(sameSerialOtherIssuer);
+        const r = await store.revokeCertificate({ issuer: cert.issuer, serial: cert.serial }, opts);
+        expect(r).toEqual({ tokens: 1, certificates: [cert], marked: true });
+        expect([await reasonOf(t), await reasonOf(u)]).toEqual(['revoked', 'ok']);
+        expect(await store.isCertificateRevoked({ sha256: cert.sha256 }, T0)).toBe(true);
+        expect(await store.isCertificateRevoked(sameSerialOtherIssuer, T0)).toBe(false);
+      });
+
+      it('marks a certificate it has never seen, revoking nothing', async () => {
+        const unseen = makeCert();
+        expect(await store.revokeCertificate({ sha256: unseen.sha256 }, opts)).toEqual({ tokens: 0, certificates: [], marked: true });
+        expect(await store.isCertificateRevoked({ sha256: unseen.sha256 }, T0)).toBe(true);
+        const bySerial = makeCert();
+        await store.revokeCertificate({ issuer: bySerial.issuer, serial: bySerial.serial }, opts);
+        expect(await store.isCertificateRevoked(bySerial, T0)).toBe(true);
+        expect(await store.isCertificateRevoked({ sha256: bySerial.sha256 }, T0)).toBe(false);
+      });
+
+      it('with onlyKnown (a CRL) writes no marker for a certificate it has never seen', async () => {
+        const [unseen, seen] = [makeCert(), makeCert()];
+        const t = await issueFor(seen);
+        expect(await store.revokeCertificate({ issuer: unseen.issuer, serial: unseen.serial }, { ...opts, onlyKnown: true })).toEqual({ tokens: 0, certificates: [], marked: false });
+        expect(await store.isCertificateRevoked(unseen, T0)).toBe(false);
+        expect(await store.revokeCertificate({ issuer: seen.issuer, serial: seen.serial }, { ...opts, onlyKnown: true })).toEqual({ tokens: 1, certificates: [seen], marked: true });
+        expect(await reasonOf(t)).toBe('revoked');
+        expect(await store.isCertificateRevoked({ sha256: seen.sha256 }, T0)).toBe(true);
+      });
+
+      it('no longer counts the revoked tokens against the identity\'s outstanding-token quota', async () => {
+        const cert = makeCert();
+        const t = await issueFor(cert);
+        const next = makeRecord({ identityId: t.identityId });
+        await expect(store.put(next, { maxOutstanding: 1 })).rejects.toMatchObject({ code: 'token_quota_exceeded' });
+        await store.revokeCertificate({ sha256: cert.sha256 }, opts);
+        await expect(store.put(next, { maxOutstanding: 1 })).resolves.toBeUndefined();
+      });
+
+      it('writes no marker for a certificate already past its notAfter, yet revokes its tokens', async () => {
+        const expired = makeCert({ notAfter: T0 - 1000 });
+        const t = await issueFor(expired);
+        expect(await store.revokeCertificate({ sha256: expired.sha256 }, { ...opts, defaultUntil: T0 - 1 })).toMatchObject({ tokens: 1, marked: false });
+        expect(await reasonOf(t)).toBe('revoked');
+        expect(await store.isCertificateRevoked(expired, T0)).toBe(false);
+      });
+    });
+
     it('answers ping while open and store_unavailable for everything after close', async () => {
       await expect(store.ping()).resolves.toBeUndefined();
       await store.close();
       const rec = makeRecord();
-      for (const op of [() => store.ping(), () => store.put(rec), () => store.check(rec.jti, rec.identityId, T0, false), () => store.revoke(rec.jti)]) {
+      const cert = makeCert();
+      for (const op of [
+        () => store.ping(),
+        () => store.put(rec),
+        () => store.check(rec.jti, rec.identityId, T0, false),
+        () => store.revoke(rec.jti),
+        () => store.indexToken(cert, rec),
+        () => store.revokeCertificate({ sha256: cert.sha256 }, { now: T0, defaultUntil: T0 + HOUR }),
+        () => store.isCertificateRevoked(cert, T0),
+      ]) {
         await expect(op()).rejects.toMatchObject({ code: 'store_unavailable', status: 503 });
       }
     });

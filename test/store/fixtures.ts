@@ -1,5 +1,5 @@
-import { randomUUID } from 'node:crypto';
-import type { TokenRecord, TokenStore } from '../../src/store/types.js';
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { CertificateInfo, TokenRecord, TokenStore } from '../../src/store/types.js';
 
 /** Reaches the store's storage directly, bypassing every store method. */
 export interface RawAccess {
@@ -36,3 +36,15 @@ export function makeRecord(over: Partial<TokenRecord> = {}): TokenRecord {
 
 /** A record limited to `n` uses. */
 export const limited = (n: number, over: Partial<TokenRecord> = {}) => makeRecord({ usesLimit: n, usesRemaining: n, ...over });
+
+/** A certificate's index entry with its own SHA-256 and serial. */
+export function makeCert(over: Partial<CertificateInfo> = {}): CertificateInfo {
+  return {
+    sha256: randomBytes(32).toString('hex'),
+    issuer: 'CN=Test Intermediate A, O=certgate tests',
+    serial: '5' + randomBytes(8).toString('hex'),
+    notAfter: T0 + 2 * 3_600_000,
+    path: [randomBytes(24).toString('base64'), randomBytes(24).toString('base64')],
+    ...over,
+  };
+}

@@ -44,5 +44,8 @@ describe('Redis key layout under cluster', () => {
     for (const [identityId, jti] of [['build-agents', 'f3a1c2'], ['a.b-c', 'x{y}z']] as const) {
       expect(await slot(keys.token(identityId, jti))).toBe(await slot(keys.revokedBefore(identityId)));
     }
+    // The certificate index and its marker share the certificate's tag (the other keys a
+    // certificate revoke touches are single-key commands; see redisKeys).
+    expect(await slot(keys.cert('ab'.repeat(32)))).toBe(await slot(keys.revokedCert('ab'.repeat(32))));
   });
 });

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisTokenStore } from '../../src/store/redis.js';
 import { startRedis, type RedisServer } from '../helpers/launcher.js';
 import { tokenStoreContract } from './contract.js';
-import { T0, limited, makeRecord } from './fixtures.js';
+import { T0, limited, makeCert, makeRecord } from './fixtures.js';
 
 let server: RedisServer;
 /** A plain client, to look at (and tamper with) keys behind the store's back. */
@@ -38,6 +38,25 @@ describe('RedisTokenStore on a real redis-server', () => {
     await store.put(rec);
     expect(await raw.pexpiretime(store.keys.token(rec.identityId, rec.jti))).toBe(rec.maxExpiresAt);
     expect(await raw.pexpiretime(store.keys.identityOf(rec.jti))).toBe(rec.maxExpiresAt);
+    await store.close();
+  });
+
+  it('keeps a certificate\'s index until its longest token\'s cap, and its markers until its notAfter', async () => {
+    const store = newStore();
+    const cert = makeCert({ notAfter: T0 + 5 * 3_600_000 });
+    const long = makeRecord({ maxExpiresAt: T0 + 3_600_000 });
+    const short = makeRecord({ maxExpiresAt: T0 + 600_000 });
+    for (const r of [long, short]) await store.indexToken(cert, r);
+    // A later, shorter token must not shorten the index.
+    expect(await raw.pexpiretime(store.keys.cert(cert.sha256))).toBe(long.maxExpiresAt);
+    expect(await raw.pexpiretime(store.keys.certBySerial(cert.issuer, cert.serial))).toBe(long.maxExpiresAt);
+    await store.revokeCertificate({ sha256: cert.sha256 }, { now: Date.now(), defaultUntil: T0 + 86_400_000 });
+    expect(await raw.pexpiretime(store.keys.revokedCert(cert.sha256))).toBe(cert.notAfter);
+    expect(await raw.pexpiretime(store.keys.revokedSerial(cert.issuer, cert.serial))).toBe(cert.notAfter);
+    // A certificate never seen: the default end.
+    const unseen = makeCert();
+    await store.revokeCertificate({ sha256: unseen.sha256 }, { now: Date.now(), defaultUntil: T0 + 86_400_000 });
+    expect(await raw.pexpiretime(store.keys.revokedCert(unseen.sha256))).toBe(T0 + 86_400_000);
     await store.close();
   });
 

@@ -113,7 +113,7 @@ describe('the key ring: states and transitions', () => {
     await ring.refresh();
     // A token signed by the old key a moment before the new one activated lives 600 s at most.
     t.clock.set(T0 + HOUR - 1000);
-    const token = await signToken(claims(t.clock.now(), 600), ring);
+    const token = await signToken(claims(t.clock.now(), 600), ring.active);
     t.setLifetime(60); // e.g. a reload lowered every accessTokenMaxTTL: tokens already signed keep their exp
     await ring.refresh();
     t.clock.set(T0 + HOUR - 1000 + 599_000);
@@ -165,7 +165,7 @@ describe('the key ring: algorithms, pinned per kid', () => {
   it.each(['ES256', 'EdDSA', 'RS256'] as const)('a %s key signs tokens that verify, published with its alg', async (alg) => {
     const t = setup({ create: alg });
     const ring = await t.open();
-    const token = await signToken(claims(T0), ring);
+    const token = await signToken(claims(T0), ring.active);
     expect(JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString())).toMatchObject({ alg, kid: ring.active.kid });
     expect((await verifyToken(token, ring, verifyOpts(T0))).sub).toBe('agents');
     const [published] = ring.jwks().keys;
@@ -189,7 +189,7 @@ describe('the key ring: algorithms, pinned per kid', () => {
     const hmacKey = new TextEncoder().encode(JSON.stringify(ring.byKid(rsKid)!.publicJwk));
     expect(await refusal(verifyToken(await forged('HS256', rsKid, hmacKey), ring, verifyOpts(T0)))).toBe('token_algorithm_not_allowed');
     // A genuine signature by the EdDSA key with its header swapped to another alg certgate uses.
-    const good = await signToken(claims(T0), ring);
+    const good = await signToken(claims(T0), ring.active);
     const [, payload, sig] = good.split('.');
     const swapped = `${Buffer.from(JSON.stringify({ alg: 'RS256', kid: edKid })).toString('base64url')}.${payload}.${sig}`;
     expect(await refusal(verifyToken(swapped, ring, verifyOpts(T0)))).toBe('token_algorithm_not_allowed');
@@ -209,7 +209,7 @@ describe('the key ring: re-reading keys.dir', () => {
     t.clock.set(T0 + 1000);
     const there = await t.open();
     expect(there.active.kid).toBe(kid);
-    const token = await signToken(claims(T0 + 1000), there);
+    const token = await signToken(claims(T0 + 1000), there.active);
     const reads = here.reads;
     const results = await Promise.all(Array.from({ length: 20 }, () => verifyToken(token, here, verifyOpts(T0 + 1000))));
     expect(results.every((c) => c.sub === 'agents')).toBe(true);
@@ -297,7 +297,7 @@ describe('the key ring: re-reading keys.dir', () => {
     await ring.refresh();
     expect(ring.active.kid).toBe(leaked);
     const cache = new BoundedMap<string, AccessClaims>(10);
-    const token = await signToken(claims(t.clock.now()), ring);
+    const token = await signToken(claims(t.clock.now()), ring.active);
     await verifyToken(token, ring, { ...verifyOpts(t.clock.now()), cache });
     expect(cache.get(token)).toBeDefined();
     rmSync(join(t.dir, `${leaked}.jwk.json`));

@@ -6,6 +6,7 @@ import { IDENTITY_ID } from '../../config/schema.js';
 import { liveOf } from '../../live/state.js';
 import { digestMatches } from '../../util/secret.js';
 import type { Gateway } from '../gateway.js';
+import { certificateRoutes } from './certificates.js';
 import { adminIdentityRoutes } from './admin-identities.js';
 
 function requireAdmin(ctx: Context, gw: Gateway): void {
@@ -33,5 +34,6 @@ export function adminRoutes(gw: Gateway): Router {
     audit(gw.log, 'revoke_identity', { identity: id, at, by: 'admin-api' }, 'all tokens of identity revoked');
     ctx.body = { message: `Revoked every token of identity "${id}" issued until now`, revokedBefore: new Date(at).toISOString() };
   });
+  certificateRoutes(r, gw);
   return r;
 }

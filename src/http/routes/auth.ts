@@ -32,8 +32,8 @@ export function authRoutes(gw: Gateway): Router {
       const identityId = optionalString(body, 'identityId');
       const cert = requireCertificate(presentedCertificate(ctx, gw, caller));
       Object.assign(fields, { certSha256: cert.leaf.sha256, cn: cert.leaf.commonNames[0], serial: cert.leaf.serial, requestedIdentity: identityId });
-      // Revocation (CRL, OCSP) is checked inside, at login only: tokens are short-lived and revoke-identity
-      // withdraws the ones already issued.
+      // Revocation (CRL, OCSP) is checked inside; a certificate found revoked loses its tokens too
+      // (src/revocation/certificate-revocations.ts). Revoked-certificate markers are read by issue.
       const auth = await authenticateCertificate({
         cert,
         clientIp: caller.clientIp,
@@ -45,7 +45,7 @@ export function authRoutes(gw: Gateway): Router {
         paths: gw.paths,
       });
       await limits.admitIdentity(auth.identity.config.id);
-      const { response, record } = await gw.tokens.issue(auth.identity, auth.leaf, { maxOutstanding: gw.config.limits.outstandingTokensPerIdentity });
+      const { response, record } = await gw.tokens.issue(auth.identity, auth.leaf, { maxOutstanding: gw.config.limits.outstandingTokensPerIdentity, path: auth.path });
       Object.assign(fields, { identity: auth.identity.config.id, jti: record.jti, outcome: 'success' });
       gw.metrics.logins.inc({ outcome: 'success', code: '' });
       audit(gw.log, 'login', fields);
@@ -67,6 +67,7 @@ export function authRoutes(gw: Gateway): Router {
       audit(gw.log, 'renew', { outcome: 'success', identity: claims.sub, jti: claims.jti, clientIp: caller.clientIp });
       ctx.body = response;
     } catch (e) {
+      // Refusals are audited too: renew re-checks the certificate's revocation.
       audit(gw.log, 'renew', { outcome: 'refused', reason: isCertgateError(e) ? e.code : 'internal_error', clientIp: caller.clientIp });
       throw e;
     }

@@ -175,6 +175,37 @@ function decodeCrlBytes(bytes: Uint8Array): Omit<Crl, 'source'> {
   return { issuerDer: issuer.raw, crl: new x509.X509Crl(der), entries, criticalExtensions };
 }
 
+/**
+ * A CRL read without a login at hand (the background refresh, src/revocation/crl-watcher.ts): the
+ * serials it lists (removeFromCRL entries left out), once it is verified like at login — signed by
+ * one of `cas` whose subject is its issuer and which may sign CRLs, no critical extensions.
+ * `problem` says why it does not count.
+ */
+export async function verifiedCrlSerials(
+  bytes: Uint8Array,
+  cas: readonly ParsedCert[],
+): Promise<{ ok: true; issuerDer: Uint8Array; serials: string[] } | { ok: false; problem: string }> {
+  let crl: Crl;
+  try {
+    crl = decodeCrl('', bytes);
+  } catch (e) {
+    return { ok: false, problem: `not a valid CRL: ${(e as Error).message}` };
+  }
+  if (crl.criticalExtensions.length) return { ok: false, problem: `critical extensions certgate does not interpret: ${crl.criticalExtensions.join(', ')}` };
+  for (const ca of cas) {
+    if (!bytesEqual(ca.subjectDer, crl.issuerDer)) continue;
+    if (ca.keyUsage !== undefined && !(ca.keyUsage & KEY_USAGE.cRLSign)) continue;
+    let ok = false;
+    try {
+      ok = await crl.crl.verify({ publicKey: new x509.X509Certificate(new Uint8Array(ca.der)) }, crypto);
+    } catch {
+      ok = false;
+    }
+    if (ok) return { ok: true, issuerDer: crl.issuerDer, serials: crl.entries.filter((e) => e.reason !== REMOVE_FROM_CRL).map((e) => e.serial) };
+  }
+  return { ok: false, problem: 'not signed by any CA certgate knows for it (the identity bundle, or a CA seen in a login)' };
+}
+
 async function load(input: RevocationInput, problems: string[]): Promise<Crl[]> {
   const { sources, path } = input;
   const jobs: [string, () => Promise<Uint8Array>][] = [];
