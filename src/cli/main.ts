@@ -9,6 +9,7 @@ import { tokensCommand } from './tokens.js';
 import { identitiesCommand, IDENTITIES_USAGE } from './identities.js';
 import { agentCommand } from './agent.js';
 import { devCertCommand } from './dev-cert.js';
+import { openApiCommand } from './openapi.js';
 
 const HELP: Record<string, string> = {
   '': `certgate — mTLS identity-exchange gateway
@@ -24,7 +25,8 @@ verbs:
   identities   list, get, put or delete identities through a gateway's admin API
   check-config validate a configuration file and exit
   agent        keep a current token in a file, for workloads in any language
-  dev-cert     issue a client certificate from the development CA of npm start`,
+  dev-cert     issue a client certificate from the development CA of npm start
+  openapi      print the OpenAPI 3.1 document of the HTTP API (as GET /openapi.json serves it)`,
   serve: `certgate serve [--config FILE] [--workers N]
   Runs the gateway. FILE defaults to $CERTGATE_CONFIG, else the embedded config/dev.yaml
   (in-memory store, dev PKI generated under .certgate-dev/).
@@ -71,6 +73,10 @@ certgate tokens revoke-certificate --cert FILE | --sha256 HEX [--config FILE]
   Issues a client certificate (CN=NAME) from the development CA in .certgate-dev/ (generated if
   missing), writes client-NAME.pem and client-NAME-key.pem to DIR (default .certgate-dev/) and
   prints the curl line that logs in with it. config/dev.yaml's identity "dev" accepts CN dev and dev-*.`,
+  openapi: `certgate openapi [--config FILE]
+  Prints the OpenAPI 3.1 document (JSON) that GET /openapi.json serves for FILE (also
+  $CERTGATE_CONFIG): every route, its bodies, answers and error codes, FILE's routes: included.
+  Without a config, the gateway's built-in routes only.`,
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -133,6 +139,8 @@ async function main(argv: string[]): Promise<number> {
       return agentCommand(values);
     case 'dev-cert':
       return devCertCommand(values);
+    case 'openapi':
+      return openApiCommand(values);
   }
   return 2;
 }

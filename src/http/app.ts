@@ -7,6 +7,7 @@ import { authRoutes } from './routes/auth.js';
 import { healthRoutes } from './routes/health.js';
 import { introspectRoutes } from './routes/introspect.js';
 import { oidcRoutes } from './routes/oidc.js';
+import { openApiRoutes } from './routes/openapi.js';
 
 /** The Koa application: a small core of middleware and one router per route group. */
 export function createApp(gw: Gateway): Koa {
@@ -21,7 +22,7 @@ export function createApp(gw: Gateway): Koa {
     if (gw.lifecycle.draining) ctx.set('Connection', 'close');
     await next();
   });
-  for (const router of [healthRoutes(gw), oidcRoutes(gw), authRoutes(gw), introspectRoutes(gw), adminRoutes(gw)]) {
+  for (const router of [healthRoutes(gw), oidcRoutes(gw), authRoutes(gw), introspectRoutes(gw), adminRoutes(gw), openApiRoutes()]) {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }

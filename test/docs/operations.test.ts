@@ -4,6 +4,7 @@
  * well-formed Prometheus rule file, and the capacity figures (bytes per token in Redis, measured
  * with MEMORY USAGE) hold on a real redis-server.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -91,8 +92,12 @@ describe('docs/operations.md against a real gateway', () => {
     const jti = JSON.parse(Buffer.from(res.body.accessToken.split('.')[1], 'base64url').toString()).jti as string;
     const record = Number(await raw.call('MEMORY', 'USAGE', `certgate:token:{build-agents}:${jti}`));
     const index = Number(await raw.call('MEMORY', 'USAGE', `certgate:token-identity:${jti}`));
+    const sha256 = createHash('sha256').update(leaf.der).digest('hex');
+    const certificate = Number(await raw.call('MEMORY', 'USAGE', `certgate:cert:{${sha256}}`));
     expect(record).toBeGreaterThan(0);
     expect(index).toBeGreaterThan(0);
+    expect(certificate).toBeGreaterThan(0);
+    expect(certificate).toBeLessThanOrEqual(statedBytes('certificate'));
     expect(record).toBeLessThanOrEqual(statedBytes('record'));
     expect(index).toBeLessThanOrEqual(statedBytes('index'));
     // A further token adds one member to the identity's outstanding set; its growth is bounded too.
@@ -101,7 +106,7 @@ describe('docs/operations.md against a real gateway', () => {
     expect(more.status).toBe(200);
     const setAfter = Number(await raw.call('MEMORY', 'USAGE', 'certgate:outstanding:{build-agents}'));
     expect(setAfter - setBefore).toBeLessThanOrEqual(statedBytes('outstanding'));
-    process.stdout.write(`token record ${record} B, jti index ${index} B, outstanding member ${setAfter - setBefore} B\n`);
+    process.stdout.write(`token record ${record} B, jti index ${index} B, certificate ${certificate} B, outstanding member ${setAfter - setBefore} B\n`);
   });
 
   it('the eviction policy the guide requires is the one certgate accepts', async () => {

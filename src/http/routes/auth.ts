@@ -5,7 +5,8 @@ import { isCertgateError } from '../../errors.js';
 import { authenticateCertificate } from '../../identity/authenticate.js';
 import { claimHeaderName } from '../../identity/certificate-claims.js';
 import { PathWork } from '../../pki/path/path-work.js';
-import { optionalString, readJsonObject, requiredString } from '../body.js';
+import { accessTokenRequest, loginRequest } from '../api/schemas.js';
+import { parseBody } from '../body.js';
 import { authorizeRequest } from '../bearer.js';
 import { callerOf, presentedCertificate, requireCertificate } from '../caller.js';
 import type { Gateway } from '../gateway.js';
@@ -28,8 +29,7 @@ export function authRoutes(gw: Gateway): Router {
     try {
       // Cheap refusal first: one store round trip, before the body is read or any certificate parsed.
       await limits.admitAddress(caller.clientIp);
-      const body = await readJsonObject(ctx);
-      const identityId = optionalString(body, 'identityId');
+      const identityId = (await parseBody(ctx, loginRequest)).identityId ?? undefined;
       const cert = requireCertificate(presentedCertificate(ctx, gw, caller));
       Object.assign(fields, { certSha256: cert.leaf.sha256, cn: cert.leaf.commonNames[0], serial: cert.leaf.serial, requestedIdentity: identityId });
       // Revocation (CRL, OCSP) is checked inside; a certificate found revoked loses its tokens too
@@ -59,7 +59,7 @@ export function authRoutes(gw: Gateway): Router {
   });
 
   r.post('/token/renew', noStore, async (ctx) => {
-    const token = requiredString(await readJsonObject(ctx), 'accessToken');
+    const token = (await parseBody(ctx, accessTokenRequest)).accessToken;
     const caller = callerOf(ctx, gw);
     const presentedCertSha256 = () => presentedCertificate(ctx, gw, caller)?.leaf.sha256;
     try {
@@ -74,7 +74,7 @@ export function authRoutes(gw: Gateway): Router {
   });
 
   r.post('/token/revoke', async (ctx) => {
-    const token = requiredString(await readJsonObject(ctx), 'accessToken');
+    const token = (await parseBody(ctx, accessTokenRequest)).accessToken;
     const claims = await gw.tokens.revoke(token);
     audit(gw.log, 'revoke', { identity: claims.sub, jti: claims.jti });
     ctx.body = { message: 'Successfully revoked access token' };

@@ -3,7 +3,8 @@ import type { Context } from 'koa';
 import { audit } from '../../audit/events.js';
 import { CertgateError, isCertgateError } from '../../errors.js';
 import { secretIndex } from '../../util/secret.js';
-import { readFormOrJson } from '../body.js';
+import { introspectionRequest } from '../api/schemas.js';
+import { parseFormOrJsonBody } from '../body.js';
 import { liveOf } from '../../live/state.js';
 import type { Gateway } from '../gateway.js';
 
@@ -41,8 +42,7 @@ export function introspectRoutes(gw: Gateway): Router {
   const r = new Router();
   r.post('/oauth2/introspect', async (ctx) => {
     const client = authenticateClient(ctx, gw);
-    const body = await readFormOrJson(ctx);
-    const token = typeof body.token === 'string' ? body.token : '';
+    const token = (await parseFormOrJsonBody(ctx, introspectionRequest)).token ?? '';
     ctx.set('Cache-Control', 'no-store');
     try {
       const claims = await gw.tokens.verify(token);
