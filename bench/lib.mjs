@@ -3,7 +3,7 @@
 // and RSS readings.
 import { spawn, execFileSync } from 'node:child_process';
 import { writeFileSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { createServer, get } from 'node:http';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 
@@ -66,7 +66,7 @@ export async function startRedis(dir, { appendonly = false, port } = {}) {
  * A certgate process (dist/) with one identity `bench` trusting `caPem`. `name` keeps its files
  * apart; gateways given the same `keysDir` share signing keys (a fleet).
  */
-export async function startGateway(dir, name, storeUrl, caPem, { keysDir = `./${name}-keys`, logLevel = process.env.BENCH_LOG_LEVEL ?? 'warn', extraYaml = [], stdout = 'ignore' } = {}) {
+export async function startGateway(dir, name, storeUrl, caPem, { keysDir = `./${name}-keys`, logLevel = process.env.BENCH_LOG_LEVEL ?? 'warn', extraYaml = [], stdout = 'ignore', workers = 1 } = {}) {
   const port = await freePort();
   writeFileSync(join(dir, `${name}-ca.pem`), caPem);
   const yaml = [
@@ -83,13 +83,32 @@ export async function startGateway(dir, name, storeUrl, caPem, { keysDir = `./${
     ...extraYaml,
   ].join('\n');
   writeFileSync(join(dir, `${name}.yaml`), yaml);
-  const proc = spawnTracked(process.execPath, [join(root, 'dist/cli/main.js'), 'serve', '--config', join(dir, `${name}.yaml`)], {
+  const proc = spawnTracked(process.execPath, [join(root, 'dist/cli/main.js'), 'serve', '--config', join(dir, `${name}.yaml`), '--workers', String(workers)], {
     stdio: ['ignore', stdout, 'inherit'],
     env: { ...process.env, REDIS_URL: '' },
   });
   const url = `http://127.0.0.1:${port}`;
   await waitFor(url + '/healthz');
+  if (workers > 1) await allWorkersAnswer(url, workers);
   return { url, port, pid: proc.pid, proc };
+}
+
+/** Waits until `workers` distinct workers have answered /metrics (each names itself there). */
+async function allWorkersAnswer(url, workers) {
+  const seen = new Set();
+  for (let i = 0; i < 400 && seen.size < workers; i++) {
+    const pid = await new Promise((resolve) => {
+      const req = get(`${url}/metrics`, { agent: false }, (res) => {
+        let body = '';
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve(/certgate_worker_info\{worker="\d+",pid="(\d+)"\}/.exec(body)?.[1]));
+      });
+      req.on('error', () => resolve(undefined));
+    });
+    if (pid) seen.add(pid);
+    else await sleep(50);
+  }
+  if (seen.size < workers) throw new Error(`${url}: ${workers} workers never answered`);
 }
 
 /** A floor server (bench/floor.mjs) for `mode`; see that file for what each floor does. */

@@ -8,13 +8,14 @@
 // both alike. `ratio_to_floor` = certgate rps / floor rps over all rounds; `ratio` (the contract's)
 // = rps / baseline rps, the baseline being a bare node:http answer measured in the same run.
 //
-// Last line: {baseline, forward, login_warm, login_cold, forward_memory, rss_mb, machine};
+// Last line: {baseline, forward, login_warm, login_cold, forward_memory, rss_mb, workers, machine};
 // each figure {rps, p50_ms, p99_ms, errors, ratio} plus, where a floor exists,
 // {ratio_to_floor, ratio_to_floor_rounds, cpu_us_per_request, cpu_ratio_to_floor,
-//  floor: {rps, p50_ms, p99_ms, errors, cpu_us_per_request}}.
+//  floor: {rps, p50_ms, p99_ms, errors, cpu_us_per_request}}; workers: {forward, login_warm}, each
+// {workers_1, workers_2, speedup}: the same load on 1 and on 2 workers (`serve --workers 2`).
 //
 //   npm run bench                      the figures above (BENCH_SECONDS, BENCH_ROUNDS, BENCH_WARMUP_SECONDS,
-//                                      BENCH_CONNECTIONS, BENCH_COLD, BENCH_ONLY=forward,login_warm)
+//                                      BENCH_CONNECTIONS, BENCH_COLD, BENCH_ONLY=forward,login_warm,workers)
 //   npm run bench -- --rss [N]         RSS under N (default 1,000,000) requests of mixed traffic
 //                                      with ever-new certificates (bench/rss.mjs)
 import 'reflect-metadata';
@@ -154,12 +155,39 @@ try {
   await runLoad({ url: gwMemory.url + '/api/v1/auth/forward', headers: { authorization: `Bearer ${tMemory}` }, duration: WARMUP, connections: CONNECTIONS });
   result.forward_memory = withRatio(aggregate([await runLoad({ url: gwMemory.url + '/api/v1/auth/forward', headers: { authorization: `Bearer ${tMemory}` }, duration: DURATION, connections: CONNECTIONS })]));
   result.rss_mb = rssMb(gwRedis.pid);
+
+  // Every core: forward and login_warm with 2 workers (`serve --workers 2`) beside the single
+  // process, same store, alternating rounds as above. On a 2-core machine the load generator and
+  // redis-server share the cores with the workers: the speedup is what this machine gives.
+  if (!ONLY || ONLY.has('workers')) {
+    const gw2 = await startGateway(dir, 'workers2', redis.url, ca.pem, { workers: 2 });
+    const t2 = await login(gw2);
+    const loads = {
+      forward: (gw, t) => ({ url: gw.url + '/api/v1/auth/forward', headers: { authorization: `Bearer ${t}` } }),
+      login_warm: (gw) => ({ ...JSON_POST, url: gw.url + LOGIN, headers: { ...JSON_POST.headers, 'x-ssl-client-cert': header } }),
+    };
+    result.workers = {};
+    for (const [name, load] of Object.entries(loads)) {
+      const targets = [load(gwRedis, tRedis), load(gw2, t2)];
+      for (const t of targets) await runLoad({ connections: CONNECTIONS, ...t, duration: WARMUP });
+      const runs = [[], []];
+      for (let i = 0; i < ROUNDS; i++) {
+        for (const w of i % 2 === 0 ? [0, 1] : [1, 0]) runs[w].push(await runLoad({ connections: CONNECTIONS, ...targets[w], duration: DURATION }));
+      }
+      const [one, two] = runs.map(aggregate);
+      result.workers[name] = { workers_1: one, workers_2: two, speedup: Number((two.rps / one.rps).toFixed(3)) };
+    }
+    gw2.proc.kill('SIGTERM');
+  }
   result.machine = { ...machine(), seconds: DURATION, rounds: ROUNDS, connections: CONNECTIONS, cold: COLD };
 
   for (const [k, v] of Object.entries(result)) {
     if (typeof v !== 'object' || !('rps' in v)) continue;
     const floor = v.floor ? `  floor ${String(v.floor.rps).padStart(6)} rps (errors ${v.floor.errors})  ratio_to_floor ${v.ratio_to_floor} [${v.ratio_to_floor_rounds.join(' ')}]  cpu/req ${v.cpu_us_per_request}+${v.redis_cpu_us_per_request} vs ${v.floor.cpu_us_per_request}+${v.floor.redis_cpu_us_per_request} us (${v.cpu_ratio_to_floor})` : '';
     console.error(`${k.padEnd(15)} ${String(v.rps).padStart(7)} rps  p50 ${v.p50_ms} ms  p99 ${v.p99_ms} ms  errors ${v.errors}  ratio ${v.ratio}${floor}`);
+  }
+  for (const [k, v] of Object.entries(result.workers ?? {})) {
+    console.error(`${(k + ' x2').padEnd(15)} ${String(v.workers_2.rps).padStart(7)} rps  p50 ${v.workers_2.p50_ms} ms  p99 ${v.workers_2.p99_ms} ms  errors ${v.workers_2.errors}  vs 1 worker ${v.workers_1.rps} rps (errors ${v.workers_1.errors})  speedup ${v.speedup}`);
   }
   console.log(JSON.stringify(result));
 } finally {

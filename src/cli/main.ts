@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/env.js';
-import { serve } from './serve.js';
+import { parseWorkers, serve } from './serve.js';
 import { checkCert } from './check-cert.js';
 import { keysCommand } from './keys.js';
 import { loginCommand } from './login.js';
@@ -27,9 +27,12 @@ verbs:
   agent        keep a current token in a file, for workloads in any language
   dev-cert     issue a client certificate from the development CA of npm start
   openapi      print the OpenAPI 3.1 document of the HTTP API (as GET /openapi.json serves it)`,
-  serve: `certgate serve [--config FILE]
+  serve: `certgate serve [--config FILE] [--workers N]
   Runs the gateway. FILE defaults to $CERTGATE_CONFIG, else the embedded config/dev.yaml
   (in-memory store, dev PKI generated under .certgate-dev/).
+  --workers N (default server.workers, else 1) runs N worker processes on the same ports; the
+  process started is their primary: signal it. A worker that dies is replaced. More than one
+  worker needs a Redis store (store.url "memory" is refused).
   SIGHUP, or a change of FILE, reloads it without a restart; a file that does not validate is
   logged with every problem and the running configuration stays.
   SIGTERM drains: /readyz answers 503, no new connections, requests in flight are
@@ -102,6 +105,7 @@ async function main(argv: string[]): Promise<number> {
       cn: { type: 'string' },
       san: { type: 'string', multiple: true },
       out: { type: 'string' },
+      workers: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -111,7 +115,7 @@ async function main(argv: string[]): Promise<number> {
   }
   switch (verb) {
     case 'serve':
-      await serve(values.config);
+      await serve(values.config, { workers: parseWorkers(values.workers) });
       return -1; // keep running
     case 'check-config': {
       const { loadConfigFile } = await import('../config/load.js');

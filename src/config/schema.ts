@@ -184,9 +184,11 @@ export const configSchema = z
         storeTimeoutMs: z.number().int().positive().default(1000),
         /** Seconds SIGTERM waits for requests in flight before closing what is left. */
         shutdownTimeout: z.number().positive().max(3600).default(10),
+        /** node:cluster processes sharing the listeners (`certgate serve --workers N` overrides). */
+        workers: z.number().int().min(1).max(256).default(1),
       })
       .strict()
-      .default({ host: '127.0.0.1', port: 8080, storeTimeoutMs: 1000, shutdownTimeout: 10 }),
+      .default({ host: '127.0.0.1', port: 8080, storeTimeoutMs: 1000, shutdownTimeout: 10, workers: 1 }),
     issuer: z.string().url(),
     audience: z.string().min(1).default('certgate'),
     store: z
@@ -244,7 +246,18 @@ export const configSchema = z
       if (seen.has(id.id)) ctx.addIssue({ code: 'custom', path: ['identities', i, 'id'], message: `duplicate identity id "${id.id}"` });
       seen.add(id.id);
     });
+    const memoryWorkers = memoryStoreWorkersProblem(v.server.workers, v.store);
+    if (memoryWorkers) ctx.addIssue({ code: 'custom', path: ['server', 'workers'], message: memoryWorkers });
   });
+
+/**
+ * The in-memory store lives in one process: with several workers each would count token uses and
+ * limits on its own, so a token with N uses would allow N calls per worker. Refused, naming both keys.
+ */
+export function memoryStoreWorkersProblem(workers: number, store: { url: string; cluster?: unknown; sentinel?: unknown }): string | undefined {
+  if (workers <= 1 || store.cluster || store.sentinel || store.url !== 'memory') return undefined;
+  return `server.workers is ${workers} but store.url is "memory", which lives in one process: token uses and limits would be counted per worker. Use a redis:// store.url, or 1 worker`;
+}
 
 export type RawConfig = z.infer<typeof configSchema>;
 export type IdentityConfig = RawConfig['identities'][number];

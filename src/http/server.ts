@@ -62,10 +62,14 @@ export interface StartOptions {
   identityPollMs?: number;
   /** Background CRL refresh interval (default 2 s); 0 = no timer (tests call gateway.crlWatcher.tick()). */
   crlWatchIntervalMs?: number;
+  /** Fields on every log line of the logger the gateway creates (a cluster worker adds its id). */
+  logFields?: Record<string, unknown>;
+  /** Watch configFile for changes (default true; a cluster worker's primary watches instead). */
+  watchConfigFile?: boolean;
 }
 
 async function buildGateway(config: Config, opts: StartOptions = {}): Promise<{ gateway: Gateway; dispatchers: DispatcherPool }> {
-  const log = opts.log ?? createLogger({ level: config.log.level, base: { svc: 'certgate' } });
+  const log = opts.log ?? createLogger({ level: config.log.level, base: { svc: 'certgate', ...opts.logFields } });
   const clock = opts.clock ?? systemClock;
   const health = new StoreHealth(log, clock);
   const store = opts.store ?? storeFromConfig(config, throttledStoreErrorLog(log, clock, health), storePolicyLog(log));
@@ -110,7 +114,7 @@ async function buildGateway(config: Config, opts: StartOptions = {}): Promise<{ 
     log,
     intervalMs: opts.crlWatchIntervalMs,
   });
-  const control = new LiveController({ holder: live, configFile: opts.configFile, store, log, metrics, dispatchers, health, applyLogLevel: !opts.log, pollMs: opts.identityPollMs });
+  const control = new LiveController({ holder: live, configFile: opts.configFile, store, log, metrics, dispatchers, health, applyLogLevel: !opts.log, pollMs: opts.identityPollMs, watchFile: opts.watchConfigFile });
   const gateway: Gateway = {
     live,
     control,

@@ -1,5 +1,4 @@
-import { watch, readFileSync, type FSWatcher } from 'node:fs';
-import { basename, dirname } from 'node:path';
+import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { audit } from '../audit/events.js';
 import { ConfigError, type ConfigProblem } from '../config/env.js';
@@ -9,6 +8,7 @@ import type { Metrics } from '../http/metrics.js';
 import type { TokenStore } from '../store/types.js';
 import { buildLiveState, type LiveHolder, type LiveState } from './state.js';
 import type { StoreHealth } from './store-health.js';
+import { watchConfigFile, type FileWatch } from './watch-file.js';
 
 /** What asked for a reload: SIGHUP, the file watcher, or a caller (tests, a cluster primary). */
 export type ReloadTrigger = 'sighup' | 'file' | 'manual';
@@ -32,6 +32,11 @@ export interface LiveControllerOptions {
   pollMs?: number;
   /** Quiet time after the last file event before the file is read (default 150 ms). */
   debounceMs?: number;
+  /**
+   * Watch the config file (default true). A cluster worker does not: its primary watches the file
+   * once and tells every worker to reload (src/cli/cluster-primary.ts).
+   */
+  watchFile?: boolean;
 }
 
 /**
@@ -86,9 +91,7 @@ export class LiveController {
   private queue: Promise<unknown> = Promise.resolve();
   private polling = false;
   private timers: NodeJS.Timeout[] = [];
-  private watchers: FSWatcher[] = [];
-  private debounce: NodeJS.Timeout | undefined;
-  private closed = false;
+  private watchers: FileWatch[] = [];
 
   constructor(private readonly o: LiveControllerOptions) {
     this.fileConfig = o.holder.current.config;
@@ -123,13 +126,11 @@ export class LiveController {
     }, this.o.pollMs ?? 500);
     poll.unref();
     this.timers.push(poll);
-    if (this.o.configFile) this.watchFile(this.o.configFile);
+    if (this.o.configFile && this.o.watchFile !== false) this.watchFile(this.o.configFile);
   }
 
   close(): void {
-    this.closed = true;
     for (const t of this.timers) clearInterval(t);
-    clearTimeout(this.debounce);
     for (const w of this.watchers) w.close();
     this.timers = [];
     this.watchers = [];
@@ -247,43 +248,8 @@ export class LiveController {
     return state;
   }
 
-  /**
-   * Watches the file (in-place writes) and its directory (editors and config managers that write
-   * a new file and rename it over the old one, or swap a symlink as Kubernetes ConfigMaps do).
-   * Any event re-reads the file after a quiet period; an unchanged text is ignored.
-   */
+  /** See watchConfigFile; an unchanged text is ignored by reloadNow. */
   private watchFile(file: string): void {
-    const schedule = () => {
-      clearTimeout(this.debounce);
-      this.debounce = setTimeout(() => void this.reload('file'), this.o.debounceMs ?? 150);
-      this.debounce.unref();
-    };
-    const onError = (what: string) => (e: Error) => this.o.log.warn({ event: 'config_watch_error', what, err: e.message }, 'config file watch error');
-    try {
-      const dir = watch(dirname(file), { persistent: false }, schedule);
-      dir.on('error', onError(dirname(file)));
-      this.watchers.push(dir);
-    } catch (e) {
-      onError(dirname(file))(e as Error);
-    }
-    // The file's own watch follows its inode: after a rename it is re-established on the new file.
-    const watchInode = () => {
-      if (this.closed) return;
-      try {
-        const w = watch(file, { persistent: false }, (event) => {
-          schedule();
-          if (event === 'rename') {
-            w.close();
-            this.watchers = this.watchers.filter((x) => x !== w);
-            setTimeout(watchInode, 50).unref();
-          }
-        });
-        w.on('error', onError(basename(file)));
-        this.watchers.push(w);
-      } catch {
-        /* the file is being replaced: the directory watch sees the new one */
-      }
-    };
-    watchInode();
+    this.watchers.push(watchConfigFile(file, () => void this.reload('file'), this.o.log, this.o.debounceMs));
   }
 }

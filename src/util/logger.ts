@@ -19,7 +19,21 @@ export function createLogger(opts: LoggerOptions, out: NodeJS.WriteStream = proc
  * exception, or the loop running dry).
  */
 function backgroundStdout() {
-  return pino.destination({ dest: 1, sync: false, minLength: 0 });
+  return pino.destination({ dest: 1, sync: false, minLength: 0, ...(sharedStdout ? { maxWrite: PIPE_BUF } : {}) });
+}
+
+/**
+ * A cluster primary and its workers write one inherited stdout. A write(2) of at most PIPE_BUF
+ * bytes to a pipe is atomic, and sonic-boom fills each write with whole lines up to maxWrite, so
+ * with maxWrite = PIPE_BUF the processes' lines never interleave mid-line (a single line longer
+ * than that aside). One process alone keeps sonic-boom's larger writes.
+ */
+const PIPE_BUF = 4096;
+let sharedStdout = false;
+
+/** Called by `serve --workers N` (primary and workers) before any logger is created. */
+export function stdoutIsShared(): void {
+  sharedStdout = true;
 }
 
 const LEVELS: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO ', 40: 'WARN ', 50: 'ERROR', 60: 'FATAL' };

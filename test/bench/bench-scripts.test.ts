@@ -16,7 +16,7 @@ describe('npm run bench / npm run soak', () => {
     const r = node([join('bench', 'run.mjs')], { BENCH_SECONDS: '1', BENCH_WARMUP_SECONDS: '1', BENCH_ROUNDS: '1', BENCH_COLD: '100', BENCH_CONNECTIONS: '4' });
     expect(r.status, r.stderr).toBe(0);
     const out = lastJson(r.stdout);
-    expect(Object.keys(out)).toEqual(['baseline', 'forward', 'login_warm', 'login_cold', 'forward_memory', 'rss_mb', 'machine']);
+    expect(Object.keys(out)).toEqual(['baseline', 'forward', 'login_warm', 'login_cold', 'forward_memory', 'rss_mb', 'workers', 'machine']);
     for (const k of ['baseline', 'forward', 'login_warm', 'login_cold', 'forward_memory']) {
       expect(out[k]).toMatchObject({ rps: expect.any(Number), p50_ms: expect.any(Number), p99_ms: expect.any(Number), errors: 0, ratio: expect.any(Number) });
     }
@@ -26,6 +26,9 @@ describe('npm run bench / npm run soak', () => {
       expect(out[k].floor).toMatchObject({ rps: expect.any(Number), errors: 0 });
     }
     expect(out.rss_mb).toBeGreaterThan(0);
+    for (const k of ['forward', 'login_warm']) {
+      expect(out.workers[k]).toMatchObject({ workers_1: { rps: expect.any(Number), errors: 0 }, workers_2: { rps: expect.any(Number), errors: 0 }, speedup: expect.any(Number) });
+    }
   }, 240_000);
 
   it('bench --rss: RSS and heap per batch of logins with new certificates and forward calls', () => {

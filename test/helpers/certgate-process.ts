@@ -22,6 +22,8 @@ export interface StartCertgateOptions {
   /** Directory for the config file and keys; default: a fresh temp dir. */
   dir?: string;
   env?: NodeJS.ProcessEnv;
+  /** More `serve` arguments after `--config FILE` (e.g. `--workers 2`). */
+  args?: string[];
 }
 
 export interface CertgateProcess {
@@ -74,7 +76,7 @@ export async function startCertgate(opts: StartCertgateOptions): Promise<Certgat
       const proc = await startProcess({
         name: `certgate :${port}`,
         cmd: process.execPath,
-        args: [CERTGATE_MAIN, 'serve', '--config', configFile],
+        args: [CERTGATE_MAIN, 'serve', '--config', configFile, ...(opts.args ?? [])],
         cwd: dir,
         // The config file is the whole truth: a developer's REDIS_URL or CERTGATE_CONFIG must not
         // silently point the gateway elsewhere.
