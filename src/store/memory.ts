@@ -148,7 +148,7 @@ export class MemoryTokenStore implements TokenStore {
     set?.deleteWhere((jti) => (this.records.get(jti)?.createdAt ?? -Infinity) <= at);
   }
 
-  async indexToken(cert: CertificateInfo, token: Pick<TokenRecord, 'identityId' | 'jti' | 'maxExpiresAt'>): Promise<void> {
+  async indexToken(cert: CertificateInfo, token: Pick<TokenRecord, 'identityId' | 'jti' | 'maxExpiresAt'>, now: number): Promise<{ certificateRevoked: boolean }> {
     this.assertOpen();
     let e = this.certs.get(cert.sha256);
     if (!e) {
@@ -160,6 +160,7 @@ export class MemoryTokenStore implements TokenStore {
     e.info = { ...cert, path: [...cert.path] };
     e.tokens.set(token.jti, token.identityId);
     e.until = Math.max(e.until, token.maxExpiresAt);
+    return { certificateRevoked: this.markedRevoked(cert, now) };
   }
 
   async certificate(sha256: string): Promise<CertificateInfo | undefined> {
@@ -209,6 +210,10 @@ export class MemoryTokenStore implements TokenStore {
 
   async isCertificateRevoked(cert: { sha256: string; issuer?: string; serial?: string }, now: number): Promise<boolean> {
     this.assertOpen();
+    return this.markedRevoked(cert, now);
+  }
+
+  private markedRevoked(cert: { sha256: string; issuer?: string; serial?: string }, now: number): boolean {
     const live = (key: string) => now < (this.markers.get(key) ?? -Infinity);
     return live(`sha:${cert.sha256}`) || (cert.issuer !== undefined && cert.serial !== undefined && live(`serial:${issuerSerialKey(cert.issuer, cert.serial)}`));
   }

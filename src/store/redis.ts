@@ -115,6 +115,7 @@ interface Scripts {
   certgateRevokeIdentity(watermark: string, outstanding: string): Promise<string>;
   certgateRate(key: string, limit: string, windowMs: string): Promise<[number, number, number]>;
   certgateExtend(key: string, expireAt: string, command: string, ...args: string[]): Promise<number>;
+  certgateIndexCheck(key: string, marker: string, expireAt: string, command: string, ...args: string[]): Promise<number>;
   certgateRevokeLive(key: string, outstanding: string, jti: string): Promise<number>;
   certgateIdentityPut(docs: string, version: string, id: string, doc: string): Promise<number>;
   certgateIdentityDelete(docs: string, version: string, id: string): Promise<number>;
@@ -160,7 +161,8 @@ export class RedisTokenStore implements TokenStore {
     client.defineCommand('certgateRevoke', { numberOfKeys: 2, lua: script('revoke') });
     client.defineCommand('certgateRevokeIdentity', { numberOfKeys: 2, lua: script('revoke-identity', 'server-time') });
     client.defineCommand('certgateRate', { numberOfKeys: 1, lua: script('rate') });
-    client.defineCommand('certgateExtend', { numberOfKeys: 1, lua: script('extend') });
+    client.defineCommand('certgateExtend', { numberOfKeys: 1, lua: script('extend', 'write-extend') });
+    client.defineCommand('certgateIndexCheck', { numberOfKeys: 2, lua: script('index-check', 'write-extend') });
     client.defineCommand('certgateRevokeLive', { numberOfKeys: 2, lua: script('revoke-live') });
     client.defineCommand('certgateIdentityPut', { numberOfKeys: 2, lua: script('identity-put') });
     client.defineCommand('certgateIdentityDelete', { numberOfKeys: 2, lua: script('identity-delete') });
@@ -274,15 +276,28 @@ export class RedisTokenStore implements TokenStore {
     await this.run(() => this.durably((c) => c.certgateRevokeIdentity(this.keys.revokedBefore(identityId), this.keys.outstanding(identityId))));
   }
 
-  async indexToken(cert: CertificateInfo, token: Pick<TokenRecord, 'identityId' | 'jti' | 'maxExpiresAt'>): Promise<void> {
+  /**
+   * Two atomic steps sent together, one per hash tag (different slots under Redis Cluster): the
+   * certificate's hash gets the token, and its issuer + serial set the certificate, each reading the
+   * marker of its own form in the same step. Why that leaves no gap against revokeCertificate:
+   * - by SHA-256: the revoke writes the sha marker, then reads the hash. Our step ran before the
+   *   marker (the revoke then reads our token field, and the token exists: put came first) or after
+   *   it (we see the marker).
+   * - by issuer + serial: the revoke writes the serial marker, reads the set, writes the sha marker
+   *   of EVERY certificate in the set, then reads their hashes. Our serial step ran after the serial
+   *   marker (we see it) or before it: our sha is in the set the revoke reads, so its sha marker is
+   *   written, and our hash step is ordered against that marker as in the first case.
+   */
+  async indexToken(cert: CertificateInfo, token: Pick<TokenRecord, 'identityId' | 'jti' | 'maxExpiresAt'>, _now?: number): Promise<{ certificateRevoked: boolean }> {
     const at = String(token.maxExpiresAt);
     const fields = ['issuer', cert.issuer, 'serial', cert.serial, 'notAfter', String(cert.notAfter), 'path', JSON.stringify(cert.path), `tok:${token.identityId}:${token.jti}`, '1'];
-    await this.run(() =>
+    const [bySha, bySerial] = await this.run(() =>
       Promise.all([
-        this.durably((c) => c.certgateExtend(this.keys.cert(cert.sha256), at, 'HSET', ...fields)),
-        this.durably((c) => c.certgateExtend(this.keys.certBySerial(cert.issuer, cert.serial), at, 'SADD', cert.sha256)),
+        this.durably<number>((c) => c.certgateIndexCheck(this.keys.cert(cert.sha256), this.keys.revokedCert(cert.sha256), at, 'HSET', ...fields)),
+        this.durably<number>((c) => c.certgateIndexCheck(this.keys.certBySerial(cert.issuer, cert.serial), this.keys.revokedSerial(cert.issuer, cert.serial), at, 'SADD', cert.sha256)),
       ]),
     );
+    return { certificateRevoked: Number(bySha) + Number(bySerial) > 0 };
   }
 
   async certificate(sha256: string): Promise<CertificateInfo | undefined> {
@@ -290,12 +305,12 @@ export class RedisTokenStore implements TokenStore {
   }
 
   /**
-   * Order, against a login that indexes its token, puts it, then reads the markers: the marker of
-   * the selector's own form is written FIRST, then the index is read. A login that read no marker
-   * read before that write, so its index entry was written before this read sees the index, and
-   * its token is revoked here. With onlyKnown (a CRL) there is no first marker: a login racing the
-   * very moment a CRL is first read may keep its token; the CRL check at its next login or renew
-   * refuses it.
+   * Order, against a login that puts its token and then indexes it while reading the markers (see
+   * indexToken): the marker of the selector's own form is written FIRST, then the index is read. A
+   * login that read no marker indexed before that write, so this read sees its entry, and its token
+   * (put before) is revoked here. With onlyKnown (a CRL) there is no first marker: a login racing
+   * the very moment a CRL is first read may keep its token; the CRL check at its next login or
+   * renew refuses it.
    */
   async revokeCertificate(sel: CertificateSelector, opts: RevokeCertificateOptions): Promise<RevokeCertificateResult> {
     const bySerial = sel.issuer !== undefined && sel.serial !== undefined ? { issuer: sel.issuer, serial: sel.serial } : undefined;
@@ -314,7 +329,17 @@ export class RedisTokenStore implements TokenStore {
         ]);
       }
       const shas = new Set<string>(sel.sha256 ? [sel.sha256] : []);
-      if (bySerial) for (const sha of await this.client.smembers(this.keys.certBySerial(bySerial.issuer, bySerial.serial))) shas.add(sha);
+      if (bySerial) {
+        const inSet = await this.client.smembers(this.keys.certBySerial(bySerial.issuer, bySerial.serial));
+        for (const sha of inSet) shas.add(sha);
+        // Every certificate of the pair gets its sha marker BEFORE its hash is read: a login indexes
+        // the hash and the set in two steps sent together (see indexToken), so its hash step may
+        // follow our read of the set; it must then see a marker.
+        if (!opts.onlyKnown) {
+          const pending = Math.min(opts.defaultUntil, opts.now + PENDING_MARKER_MS);
+          await Promise.all(inSet.filter((sha) => sha !== sel.sha256).map((sha) => mark(this.keys.revokedCert(sha), pending)));
+        }
+      }
       const known = (await Promise.all([...shas].map(async (sha) => certInfo(sha, await this.client.hgetall(this.keys.cert(sha)))))).filter((c) => c !== undefined);
       const infos = known.map((k) => k.info);
       const marks: Promise<void>[] = [];

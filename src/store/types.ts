@@ -150,11 +150,13 @@ export interface TokenStore {
    */
   hitRate(bucket: string, limit: number, windowMs: number, now: number): Promise<RateDecision>;
   /**
-   * Records that the token belongs to the certificate, BEFORE put (a revoke that reads the index
-   * after writing its marker then sees every token whose login did not see the marker: login
-   * checks isCertificateRevoked after put). Also keeps `cert` (its path) for renew.
+   * Records that the token belongs to the certificate, AFTER put, and answers whether a
+   * revoked-certificate marker names it, read atomically with each index write (by SHA-256, and by
+   * issuer + serial): a revoke writes its marker before it reads the index, so either the login
+   * sees the marker or the revoke sees the token (which exists: put came first). Also keeps `cert`
+   * (its path) for renew.
    */
-  indexToken(cert: CertificateInfo, token: Pick<TokenRecord, 'identityId' | 'jti' | 'maxExpiresAt'>): Promise<void>;
+  indexToken(cert: CertificateInfo, token: Pick<TokenRecord, 'identityId' | 'jti' | 'maxExpiresAt'>, now: number): Promise<{ certificateRevoked: boolean }>;
   /** The certificate's index entry while any of its tokens may live. */
   certificate(sha256: string): Promise<CertificateInfo | undefined>;
   /**

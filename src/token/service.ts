@@ -118,12 +118,12 @@ export class TokenService {
       notAfter: leaf.notAfter.getTime(),
       path: (opts.path ?? [leaf]).map((c) => Buffer.from(c.der).toString('base64')),
     };
-    // Index, record, then the revoked-certificate markers — in this order, so that a certificate
-    // revoke racing this login either is seen here or sees this token (see RedisTokenStore.revokeCertificate).
-    // The record before the JWT: a store outage must leave no usable token behind.
-    await this.o.store.indexToken(cert, record);
+    // The record, then the index read atomically with the revoked-certificate markers — in this
+    // order, so that a certificate revoke racing this login either is seen here or sees this token
+    // (see RedisTokenStore.indexToken). The record before the JWT: a store outage must leave no
+    // usable token behind.
     await this.o.store.put(record, { maxOutstanding: opts.maxOutstanding ?? 0 });
-    if (await this.o.store.isCertificateRevoked(cert, now)) {
+    if ((await this.o.store.indexToken(cert, record, now)).certificateRevoked) {
       // Revoking the certificate again revokes this record (no JWT was signed for it, but no record
       // of it may stay usable) and moves its markers to its notAfter, now known: a revoke of a
       // certificate never seen could only guess it (UNKNOWN_CERTIFICATE_MARKER_MS).

@@ -226,13 +226,24 @@ export function tokenStoreContract(label: string, create: () => Promise<StoreUnd
     describe('certificates', () => {
       const DAY = 24 * HOUR;
       const opts = { now: T0, defaultUntil: T0 + DAY };
-      /** A token of `cert`, indexed then put, as a login does. */
+      /** A token of `cert`, put then indexed, as a login does. */
       const issueFor = async (cert: ReturnType<typeof makeCert>, over: Parameters<typeof makeRecord>[0] = {}) => {
         const rec = makeRecord({ certSha256: cert.sha256, certIssuer: cert.issuer, certSerial: cert.serial, ...over });
-        await store.indexToken(cert, rec);
         await store.put(rec);
+        expect(await store.indexToken(cert, rec, T0)).toEqual({ certificateRevoked: false });
         return rec;
       };
+
+      it('indexToken answers whether a marker names the certificate, by SHA-256 or by issuer and serial', async () => {
+        const [bySha, bySerial, clean] = [makeCert(), makeCert(), makeCert()];
+        await store.revokeCertificate({ sha256: bySha.sha256 }, opts);
+        await store.revokeCertificate({ issuer: bySerial.issuer, serial: bySerial.serial }, opts);
+        for (const [cert, revoked] of [[bySha, true], [bySerial, true], [clean, false]] as const) {
+          const rec = makeRecord({ certSha256: cert.sha256, certIssuer: cert.issuer, certSerial: cert.serial });
+          await store.put(rec);
+          expect(await store.indexToken(cert, rec, T0)).toEqual({ certificateRevoked: revoked });
+        }
+      });
 
       it('records the issuer and serial in the token record', async () => {
         const rec = await issueFor(makeCert());
@@ -323,7 +334,7 @@ export function tokenStoreContract(label: string, create: () => Promise<StoreUnd
         () => store.put(rec),
         () => store.check(rec.jti, rec.identityId, T0, false),
         () => store.revoke(rec.jti),
-        () => store.indexToken(cert, rec),
+        () => store.indexToken(cert, rec, T0),
         () => store.revokeCertificate({ sha256: cert.sha256 }, { now: T0, defaultUntil: T0 + HOUR }),
         () => store.isCertificateRevoked(cert, T0),
       ]) {

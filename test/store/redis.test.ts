@@ -46,7 +46,7 @@ describe('RedisTokenStore on a real redis-server', () => {
     const cert = makeCert({ notAfter: T0 + 5 * 3_600_000 });
     const long = makeRecord({ maxExpiresAt: T0 + 3_600_000 });
     const short = makeRecord({ maxExpiresAt: T0 + 600_000 });
-    for (const r of [long, short]) await store.indexToken(cert, r);
+    for (const r of [long, short]) await store.indexToken(cert, r, T0);
     // A later, shorter token must not shorten the index.
     expect(await raw.pexpiretime(store.keys.cert(cert.sha256))).toBe(long.maxExpiresAt);
     expect(await raw.pexpiretime(store.keys.certBySerial(cert.issuer, cert.serial))).toBe(long.maxExpiresAt);
@@ -57,6 +57,17 @@ describe('RedisTokenStore on a real redis-server', () => {
     const unseen = makeCert();
     await store.revokeCertificate({ sha256: unseen.sha256 }, { now: Date.now(), defaultUntil: T0 + 86_400_000 });
     expect(await raw.pexpiretime(store.keys.revokedCert(unseen.sha256))).toBe(T0 + 86_400_000);
+    await store.close();
+  });
+
+  it('a revoke by issuer and serial marks the SHA-256 of a certificate whose login had indexed only the pair so far', async () => {
+    // The login's two index steps go out together and may land on either side of a revoke: here the
+    // pair step ran before the revoke and the certificate-hash step after it. That step must see a marker.
+    const store = newStore();
+    const cert = makeCert();
+    await raw.sadd(store.keys.certBySerial(cert.issuer, cert.serial), cert.sha256);
+    await store.revokeCertificate({ issuer: cert.issuer, serial: cert.serial }, { now: Date.now(), defaultUntil: T0 + 86_400_000 });
+    expect(await store.isCertificateRevoked({ sha256: cert.sha256 }, T0)).toBe(true);
     await store.close();
   });
 
