@@ -10,6 +10,7 @@ import type {
   RateDecision,
   RevokeCertificateOptions,
   RevokeCertificateResult,
+  StateOutcome,
   StoreOutcome,
   TokenRecord,
   TokenRefusal,
@@ -107,6 +108,17 @@ export class MemoryTokenStore implements TokenStore {
   }
 
   async check(jti: string, identityId: string, now: number, consume: boolean): Promise<StoreOutcome> {
+    const r = this.checked(jti, identityId, now, consume);
+    return 'reason' in r ? r : { ok: true, record: copy(r) };
+  }
+
+  async checkState(jti: string, identityId: string, now: number, consume: boolean): Promise<StateOutcome> {
+    const r = this.checked(jti, identityId, now, consume);
+    return 'reason' in r ? r : { ok: true, state: { expiresAt: r.expiresAt, usesRemaining: r.usesRemaining } };
+  }
+
+  /** check's one step: the refusal checks, then (consume and limited) one use taken. */
+  private checked(jti: string, identityId: string, now: number, consume: boolean): TokenRecord | { ok: false; reason: TokenRefusal } {
     this.assertOpen();
     const rec = this.records.get(jti);
     const reason = this.refusal(rec, identityId, now);
@@ -116,7 +128,7 @@ export class MemoryTokenStore implements TokenStore {
       // The last use spent: no longer outstanding, it stops counting against the quota.
       if (rec.usesRemaining <= 0) this.outstanding.get(rec.identityId)?.delete(rec.jti);
     }
-    return { ok: true, record: copy(rec) };
+    return rec;
   }
 
   async renew(jti: string, identityId: string, now: number, newExpiresAt: number): Promise<StoreOutcome> {

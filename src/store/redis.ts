@@ -16,6 +16,7 @@ import {
   type RateDecision,
   type RevokeCertificateOptions,
   type RevokeCertificateResult,
+  type StateOutcome,
   type StoreOutcome,
   type TokenRecord,
   type TokenRefusal,
@@ -109,7 +110,7 @@ const TOKEN_PRELUDES = ['server-time', 'deadline', 'outstanding', 'refusal'];
 /** The custom commands defineCommand adds (ioredis runs them with EVALSHA, EVAL on NOSCRIPT). */
 interface Scripts {
   certgatePut(key: string, outstanding: string, maxExpiresAt: string, deadline: string, maxOutstanding: string, now: string, expiresAt: string, jti: string, ...fields: string[]): Promise<unknown>;
-  certgateCheck(key: string, watermark: string, outstanding: string, now: string, consume: '0' | '1', deadline: string, jti: string): Promise<unknown>;
+  certgateCheck(key: string, watermark: string, outstanding: string, now: string, consume: '0' | '1', deadline: string, jti: string, whole: '0' | '1'): Promise<unknown>;
   certgateRenew(key: string, watermark: string, outstanding: string, now: string, newExpiresAt: string, deadline: string, jti: string): Promise<unknown>;
   certgateRevoke(key: string, outstanding: string, jti: string): Promise<number>;
   certgateRevokeIdentity(watermark: string, outstanding: string): Promise<string>;
@@ -215,8 +216,18 @@ export class RedisTokenStore implements TokenStore {
   }
 
   async check(jti: string, identityId: string, now: number, consume: boolean): Promise<StoreOutcome> {
+    return outcome(await this.runCheck(jti, identityId, now, consume, '1'));
+  }
+
+  async checkState(jti: string, identityId: string, now: number, consume: boolean): Promise<StateOutcome> {
+    const reply = await this.runCheck(jti, identityId, now, consume, '0');
+    if (Array.isArray(reply) && reply[0] === 'ok') return { ok: true, state: { expiresAt: Number(reply[1]), usesRemaining: Number(reply[2]) } };
+    return outcome(reply) as StateOutcome; // a refusal or an outage: no record in it
+  }
+
+  private runCheck(jti: string, identityId: string, now: number, consume: boolean, whole: '0' | '1'): Promise<unknown> {
     // A lookup writes nothing: only a consuming check waits for replicas.
-    const reply = await this.run((deadline) =>
+    return this.run((deadline) =>
       this.durably(
         (c) => c.certgateCheck(
           this.keys.token(identityId, jti),
@@ -226,12 +237,12 @@ export class RedisTokenStore implements TokenStore {
           consume ? '1' : '0',
           deadline,
           jti,
+          whole,
         ),
         scriptOk,
         consume,
       ),
     );
-    return outcome(reply);
   }
 
   async renew(jti: string, identityId: string, now: number, newExpiresAt: number): Promise<StoreOutcome> {

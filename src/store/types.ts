@@ -77,6 +77,14 @@ export type TokenRefusal = (typeof TOKEN_REFUSALS)[number];
 
 export type StoreOutcome = { ok: true; record: TokenRecord } | { ok: false; reason: TokenRefusal };
 
+/** The part of a record that changes after issue (renew moves expiresAt, a use lowers usesRemaining). */
+export interface TokenState {
+  expiresAt: number;
+  usesRemaining: number;
+}
+
+export type StateOutcome = { ok: true; state: TokenState } | { ok: false; reason: TokenRefusal };
+
 export interface PutOptions {
   /**
    * Refuse with 429 `token_quota_exceeded` (a CertgateError, nothing written) when the identity
@@ -109,6 +117,12 @@ export interface TokenStore {
    * the uses left after it. A missing record is `not_found`, never re-created.
    */
   check(jti: string, identityId: string, now: number, consume: boolean): Promise<StoreOutcome>;
+  /**
+   * `check`, answering only the record's changing part: for callers that already hold the fields
+   * that never change after issue (the bearer check of every call after a token's first). The same
+   * atomic step; a smaller reply.
+   */
+  checkState(jti: string, identityId: string, now: number, consume: boolean): Promise<StateOutcome>;
   /** Same checks as `check` (consumes nothing), then expiresAt = min(newExpiresAt, maxExpiresAt). */
   renew(jti: string, identityId: string, now: number, newExpiresAt: number): Promise<StoreOutcome>;
   /** Marks the record revoked; false when it did not exist. */

@@ -3,7 +3,7 @@ import { certRefused, forbidden, tokenRefused } from '../errors.js';
 import { certificateClaimsOf } from '../identity/certificate-claims.js';
 import type { CompiledIdentity } from '../identity/policy.js';
 import type { ParsedCert } from '../pki/parsing/certificate.js';
-import type { CertificateInfo, StoreOutcome, TokenRecord, TokenRefusal, TokenStore } from '../store/types.js';
+import type { CertificateInfo, StateOutcome, StoreOutcome, TokenRecord, TokenRefusal, TokenState, TokenStore } from '../store/types.js';
 import { BoundedMap } from '../util/bounded-map.js';
 import { CidrSet } from '../util/cidr.js';
 import type { Clock } from '../util/clock.js';
@@ -59,6 +59,12 @@ function unwrap(outcome: StoreOutcome): TokenRecord {
   throw tokenRefused(code, message);
 }
 
+function unwrapState(outcome: StateOutcome): TokenState {
+  if (outcome.ok) return outcome.state;
+  const [code, message] = REFUSALS[outcome.reason];
+  throw tokenRefused(code, message);
+}
+
 const floorSec = (ms: number) => Math.floor(ms / 1000);
 
 /**
@@ -70,7 +76,8 @@ export class TokenService {
   private readonly cidrCache = new BoundedMap<string, CidrSet>(1000);
   // Sized for memory: a verified token (its text and claims) holds ~1.2 KB, so 10,000 cost ~12 MB
   // (50,000 cost ~60 MB, most of the gateway's RSS under ever-new tokens); an evicted token only
-  // costs one signature check on its next call. Fixed fields are ~0.3 KB each.
+  // costs one signature check on its next call. A fixed-fields entry (the record as first read) is
+  // ~0.6 KB; an evicted one costs one whole-record read on the token's next call.
   private readonly verified = new BoundedMap<string, AccessClaims>(10_000);
   private readonly fixedFields = new BoundedMap<string, FixedFields>(10_000);
 
@@ -142,21 +149,24 @@ export class TokenService {
   async authorize(token: string, ctx: CallerContext & { consume: boolean; requiredScopes?: readonly string[] }): Promise<Authorized> {
     const claims = await this.verify(token);
     const now = this.o.clock.now();
-    // A token's IPs, scopes, binding and use limit never change after issue; once one call has
-    // read them from the store, later calls check them locally and go to the store once.
-    let record: TokenRecord | undefined;
+    // Everything in a record but its expiry and uses left never changes after issue; once one call
+    // has read the record, later calls check IPs, scopes and binding locally, and go to the store
+    // once, for the changing part only (a smaller reply, less to decode).
     let fixed = this.fixedFields.get(claims.jti);
     if (!fixed) {
-      record = unwrap(await this.o.store.check(claims.jti, claims.sub, now, false));
-      fixed = fixedFieldsOf(record, this.cidrs(record.trustedIps));
+      const first = unwrap(await this.o.store.check(claims.jti, claims.sub, now, false));
+      fixed = { record: first, trustedIpSet: this.cidrs(first.trustedIps) };
       this.fixedFields.set(claims.jti, fixed);
+      this.checkCaller(claims, fixed, ctx);
+      this.checkScopes(fixed, ctx.requiredScopes);
+      if (!(ctx.consume && first.usesLimit > 0)) return { claims, record: first };
+    } else {
+      this.checkCaller(claims, fixed, ctx);
+      this.checkScopes(fixed, ctx.requiredScopes);
     }
-    this.checkCaller(claims, fixed, ctx);
-    const missing = ctx.requiredScopes?.filter((s) => !fixed.scopes.includes(s));
-    if (missing && missing.length > 0) throw forbidden('insufficient_scope', `the access token lacks scope ${missing.join(' ')}`);
-    const consume = ctx.consume && fixed.usesLimit > 0;
-    if (consume || !record) record = unwrap(await this.o.store.check(claims.jti, claims.sub, now, consume));
-    return { claims, record };
+    const consume = ctx.consume && fixed.record.usesLimit > 0;
+    const state = unwrapState(await this.o.store.checkState(claims.jti, claims.sub, now, consume));
+    return { claims, record: { ...fixed.record, expiresAt: state.expiresAt, usesRemaining: state.usesRemaining } };
   }
 
   /** New JWT, same jti, uses and limits; exp = min(now + TTL, max expiry, certificate notAfter). */
@@ -165,7 +175,7 @@ export class TokenService {
     const now = this.o.clock.now();
     const signingKey = this.o.keys.active;
     const current = unwrap(await this.o.store.check(claims.jti, claims.sub, now, false));
-    this.checkCaller(claims, fixedFieldsOf(current, this.cidrs(current.trustedIps)), ctx);
+    this.checkCaller(claims, { record: current, trustedIpSet: this.cidrs(current.trustedIps) }, ctx);
     const identity = this.o.identity(current.identityId)!; // checkCaller refused a removed identity
     if (current.expiresAt >= current.maxExpiresAt) {
       throw tokenRefused('token_max_ttl_reached', 'the access token has reached its maximum lifetime; log in again');
@@ -202,10 +212,15 @@ export class TokenService {
     return record;
   }
 
-  private checkCaller(claims: AccessClaims, record: FixedFields, ctx: CallerContext): void {
+  private checkScopes(fixed: FixedFields, required: readonly string[] | undefined): void {
+    const missing = required?.filter((s) => !fixed.record.scopes.includes(s));
+    if (missing && missing.length > 0) throw forbidden('insufficient_scope', `the access token lacks scope ${missing.join(' ')}`);
+  }
+
+  private checkCaller(claims: AccessClaims, { record, trustedIpSet }: FixedFields, ctx: CallerContext): void {
     if (record.identityId !== claims.sub) throw tokenRefused('token_unknown', 'the access token is not known');
     if (!this.o.identity(record.identityId)) throw tokenRefused('token_unknown', 'the identity of this token is no longer configured');
-    if (!record.trustedIpSet.contains(ctx.clientIp)) {
+    if (!trustedIpSet.contains(ctx.clientIp)) {
       throw forbidden('token_ip_not_allowed', 'the access token may not be used from this address');
     }
     const bound = claims.cnf?.['x5t#S256'];
@@ -255,16 +270,14 @@ export class TokenService {
   }
 }
 
-/** The parts of a token record that never change after issue, with its IP list compiled. */
-type FixedFields = Pick<TokenRecord, 'identityId' | 'certSha256' | 'scopes' | 'usesLimit'> & { trustedIpSet: CidrSet };
-
-const fixedFieldsOf = (r: TokenRecord, trustedIpSet: CidrSet): FixedFields => ({
-  identityId: r.identityId,
-  trustedIpSet,
-  certSha256: r.certSha256,
-  scopes: r.scopes,
-  usesLimit: r.usesLimit,
-});
+/**
+ * A token's record as its first call read it, with its IP list compiled: every field but expiresAt
+ * and usesRemaining (which checkState answers on each call) never changes after issue.
+ */
+interface FixedFields {
+  record: TokenRecord;
+  trustedIpSet: CidrSet;
+}
 
 /** RFC 8705 x5t#S256: base64url of the SHA-256 of the certificate DER. */
 function toX5t(sha256Hex: string): string {

@@ -130,6 +130,23 @@ describe('caches never let a revoked, spent or expired token or certificate thro
     expect(res.body.error).toBe('token_uses_exhausted');
   });
 
+  it('cached calls answer the uses left and the expiry of now, not of the first call', async () => {
+    clock.set(t0);
+    const self = (t: string) => getJson(`${gw.url}/api/v1/auth/token/self`, { authorization: `Bearer ${t}` });
+    const limited = await token(await pki.leaf({ cn: 'agent-bad' }), 'limited');
+    expect((await self(limited)).body.usesRemaining).toBe(2); // the first call caches the record
+    expect((await forward(limited)).status).toBe(204);
+    expect((await self(limited)).body.usesRemaining).toBe(1);
+    const t = await token(good, 'agents');
+    const first = (await self(t)).body.expiresAt as string;
+    clock.set(t0 + 300_000);
+    const renewed = await postJson(`${gw.url}/api/v1/auth/token/renew`, { accessToken: t });
+    expect(renewed.status).toBe(200);
+    const later = (await self(renewed.body.accessToken as string)).body.expiresAt as string;
+    expect(Date.parse(later)).toBe(Date.parse(first) + 300_000);
+    clock.set(t0);
+  });
+
   it('a token that expires after cached calls is refused (injected clock)', async () => {
     clock.set(t0);
     const t = await token(good, 'agents');

@@ -88,6 +88,31 @@ export function tokenStoreContract(label: string, create: () => Promise<StoreUnd
       expect(results.filter((r) => !r.ok).every((r) => !r.ok && r.reason === 'uses_exhausted')).toBe(true);
     });
 
+    it('checkState takes the same uses and answers the same refusals as check, with only the changing part', async () => {
+      const rec = limited(2);
+      await store.put(rec);
+      expect(await store.checkState(rec.jti, rec.identityId, T0, false)).toEqual({ ok: true, state: { expiresAt: rec.expiresAt, usesRemaining: 2 } });
+      expect(await store.checkState(rec.jti, rec.identityId, T0, true)).toEqual({ ok: true, state: { expiresAt: rec.expiresAt, usesRemaining: 1 } });
+      expect(okRecord(await store.check(rec.jti, rec.identityId, T0, true)).usesRemaining).toBe(0);
+      expect(await store.checkState(rec.jti, rec.identityId, T0, true)).toEqual({ ok: false, reason: 'uses_exhausted' });
+      expect(await store.checkState(rec.jti, 'another-identity', T0, false)).toEqual({ ok: false, reason: 'not_found' });
+      const renewed = makeRecord();
+      await store.put(renewed);
+      await store.renew(renewed.jti, renewed.identityId, T0, renewed.expiresAt + 1000);
+      expect(await store.checkState(renewed.jti, renewed.identityId, T0, false)).toEqual({ ok: true, state: { expiresAt: Math.min(renewed.expiresAt + 1000, renewed.maxExpiresAt), usesRemaining: renewed.usesRemaining } });
+      expect(await store.checkState(renewed.jti, renewed.identityId, renewed.maxExpiresAt - 1, false)).toEqual({ ok: false, reason: 'expired' });
+      await store.revoke(renewed.jti);
+      expect(await store.checkState(renewed.jti, renewed.identityId, T0, false)).toEqual({ ok: false, reason: 'revoked' });
+    });
+
+    it('allows exactly N uses when checkState and check race', async () => {
+      const n = 6;
+      const rec = limited(n);
+      await store.put(rec);
+      const results = await Promise.all(Array.from({ length: 10 * n }, (_, i) => (i % 2 ? store.checkState(rec.jti, rec.identityId, T0, true) : store.check(rec.jti, rec.identityId, T0, true))));
+      expect(results.filter((r) => r.ok)).toHaveLength(n);
+    });
+
     it('never runs out of uses when usesLimit is 0', async () => {
       const rec = makeRecord({ usesLimit: 0, usesRemaining: 0 });
       await store.put(rec);

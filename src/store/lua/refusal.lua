@@ -2,10 +2,13 @@
 -- KEYS[1] = token hash, KEYS[2] = the identity's revoke-all watermark (same hash slot).
 -- Numbers are compared with tonumber() but never written back through tostring(): Lua 5.1
 -- would print epoch milliseconds as 1.7e+12.
+-- Returns the refusal, or nil and the fields read: revoked, serverCreatedAt, expiresAt,
+-- usesLimit, usesRemaining, createdAt (so callers need not read them again).
 local function refusal(now)
-  -- EXISTS first: no script ever writes to a missing token key, so nothing re-creates it.
-  if redis.call('EXISTS', KEYS[1]) == 0 then return 'not_found' end
   local f = redis.call('HMGET', KEYS[1], 'revoked', 'serverCreatedAt', 'expiresAt', 'usesLimit', 'usesRemaining', 'createdAt')
+  -- Every record has expiresAt, and no script ever writes to a missing token key (nothing
+  -- re-creates it): without expiresAt there is no record.
+  if not f[3] then return 'not_found' end
   if f[1] == '1' then return 'revoked' end
   -- Revoke-all: the watermark and serverCreatedAt both come from Redis TIME (one clock). A record
   -- written by an older version has no serverCreatedAt; its gateway createdAt is all there is.
@@ -14,5 +17,5 @@ local function refusal(now)
   if watermark and tonumber(created) <= tonumber(watermark) then return 'revoked' end
   if now >= tonumber(f[3]) then return 'expired' end
   if tonumber(f[4]) > 0 and tonumber(f[5]) <= 0 then return 'uses_exhausted' end
-  return nil
+  return nil, f
 end
