@@ -107,10 +107,10 @@ export function tokenStoreContract(label: string, create: () => Promise<StoreUnd
     it('revokes one token; revoking an unknown jti answers false and creates nothing', async () => {
       const rec = makeRecord();
       await store.put(rec);
-      expect(await store.revoke(rec.jti)).toBe(true);
+      expect(await store.revoke(rec.jti, rec.identityId)).toBe(true);
       expect(await store.check(rec.jti, rec.identityId, T0, false)).toEqual({ ok: false, reason: 'revoked' });
       expect(await store.renew(rec.jti, rec.identityId, T0, T0 + 1000)).toEqual({ ok: false, reason: 'revoked' });
-      expect(await store.revoke('no-such-jti')).toBe(false);
+      expect(await store.revoke('no-such-jti', rec.identityId)).toBe(false);
       expect(await store.check('no-such-jti', rec.identityId, T0, false)).toEqual({ ok: false, reason: 'not_found' });
     });
 
@@ -199,7 +199,7 @@ export function tokenStoreContract(label: string, create: () => Promise<StoreUnd
       await raw.deleteRecord(rec.identityId, rec.jti);
       expect(await store.check(rec.jti, rec.identityId, T0, true)).toEqual({ ok: false, reason: 'not_found' });
       expect(await store.renew(rec.jti, rec.identityId, T0, T0 + 1000)).toEqual({ ok: false, reason: 'not_found' });
-      expect(await store.revoke(rec.jti)).toBe(false);
+      expect(await store.revoke(rec.jti, rec.identityId)).toBe(false);
       expect(await raw.recordExists(rec.identityId, rec.jti)).toBe(false);
     });
 
@@ -322,7 +322,7 @@ export function tokenStoreContract(label: string, create: () => Promise<StoreUnd
         () => store.ping(),
         () => store.put(rec),
         () => store.check(rec.jti, rec.identityId, T0, false),
-        () => store.revoke(rec.jti),
+        () => store.revoke(rec.jti, rec.identityId),
         () => store.indexToken(cert, rec),
         () => store.revokeCertificate({ sha256: cert.sha256 }, { now: T0, defaultUntil: T0 + HOUR }),
         () => store.isCertificateRevoked(cert, T0),

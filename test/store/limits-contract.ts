@@ -63,7 +63,7 @@ export function limitsContract(store: () => TokenStore): void {
       expect(err.headers['Retry-After']).toBe('10');
       expect(await store().check(extra.jti, identityId, T0, false)).toEqual({ ok: false, reason: 'not_found' });
       // The jti was not claimed: the same record can be put once there is room.
-      await store().revoke(held[0]!.jti);
+      await store().revoke(held[0]!.jti, identityId);
       await store().put(extra, { maxOutstanding: 3 });
       // Another identity has its own quota; no quota means no refusal.
       await store().put(makeRecord(), { maxOutstanding: 1 });
@@ -103,7 +103,7 @@ export function limitsContract(store: () => TokenStore): void {
       await store().check(spent.jti, identityId, T0, true);
       const third = makeRecord({ identityId });
       await store().put(third, { maxOutstanding: 2 });
-      await store().revoke(revoked.jti);
+      await store().revoke(revoked.jti, identityId);
       await store().put(makeRecord({ identityId }), { maxOutstanding: 2 });
       await quotaRefusal(store().put(makeRecord({ identityId }), { maxOutstanding: 2 }));
       // Revoke-all covers every token put so far (both stores: T0 + 1 is after every createdAt here).

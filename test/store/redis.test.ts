@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RedisTokenStore } from '../../src/store/redis.js';
+import { RedisTokenStore, TOKEN_SHARDS, tokenShard } from '../../src/store/redis.js';
 import { startRedis, type RedisServer } from '../helpers/launcher.js';
 import { tokenStoreContract } from './contract.js';
 import { T0, limited, makeCert, makeRecord } from './fixtures.js';
@@ -37,7 +37,8 @@ describe('RedisTokenStore on a real redis-server', () => {
     const rec = makeRecord();
     await store.put(rec);
     expect(await raw.pexpiretime(store.keys.token(rec.identityId, rec.jti))).toBe(rec.maxExpiresAt);
-    expect(await raw.pexpiretime(store.keys.identityOf(rec.jti))).toBe(rec.maxExpiresAt);
+    // No jti → identity index any more (revoke is given the identity).
+    expect(await raw.keys(`certgate:token-identity:*`)).toEqual([]);
     await store.close();
   });
 
@@ -75,7 +76,7 @@ describe('RedisTokenStore on a real redis-server', () => {
     const all = makeRecord();
     await a.put(one);
     await a.put(all);
-    await b.revoke(one.jti);
+    await b.revoke(one.jti, one.identityId);
     await b.revokeIdentity(all.identityId, all.createdAt);
     expect(await a.check(one.jti, one.identityId, T0, false)).toEqual({ ok: false, reason: 'revoked' });
     expect(await a.check(all.jti, all.identityId, T0, false)).toEqual({ ok: false, reason: 'revoked' });
@@ -108,14 +109,19 @@ describe('RedisTokenStore on a real redis-server', () => {
     expect(await store.check(rec.jti, rec.identityId, T0, false)).toEqual({ ok: true, record: rec });
 
     await store.revokeIdentity(rec.identityId, 0);
-    const watermark = await raw.get(store.keys.revokedBefore(rec.identityId));
+    // One stamp, raised into every shard's watermark and the previous layout's.
+    const shardKeys = Array.from({ length: TOKEN_SHARDS }, (_, s) => store.keys.revokedBefore(rec.identityId, s));
+    const watermark = await raw.get(store.keys.revokedBefore(rec.identityId, tokenShard(rec.jti)));
     expect(watermark).toMatch(/^\d{13}\.\d{3}$/);
     expect(Number(watermark)).toBeGreaterThanOrEqual(Number(stamped));
+    expect(new Set(await raw.mget(...shardKeys, store.keys.legacyRevokedBefore(rec.identityId)))).toEqual(new Set([watermark]));
     // A watermark already ahead of Redis (written by an older version from a fast gateway clock) stays.
     const future = String(Date.now() + 86_400_000);
-    await raw.set(store.keys.revokedBefore(rec.identityId), future);
+    await raw.set(store.keys.legacyRevokedBefore(rec.identityId), future);
+    await raw.set(shardKeys[3]!, future);
     await store.revokeIdentity(rec.identityId, 0);
-    expect(await raw.get(store.keys.revokedBefore(rec.identityId))).toBe(future);
+    expect(await raw.get(store.keys.legacyRevokedBefore(rec.identityId))).toBe(future);
+    expect(await raw.get(shardKeys[3]!)).toBe(future);
     await store.close();
   });
 
@@ -128,7 +134,7 @@ describe('RedisTokenStore on a real redis-server', () => {
       await raw.hdel(store.keys.token(r.identityId, r.jti), 'serverCreatedAt');
     }
     // A whole-millisecond watermark, as a previous version wrote it.
-    await raw.set(store.keys.revokedBefore(old.identityId), String(T0));
+    for (const r of [old, newer]) await raw.set(store.keys.revokedBefore(r.identityId, tokenShard(r.jti)), String(T0));
     expect(await store.check(old.jti, old.identityId, T0, false)).toEqual({ ok: false, reason: 'revoked' });
     expect((await store.check(newer.jti, newer.identityId, T0, false)).ok).toBe(true);
     await store.close();
@@ -139,7 +145,7 @@ describe('RedisTokenStore on a real redis-server', () => {
     const b = new RedisTokenStore({ url: server.url, keyPrefix: 'gw-b:' });
     const rec = makeRecord();
     await a.put(rec);
-    expect(await raw.exists(`gw-a:token:{${rec.identityId}}:${rec.jti}`)).toBe(1);
+    expect(await raw.exists(`gw-a:token:{${rec.identityId}/${tokenShard(rec.jti)}}:${rec.jti}`)).toBe(1);
     expect(await b.check(rec.jti, rec.identityId, T0, false)).toEqual({ ok: false, reason: 'not_found' });
     await Promise.all([a.close(), b.close()]);
   });
