@@ -111,6 +111,11 @@ export function tokenStoreContract(label: string, create: () => Promise<StoreUnd
       expect(await store.check(rec.jti, rec.identityId, T0, false)).toEqual({ ok: false, reason: 'revoked' });
       expect(await store.renew(rec.jti, rec.identityId, T0, T0 + 1000)).toEqual({ ok: false, reason: 'revoked' });
       expect(await store.revoke('no-such-jti', rec.identityId)).toBe(false);
+      // revoke is given the verified token's identity: under another one the token is not found.
+      const other = makeRecord();
+      await store.put(other);
+      expect(await store.revoke(other.jti, 'other-identity')).toBe(false);
+      expect(await reasonOf(other)).toBe('ok');
       expect(await store.check('no-such-jti', rec.identityId, T0, false)).toEqual({ ok: false, reason: 'not_found' });
     });
 

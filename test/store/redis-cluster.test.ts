@@ -2,11 +2,12 @@
  * Redis Cluster refuses a script whose keys hash to different slots (CROSSSLOT), even on a single
  * node. A one-node cluster therefore proves the key layout: every script's keys share one slot.
  */
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { RedisTokenStore, TOKEN_SHARDS, redisKeys, tokenShard } from '../../src/store/redis.js';
 import { startRedis, type RedisServer } from '../helpers/launcher.js';
 import { tokenStoreContract } from './contract.js';
+import { legacyLayoutSuite } from './legacy-suite.js';
 
 let server: RedisServer;
 let raw: Redis;
@@ -36,6 +37,20 @@ tokenStoreContract('redis cluster', async () => {
     },
   };
 }, { revokeAllClock: 'store' });
+
+{
+  let store: RedisTokenStore;
+  let client: Cluster;
+  beforeAll(() => {
+    store = new RedisTokenStore({ cluster: [server.url] });
+    client = new Cluster([server.url]);
+  });
+  afterAll(async () => {
+    client?.disconnect();
+    await store?.close();
+  });
+  legacyLayoutSuite('redis cluster', () => ({ store, raw: client }));
+}
 
 describe('Redis key layout under cluster', () => {
   it('puts a token and its shard\'s watermark in one hash slot, and the identity\'s counts in another', async () => {

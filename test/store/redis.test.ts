@@ -3,6 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisTokenStore, TOKEN_SHARDS, tokenShard } from '../../src/store/redis.js';
 import { startRedis, type RedisServer } from '../helpers/launcher.js';
 import { tokenStoreContract } from './contract.js';
+import { legacyPut } from './legacy-layout.js';
+import { legacyLayoutSuite } from './legacy-suite.js';
 import { T0, limited, makeCert, makeRecord } from './fixtures.js';
 
 let server: RedisServer;
@@ -31,14 +33,53 @@ tokenStoreContract('redis', async () => {
   };
 }, { revokeAllClock: 'store' });
 
+{
+  let store: RedisTokenStore;
+  beforeAll(() => void (store = newStore()));
+  afterAll(() => store?.close());
+  legacyLayoutSuite('redis', () => ({ store, raw }));
+}
+
+/** EVAL + EVALSHA calls the server has answered since the last CONFIG RESETSTAT. */
+async function scriptCalls(): Promise<number> {
+  const info = await raw.info('commandstats');
+  return [...info.matchAll(/^cmdstat_eval(?:sha)?:calls=(\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
+}
+
 describe('RedisTokenStore on a real redis-server', () => {
+  it('sends a check of a current token as ONE script; only a miss looks for the previous layout', async () => {
+    const store = newStore();
+    const current = makeRecord();
+    const old = makeRecord();
+    await store.put(current);
+    await legacyPut(raw, old);
+    await raw.config('RESETSTAT');
+    expect((await store.check(current.jti, current.identityId, T0, true)).ok).toBe(true);
+    expect(await scriptCalls()).toBe(1);
+    await raw.config('RESETSTAT');
+    expect((await store.check(old.jti, old.identityId, T0, true)).ok).toBe(true);
+    expect(await scriptCalls()).toBe(2);
+    await store.close();
+  });
+
+  it('puts a login\'s token in two scripts: the identity\'s rate, quota and count, then the token', async () => {
+    const store = newStore();
+    await store.ping();
+    await raw.config('RESETSTAT');
+    const rec = makeRecord();
+    await store.put(rec, { maxOutstanding: 5, identityRate: { limit: 5, windowMs: 60_000 } });
+    expect(await scriptCalls()).toBe(2);
+    expect(await raw.exists(`certgate:token-identity:${rec.jti}`)).toBe(0);
+    await store.close();
+  });
+
   it('lets Redis drop the record itself at maxExpiresAt (key expiry = the hard cap)', async () => {
     const store = newStore();
     const rec = makeRecord();
     await store.put(rec);
     expect(await raw.pexpiretime(store.keys.token(rec.identityId, rec.jti))).toBe(rec.maxExpiresAt);
     // No jti → identity index any more (revoke is given the identity).
-    expect(await raw.keys(`certgate:token-identity:*`)).toEqual([]);
+    expect(await raw.exists(`certgate:token-identity:${rec.jti}`)).toBe(0);
     await store.close();
   });
 
