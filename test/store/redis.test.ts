@@ -156,6 +156,9 @@ describe('RedisTokenStore on a real redis-server', () => {
     expect(watermark).toMatch(/^\d{13}\.\d{3}$/);
     expect(Number(watermark)).toBeGreaterThanOrEqual(Number(stamped));
     expect(new Set(await raw.mget(...shardKeys, store.keys.legacyRevokedBefore(rec.identityId)))).toEqual(new Set([watermark]));
+    // 17 small strings per identity ever revoked-all, none with an expiry (docs/operations.md).
+    expect(await raw.keys(`certgate:revoked-before:{${rec.identityId}*`)).toHaveLength(TOKEN_SHARDS + 1);
+    for (const k of shardKeys) expect(await raw.pttl(k)).toBe(-1);
     // A watermark already ahead of Redis (written by an older version from a fast gateway clock) stays.
     const future = String(Date.now() + 86_400_000);
     await raw.set(store.keys.legacyRevokedBefore(rec.identityId), future);
