@@ -139,9 +139,9 @@ export function redisKeys(prefix = 'certgate:') {
     /**
      * Certificate index (see lua/extend.lua for its expiry): a hash with the certificate's issuer,
      * serial, notAfter and path, and one field `tok:<identityId>:<jti>` per token. Its tokens live
-     * under other hash tags (their identities'), so a certificate revoke touches them with one
-     * single-key command each, outside any script: each is an idempotent HSET on a key that exists,
-     * so nothing needs them to be atomic together (see revokeCertificate for the ordering).
+     * under other hash tags (their identities' shards), so a certificate revoke touches them with one
+     * single-key script each (lua/revoke-token.lua, then the identity's outstanding set): each is
+     * idempotent, so nothing needs them to be atomic together (see revokeCertificate for the ordering).
      */
     cert: (sha256: string) => `${prefix}cert:{${sha256}}`,
     /** issuer + serial → the sha256s of certificates with that pair (a set; see src/pki/certificate-id.ts). */

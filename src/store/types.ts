@@ -154,7 +154,7 @@ export interface TokenStore {
   identitiesVersion(): Promise<number>;
   /**
    * Fixed-window rate counter shared by every gateway on the store: the first hit opens a window
-   * of `windowMs` on `bucket` (e.g. `ip:10.1.2.3`, `identity:agents`; no braces); each hit while
+   * of `windowMs` on `bucket` (e.g. `ip:10.1.2.3`; no braces); each hit while
    * fewer than `limit` were counted is allowed and counted; others are refused and not counted.
    * - memory: windows are timed by `now`.
    * - redis: `now` is IGNORED; the window is the key's own expiry, timed by Redis's clock, so every
