@@ -6,7 +6,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import type { RedisTokenStore } from '../../src/store/redis.js';
 import { T0, limited, makeRecord } from './fixtures.js';
-import { legacyPut } from './legacy-layout.js';
+import { legacyPut, legacyRevokeIdentity } from './legacy-layout.js';
 
 export function legacyLayoutSuite(label: string, ctx: () => { store: RedisTokenStore; raw: Redis | Cluster }): void {
   describe(`tokens of the previous key layout: ${label}`, () => {
@@ -54,6 +54,18 @@ export function legacyLayoutSuite(label: string, ctx: () => { store: RedisTokenS
       const fresh = makeRecord({ identityId: old.identityId });
       await store.put(fresh, { maxOutstanding: 1 });
       expect(await reasonOf(fresh)).toBe('ok');
+    });
+
+    it('a revoke-all by a gateway not yet upgraded reaches only the old tokens (docs/operations.md: repeat it)', async () => {
+      const { store, raw } = ctx();
+      const old = makeRecord();
+      const current = makeRecord({ identityId: old.identityId });
+      await legacyPut(raw, old);
+      await store.put(current);
+      await legacyRevokeIdentity(raw, old.identityId);
+      expect([await reasonOf(old), await reasonOf(current)]).toEqual(['revoked', 'ok']);
+      await store.revokeIdentity(old.identityId, T0);
+      expect(await reasonOf(current)).toBe('revoked');
     });
   });
 }
