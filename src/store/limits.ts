@@ -9,6 +9,10 @@ export const quotaExceeded = (retryAfterMs: number) =>
     Math.max(retryAfterMs, 1),
   );
 
+/** The refusal of a login over its identity's rate (limits.loginsPerIdentityPerMinute), the same from every store. */
+export const identityRateLimited = (retryAfterMs: number) =>
+  tooManyRequests('rate_limited', 'too many logins for this identity; retry later', retryAfterMs);
+
 /**
  * Rate buckets become part of a Redis key inside a `{hash tag}`: a brace would move the tag, so
  * buckets are checked here, once, for both stores.

@@ -1,6 +1,6 @@
 import { storeUnavailable } from '../errors.js';
 import { systemClock, type Clock } from '../util/clock.js';
-import { quotaExceeded } from './limits.js';
+import { identityRateLimited, quotaExceeded } from './limits.js';
 import { OutstandingTokens, RateWindows } from './memory-limits.js';
 import { issuerSerialKey } from '../pki/parsing/certificate-id.js';
 import type {
@@ -94,6 +94,12 @@ export class MemoryTokenStore implements TokenStore {
     this.assertOpen();
     // jti collisions would silently reset uses or un-revoke a token; refuse instead.
     if (this.records.has(record.jti)) throw new Error(`token store: duplicate jti ${record.jti}`);
+    const rate = opts.identityRate;
+    if (rate) {
+      // The same bucket LoginLimits counted in before the rate was folded into put.
+      const d = this.rates.hit(`identity:${record.identityId}`, rate.limit, rate.windowMs, record.createdAt);
+      if (!d.allowed) throw identityRateLimited(d.retryAfterMs);
+    }
     let set = this.outstanding.get(record.identityId);
     if (!set) this.outstanding.set(record.identityId, (set = new OutstandingTokens()));
     const max = opts.maxOutstanding ?? 0;
@@ -141,10 +147,10 @@ export class MemoryTokenStore implements TokenStore {
     return { ok: true, record: copy(rec) };
   }
 
-  async revoke(jti: string): Promise<boolean> {
+  async revoke(jti: string, identityId: string): Promise<boolean> {
     this.assertOpen();
     const rec = this.records.get(jti);
-    if (!rec) return false;
+    if (!rec || rec.identityId !== identityId) return false;
     rec.revoked = true;
     this.outstanding.get(rec.identityId)?.delete(jti);
     return true;

@@ -3,9 +3,8 @@
  * - `allkeys-*` drops any key, including a revoke-all watermark (it has no expiry): tokens revoked
  *   by it would work again. That is the bypass a flood produced before limits existed.
  * - `volatile-*` drops only keys with an expiry — but all of certgate's other keys have one: token
- *   records (lost tokens: refused, fail closed, yet real users locked out), the jti index (revoke by
- *   token stops working), the outstanding-token sets (quotas undercount) and the login-rate
- *   counters (limits reset). Under memory pressure, i.e. exactly during a flood, the limits would
+ *   records (lost tokens: refused, fail closed, yet real users locked out), the outstanding-token
+ *   sets (quotas undercount) and the login-rate counters (limits reset). Under memory pressure, i.e. exactly during a flood, the limits would
  *   stop holding. So this is refused too.
  * - `noeviction` makes a full Redis refuse writes with an OOM error: logins and calls answer 503
  *   (fail closed) and nothing already stored changes. The only policy accepted.

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Cluster, type Redis } from 'ioredis';
 import { CertgateError, storeMisconfigured, storeUnavailable } from '../errors.js';
-import { assertRate, quotaExceeded } from './limits.js';
+import { assertRate, identityRateLimited, quotaExceeded } from './limits.js';
 import { decodeRecord, encodeRecord } from './record-codec.js';
 import { RedisClock } from './redis-clock.js';
 import { connectRedis, type RedisTarget } from './redis-connection.js';
@@ -51,43 +51,98 @@ export interface RedisTokenStoreOptions extends RedisTarget {
 }
 
 /**
- * Key layout. Both keys a check/renew script touches share the `{identityId}` hash tag, so they
- * sit in one cluster slot (a `{jti}` tag would split them and Redis Cluster would refuse the
- * script with CROSSSLOT). revoke(jti) is only given the jti, so put also writes a small
- * jti → identityId index (same expiry as the token) that revoke reads first; it is written once
- * and never changes, so reading it outside the script races with nothing.
- * Trade-off: all tokens of one identity live on one shard. Benefit: a token's serverCreatedAt and
- * its identity's watermark are both read from the TIME of that one shard's primary, so revoke-all
- * depends on no gateway's clock (residual: a failover to a replica whose clock lags the old
- * primary's by more than the time between an issue and a revoke-all; NTP keeps that to ms).
+ * Virtual shards per identity. A CONSTANT, not a setting: a token's key depends on it, so changing
+ * it would make every live token unknown. 16 slots spread over any cluster of up to ~8 masters well
+ * enough (one identity's tokens then reach every master); more would only multiply revoke-all's
+ * writes (one per shard).
+ */
+export const TOKEN_SHARDS = 16;
+
+/** The shard of a token: FNV-1a (32 bit) of its jti's UTF-8 bytes, mod TOKEN_SHARDS. Stable forever. */
+export function tokenShard(jti: string): number {
+  let h = 0x811c9dc5;
+  for (const byte of Buffer.from(jti, 'utf8')) h = Math.imul(h ^ byte, 0x01000193) >>> 0;
+  return h % TOKEN_SHARDS;
+}
+
+/**
+ * Key layout: one identity's tokens spread over Redis Cluster slots.
+ *
+ * - A token lives in one of TOKEN_SHARDS virtual shards of its identity, `{identityId/shard}`
+ *   (`/` cannot occur in an identity id: [a-z0-9._-]), next to that shard's revoke-all watermark.
+ *   So a check or renew stays ONE script on ONE slot: the token and the watermark it is compared
+ *   with. One identity's checks (all build agents, say) reach every master instead of one.
+ * - The identity's HOME slot `{identityId}` keeps what is counted per identity: the outstanding-token
+ *   set (quota) and the login-rate counter, changed by one script per login (put-home.lua), which
+ *   also stamps the token: the home master's TIME, stored by the token script as serverCreatedAt.
+ *
+ * Revoke-all is exact: every token whose put finished before the call started is refused after it
+ * returns. (1) One home script takes a stamp H from the home master's TIME. A put that finished
+ * before has its stamp from an earlier home script on the same master, so its stamp < H — and a put
+ * still in flight (home step done, token not yet written) is classified the same way, by its stamp,
+ * whichever way it races the shard writes. (2) H is raised into all TOKEN_SHARDS watermarks, in
+ * parallel (raise-watermark.lua; monotonic, so a late older call changes nothing). Success is
+ * reported only when all of them succeeded; otherwise 503 store_unavailable, and the caller
+ * retries (idempotent). Each check compares the token's stamp with its own shard's watermark.
+ * Tokens stamped after H (puts after step 1) stay valid. Both stamps come from one clock, as
+ * before: the residual is a failover of the home master to a replica whose clock lags it.
+ * Why the home clock, not each shard's own TIME: the quota set must be freed exactly. Step 1 moves
+ * the set aside (every entry in it is stamped < H, so covered once step 2 completes) and new puts
+ * count in a fresh one; (3) the moved set is deleted only after every shard holds H. With
+ * per-shard clocks a put in flight could not be classified at the home slot, and a revoke-all
+ * would have to drop entries of tokens that stay valid.
+ *
+ * Ordering across the two slots (not atomic, so chosen so that the count errs toward refusing):
+ * put = home script (rate, quota, ZADD, stamp) then the token script; if the token write fails,
+ * its entry over-counts until it expires. Last use and revoke = token script, then ZREM at home.
+ * Renew = home (raise the entry's expiry) then the token. The count may over-count briefly, never
+ * under-count.
+ *
+ * Previous layout (`token:{identityId}:jti` and `revoked-before:{identityId}`, both in the home
+ * slot): such tokens keep working until they expire. check, renew and revoke fall back to the old
+ * key on not_found (only a miss pays the second round trip), and revoke-all raises the old
+ * watermark in its home step. There is no jti → identity index any more: every caller of revoke
+ * has verified claims, whose `sub` is the identity.
  */
 export function redisKeys(prefix = 'certgate:') {
   return {
-    token: (identityId: string, jti: string) => `${prefix}token:{${identityId}}:${jti}`,
-    /** Revoke-all watermark; no expiry (see lua/revoke-identity.lua). */
-    revokedBefore: (identityId: string) => `${prefix}revoked-before:{${identityId}}`,
-    identityOf: (jti: string) => `${prefix}token-identity:${jti}`,
+    token: (identityId: string, jti: string) => `${prefix}token:{${identityId}/${tokenShard(jti)}}:${jti}`,
+    /** Revoke-all watermark of one shard (a home-clock stamp, see above); no expiry (see revokedBefore of the previous layout). */
+    revokedBefore: (identityId: string, shard: number) => `${prefix}revoked-before:{${identityId}/${shard}}`,
+    /** The previous layout's token key, in the home slot: read on a miss until its tokens expire. */
+    legacyToken: (identityId: string, jti: string) => `${prefix}token:{${identityId}}:${jti}`,
+    /**
+     * The previous layout's watermark, in the home slot; still raised by every revoke-all. No
+     * expiry: tokens created before a revoke-all may live up to the identity's max TTL, which the
+     * store does not know. One small key per identity ever revoked, plus TOKEN_SHARDS shard keys.
+     */
+    legacyRevokedBefore: (identityId: string) => `${prefix}revoked-before:{${identityId}}`,
     /** API identities (hash id → document) and their version counter: one {hash tag}, one slot. */
     identities: `${prefix}{identities}:docs`,
     identitiesVersion: `${prefix}{identities}:version`,
     /**
      * The identity's outstanding tokens for `limits.outstandingTokensPerIdentity`: a sorted set
-     * jti → expiresAt, in the identity's slot, changed only inside the scripts that change a token:
-     * put adds (after trimming what has expired, then counting), renew moves the score, the last
-     * use and revoke remove, revoke-all deletes the set. So the count is exact, not an estimate.
-     * Bounded: it holds at most the quota plus the tokens expired since the identity's last put,
-     * ~60 bytes each — a fraction of the token hashes themselves — and expires with its last token.
-     * Tokens written before this set existed are not counted until they are renewed.
+     * jti → expiresAt in the identity's home slot (the same key as in the previous layout). put
+     * adds (after trimming what has expired, then counting), renew moves the score, the last use
+     * and revoke remove, revoke-all moves it aside (`revoking`) until every shard's watermark is
+     * raised. Bounded: it holds at most the quota plus the tokens expired since the identity's last
+     * put, ~60 bytes each, and expires with its last token.
      */
     outstanding: (identityId: string) => `${prefix}outstanding:{${identityId}}`,
-    /** A login-rate counter (see lua/rate.lua); buckets are ip:… or identity:…, one key each. */
+    /** Outstanding tokens a revoke-all in progress (or failed, until retried) moved aside: still counted. */
+    revoking: (identityId: string) => `${prefix}outstanding-revoking:{${identityId}}`,
+    /** The stamp of the revoke-all that last moved tokens into `revoking` (only that one deletes it). */
+    revokingStamp: (identityId: string) => `${prefix}outstanding-revoking-stamp:{${identityId}}`,
+    /** The identity's login-rate counter (limits.loginsPerIdentityPerMinute), counted by put-home.lua. */
+    loginRate: (identityId: string) => `${prefix}login-rate:{${identityId}}`,
+    /** A login-rate counter of hitRate (see lua/rate.lua): per client address (`ip:…`), one key each. */
     rate: (bucket: string) => `${prefix}rate:{${bucket}}`,
     /**
      * Certificate index (see lua/extend.lua for its expiry): a hash with the certificate's issuer,
      * serial, notAfter and path, and one field `tok:<identityId>:<jti>` per token. Its tokens live
-     * under other hash tags (their identities'), so a certificate revoke touches them with one
-     * single-key command each, outside any script: each is an idempotent HSET on a key that exists,
-     * so nothing needs them to be atomic together (see revokeCertificate for the ordering).
+     * under other hash tags (their identities' shards), so a certificate revoke touches them with one
+     * single-key script each (lua/revoke-token.lua, then the identity's outstanding set): each is
+     * idempotent, so nothing needs them to be atomic together (see revokeCertificate for the ordering).
      */
     cert: (sha256: string) => `${prefix}cert:{${sha256}}`,
     /** issuer + serial → the sha256s of certificates with that pair (a set; see src/pki/certificate-id.ts). */
@@ -105,19 +160,25 @@ const TOKEN_FIELD = /^tok:([^:]+):(.+)$/;
 const lua = (name: string) => readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
 /** A script with the preludes it calls, in order. */
 const script = (name: string, ...preludes: string[]) => [...preludes, name].map(lua).join('\n');
-const TOKEN_PRELUDES = ['server-time', 'deadline', 'outstanding', 'refusal'];
+/** Preludes of the scripts on a token's own slot, and of those on the identity's home slot. */
+const TOKEN_PRELUDES = ['server-time', 'deadline', 'refusal'];
+const HOME_PRELUDES = ['server-time', 'deadline', 'outstanding'];
 
 /** The custom commands defineCommand adds (ioredis runs them with EVALSHA, EVAL on NOSCRIPT). */
 interface Scripts {
-  certgatePut(key: string, outstanding: string, maxExpiresAt: string, deadline: string, maxOutstanding: string, now: string, expiresAt: string, jti: string, ...fields: string[]): Promise<unknown>;
-  certgateCheck(key: string, watermark: string, outstanding: string, now: string, consume: '0' | '1', deadline: string, jti: string, whole: '0' | '1'): Promise<unknown>;
-  certgateRenew(key: string, watermark: string, outstanding: string, now: string, newExpiresAt: string, deadline: string, jti: string): Promise<unknown>;
-  certgateRevoke(key: string, outstanding: string, jti: string): Promise<number>;
-  certgateRevokeIdentity(watermark: string, outstanding: string): Promise<string>;
+  certgatePutHome(outstanding: string, revoking: string, loginRate: string, deadline: string, maxOutstanding: string, now: string, expiresAt: string, maxExpiresAt: string, jti: string, rateLimit: string, rateWindowMs: string): Promise<unknown>;
+  certgatePut(key: string, maxExpiresAt: string, deadline: string, stamp: string, ...fields: string[]): Promise<unknown>;
+  certgateCheck(key: string, watermark: string, now: string, consume: '0' | '1', deadline: string, whole: '0' | '1'): Promise<unknown>;
+  certgateRenewHome(outstanding: string, revoking: string, jti: string, newExpiresAt: string, now: string): Promise<unknown>;
+  certgateRenew(key: string, watermark: string, now: string, newExpiresAt: string, deadline: string): Promise<unknown>;
+  certgateForget(outstanding: string, revoking: string, jti: string): Promise<unknown>;
+  certgateRevokeToken(key: string): Promise<number>;
+  certgateRevokeIdentity(legacyWatermark: string, outstanding: string, revoking: string, revokingStamp: string): Promise<string>;
+  certgateRaiseWatermark(watermark: string, stamp: string): Promise<string>;
+  certgateRevokeIdentityDone(revoking: string, revokingStamp: string, stamp: string): Promise<number>;
   certgateRate(key: string, limit: string, windowMs: string): Promise<[number, number, number]>;
   certgateExtend(key: string, expireAt: string, command: string, ...args: string[]): Promise<number>;
   certgateIndexCheck(key: string, marker: string, expireAt: string, command: string, ...args: string[]): Promise<number>;
-  certgateRevokeLive(key: string, outstanding: string, jti: string): Promise<number>;
   certgateIdentityPut(docs: string, version: string, id: string, doc: string): Promise<number>;
   certgateIdentityDelete(docs: string, version: string, id: string): Promise<number>;
 }
@@ -156,15 +217,19 @@ export class RedisTokenStore implements TokenStore {
     const client = connectRedis(opts, { commandTimeoutMs: this.commandTimeoutMs, connectTimeoutMs });
     // Without a listener ioredis prints every reconnect failure as an "Unhandled error event".
     client.on('error', (err: Error) => opts.onError?.(err));
-    client.defineCommand('certgatePut', { numberOfKeys: 2, lua: script('put', ...TOKEN_PRELUDES) });
-    client.defineCommand('certgateCheck', { numberOfKeys: 3, lua: script('check', ...TOKEN_PRELUDES) });
-    client.defineCommand('certgateRenew', { numberOfKeys: 3, lua: script('renew', ...TOKEN_PRELUDES) });
-    client.defineCommand('certgateRevoke', { numberOfKeys: 2, lua: script('revoke') });
-    client.defineCommand('certgateRevokeIdentity', { numberOfKeys: 2, lua: script('revoke-identity', 'server-time') });
-    client.defineCommand('certgateRate', { numberOfKeys: 1, lua: script('rate') });
+    client.defineCommand('certgatePutHome', { numberOfKeys: 3, lua: script('put-home', 'rate-window', ...HOME_PRELUDES) });
+    client.defineCommand('certgatePut', { numberOfKeys: 1, lua: script('put', ...TOKEN_PRELUDES) });
+    client.defineCommand('certgateCheck', { numberOfKeys: 2, lua: script('check', ...TOKEN_PRELUDES) });
+    client.defineCommand('certgateRenewHome', { numberOfKeys: 2, lua: script('renew-home', ...HOME_PRELUDES) });
+    client.defineCommand('certgateRenew', { numberOfKeys: 2, lua: script('renew', ...TOKEN_PRELUDES) });
+    client.defineCommand('certgateForget', { numberOfKeys: 2, lua: script('forget') });
+    client.defineCommand('certgateRevokeToken', { numberOfKeys: 1, lua: script('revoke-token') });
+    client.defineCommand('certgateRevokeIdentity', { numberOfKeys: 4, lua: script('revoke-identity', 'server-time') });
+    client.defineCommand('certgateRaiseWatermark', { numberOfKeys: 1, lua: script('raise-watermark') });
+    client.defineCommand('certgateRevokeIdentityDone', { numberOfKeys: 2, lua: script('revoke-identity-done') });
+    client.defineCommand('certgateRate', { numberOfKeys: 1, lua: script('rate', 'rate-window') });
     client.defineCommand('certgateExtend', { numberOfKeys: 1, lua: script('extend', 'write-extend') });
     client.defineCommand('certgateIndexCheck', { numberOfKeys: 2, lua: script('index-check', 'write-extend') });
-    client.defineCommand('certgateRevokeLive', { numberOfKeys: 2, lua: script('revoke-live') });
     client.defineCommand('certgateIdentityPut', { numberOfKeys: 2, lua: script('identity-put') });
     client.defineCommand('certgateIdentityDelete', { numberOfKeys: 2, lua: script('identity-delete') });
     this.client = client as (Redis | Cluster) & Scripts;
@@ -184,31 +249,33 @@ export class RedisTokenStore implements TokenStore {
   async put(record: TokenRecord, opts: PutOptions = {}): Promise<void> {
     const fields = encodeRecord(record);
     const maxExp = String(record.maxExpiresAt);
+    const rate = opts.identityRate;
+    if (rate) assertRate(`identity:${record.identityId}`, rate.limit, rate.windowMs);
+    const id = record.identityId;
     const reply = await this.run(async (deadline) => {
-      // Index first: a token key never exists without the index revoke(jti) needs.
-      const indexed = await this.durably<string | null>(
-        (c) => c.set(this.keys.identityOf(record.jti), record.identityId, 'PXAT', maxExp, 'NX'),
-        (r) => r !== null,
-      );
-      if (indexed === null) return ['duplicate'];
-      const r = await this.durably<unknown>((c) => c.certgatePut(
-        this.keys.token(record.identityId, record.jti),
-        this.keys.outstanding(record.identityId),
-        maxExp,
+      // Home slot first (rate, quota, count, stamp): a token never exists uncounted.
+      const home = await this.durably<unknown>((c) => c.certgatePutHome(
+        this.keys.outstanding(id),
+        this.keys.revoking(id),
+        this.keys.loginRate(id),
         deadline,
         String(opts.maxOutstanding ?? 0),
         String(record.createdAt),
         String(record.expiresAt),
+        maxExp,
         record.jti,
-        ...fields,
+        String(rate?.limit ?? 0),
+        String(rate?.windowMs ?? 0),
       ), scriptOk);
-      // Nothing was created: the index must not claim the jti (it would expire anyway).
-      if (!Array.isArray(r) || r[0] !== 'ok') await this.client.del(this.keys.identityOf(record.jti));
-      return r;
+      if (!scriptOk(home)) return home;
+      const stamp = String((home as unknown[])[1]);
+      // If this fails the home entry over-counts until the token's expiry (errs toward refusing).
+      return this.durably<unknown>((c) => c.certgatePut(this.keys.token(id, record.jti), maxExp, deadline, stamp, ...fields), scriptOk);
     });
-    const [status, earliest] = Array.isArray(reply) ? (reply as [unknown, unknown]) : [reply, undefined];
+    const [status, detail] = Array.isArray(reply) ? (reply as [unknown, unknown]) : [reply, undefined];
     if (status === 'ok') return;
-    if (status === 'quota') throw quotaExceeded(Number(earliest) - record.createdAt);
+    if (status === 'rate') throw identityRateLimited(Number(detail));
+    if (status === 'quota') throw quotaExceeded(Number(detail) - record.createdAt);
     if (status === 'deadline') throw storeUnavailable();
     // jti collisions would silently reset uses or un-revoke a token; refuse (a bug, not an outage).
     if (status === 'duplicate') throw new Error(`token store: duplicate jti ${record.jti}`);
@@ -221,45 +288,31 @@ export class RedisTokenStore implements TokenStore {
 
   async checkState(jti: string, identityId: string, now: number, consume: boolean): Promise<StateOutcome> {
     const reply = await this.runCheck(jti, identityId, now, consume, '0');
-    if (Array.isArray(reply) && reply[0] === 'ok') return { ok: true, state: { expiresAt: Number(reply[1]), usesRemaining: Number(reply[2]) } };
+    if (Array.isArray(reply) && reply[0] === 'ok') return { ok: true, state: { expiresAt: Number(reply[2]), usesRemaining: Number(reply[3]) } };
     return outcome(reply) as StateOutcome; // a refusal or an outage: no record in it
   }
 
   private runCheck(jti: string, identityId: string, now: number, consume: boolean, whole: '0' | '1'): Promise<unknown> {
     // A lookup writes nothing: only a consuming check waits for replicas.
-    return this.run((deadline) =>
-      this.durably(
-        (c) => c.certgateCheck(
-          this.keys.token(identityId, jti),
-          this.keys.revokedBefore(identityId),
-          this.keys.outstanding(identityId),
-          String(now),
-          consume ? '1' : '0',
-          deadline,
-          jti,
-          whole,
-        ),
-        scriptOk,
-        consume,
-      ),
-    );
+    return this.run(async (deadline) => {
+      const r = await this.onToken(identityId, jti, (token, watermark) =>
+        this.durably((c) => c.certgateCheck(token, watermark, String(now), consume ? '1' : '0', deadline, whole), scriptOk, consume),
+      );
+      // The last use: no longer outstanding (home slot, after the token: until then it over-counts).
+      if (scriptOk(r) && (r as unknown[])[whole === '1' ? 2 : 1] === 1) await this.forget(identityId, jti);
+      return r;
+    });
   }
 
   async renew(jti: string, identityId: string, now: number, newExpiresAt: number): Promise<StoreOutcome> {
-    const reply = await this.run((deadline) =>
-      this.durably(
-        (c) => c.certgateRenew(
-          this.keys.token(identityId, jti),
-          this.keys.revokedBefore(identityId),
-          this.keys.outstanding(identityId),
-          String(now),
-          String(Math.trunc(newExpiresAt)),
-          deadline,
-          jti,
-        ),
-        scriptOk,
-      ),
-    );
+    const target = String(Math.trunc(newExpiresAt));
+    const reply = await this.run(async (deadline) => {
+      // Home first: the count follows the renewal before the token does (see redisKeys).
+      await this.durably((c) => c.certgateRenewHome(this.keys.outstanding(identityId), this.keys.revoking(identityId), jti, target, String(now)));
+      return this.onToken(identityId, jti, (token, watermark) =>
+        this.durably((c) => c.certgateRenew(token, watermark, String(now), target, deadline), scriptOk),
+      );
+    });
     return outcome(reply);
   }
 
@@ -269,22 +322,27 @@ export class RedisTokenStore implements TokenStore {
     return { allowed: allowed === 1, count, retryAfterMs };
   }
 
-  async revoke(jti: string): Promise<boolean> {
-    return this.run(async () => {
-      const identityId = await this.client.get(this.keys.identityOf(jti));
-      if (identityId === null) return false;
-      const revoked = await this.durably<number>((c) => c.certgateRevoke(this.keys.token(identityId, jti), this.keys.outstanding(identityId), jti), (r) => r === 1);
-      return revoked === 1;
-    });
+  /** `identityId` is the verified token's `sub`: it names the token's key (there is no jti index). */
+  async revoke(jti: string, identityId: string): Promise<boolean> {
+    return this.run(async () => (await this.revokeToken(identityId, jti)) > 0);
   }
 
   /**
-   * `at` is ignored: the watermark is Redis TIME, taken inside the script, and tokens are compared
-   * by the Redis TIME their put stamped (serverCreatedAt), so the clocks of the gateway that issued
-   * a token and of the host that revokes do not have to agree. See TokenStore.revokeIdentity.
+   * `at` is ignored: the watermarks are a Redis TIME stamp taken inside the home script, and tokens
+   * are compared by the stamp their put took from the same clock (serverCreatedAt), so the clocks
+   * of the gateway that issued a token and of the host that revokes do not have to agree. Exact:
+   * see redisKeys. Reports success only once every shard's watermark is raised.
    */
   async revokeIdentity(identityId: string, _at?: number): Promise<void> {
-    await this.run(() => this.durably((c) => c.certgateRevokeIdentity(this.keys.revokedBefore(identityId), this.keys.outstanding(identityId))));
+    const revoking = this.keys.revoking(identityId);
+    const revokingStamp = this.keys.revokingStamp(identityId);
+    await this.run(async () => {
+      const stamp = String(await this.durably<string>((c) => c.certgateRevokeIdentity(this.keys.legacyRevokedBefore(identityId), this.keys.outstanding(identityId), revoking, revokingStamp)));
+      await Promise.all(Array.from({ length: TOKEN_SHARDS }, (_, shard) => this.durably((c) => c.certgateRaiseWatermark(this.keys.revokedBefore(identityId, shard), stamp))));
+      // Every token it moved aside is now refused everywhere: they stop counting. If this fails the
+      // revoke-all has still happened; the moved set over-counts until a later revoke-all or its expiry.
+      await this.client.certgateRevokeIdentityDone(revoking, revokingStamp, stamp).catch(() => undefined);
+    });
   }
 
   /**
@@ -365,9 +423,9 @@ export class RedisTokenStore implements TokenStore {
       }
       await Promise.all(marks);
       const revoked = await Promise.all(
-        known.flatMap((k) => k.tokens.map(({ identityId, jti }) => this.durably<number>((c) => c.certgateRevokeLive(this.keys.token(identityId, jti), this.keys.outstanding(identityId), jti), (r) => Number(r) === 1))),
+        known.flatMap((k) => k.tokens.map(({ identityId, jti }) => this.revokeToken(identityId, jti))),
       );
-      return { tokens: revoked.reduce((n: number, r) => n + Number(r), 0), certificates: infos, marked };
+      return { tokens: revoked.filter((r) => r === 1).length, certificates: infos, marked };
     });
   }
 
@@ -409,6 +467,37 @@ export class RedisTokenStore implements TokenStore {
 
   async ping(): Promise<void> {
     await this.run(() => this.client.ping());
+  }
+
+  /**
+   * Runs a token script on the token's key and its shard's watermark; on not_found, once more on
+   * the previous layout's key and watermark (a token issued before the upgrade, until it expires).
+   */
+  private async onToken(identityId: string, jti: string, op: (token: string, watermark: string) => Promise<unknown>): Promise<unknown> {
+    const reply = await op(this.keys.token(identityId, jti), this.keys.revokedBefore(identityId, tokenShard(jti)));
+    if (!Array.isArray(reply) || reply[0] !== 'not_found') return reply;
+    return op(this.keys.legacyToken(identityId, jti), this.keys.legacyRevokedBefore(identityId));
+  }
+
+  /**
+   * Marks a token revoked (either layout), then removes it from the identity's outstanding set.
+   * 0 = no such token, 1 = revoked by this call, 2 = already revoked.
+   */
+  private async revokeToken(identityId: string, jti: string): Promise<number> {
+    const once = (key: string) => this.durably<number>((c) => c.certgateRevokeToken(key), (r) => Number(r) === 1).then(Number);
+    let r = await once(this.keys.token(identityId, jti));
+    if (r === 0) r = await once(this.keys.legacyToken(identityId, jti));
+    if (r !== 0) await this.forget(identityId, jti);
+    return r;
+  }
+
+  /**
+   * Removes a token that is no longer outstanding from the identity's sets (home slot). Its own
+   * change has already happened and is answered as such: if this fails the quota over-counts
+   * the token until its expiry, it never under-counts. No WAIT: losing it only over-counts too.
+   */
+  private async forget(identityId: string, jti: string): Promise<void> {
+    await this.client.certgateForget(this.keys.outstanding(identityId), this.keys.revoking(identityId), jti).catch(() => undefined);
   }
 
   /**

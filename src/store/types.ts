@@ -92,6 +92,14 @@ export interface PutOptions {
    * not covered by a revoke-all, uses not exhausted. 0 or absent = no quota.
    */
   maxOutstanding?: number;
+  /**
+   * The identity's login rate (limits.loginsPerIdentityPerMinute), counted in the same step as the
+   * quota, before it: a login over `limit` in the window is refused with 429 `rate_limited` (a
+   * CertgateError with Retry-After until the window ends; nothing written, nothing counted). An
+   * admitted login counts even if the quota then refuses it. Windows as in hitRate (redis: Redis's
+   * clock; memory: `record.createdAt`). Absent = no limit.
+   */
+  identityRate?: { limit: number; windowMs: number };
 }
 
 /** One hit of a fixed-window counter (see TokenStore.hitRate). */
@@ -107,7 +115,8 @@ export interface TokenStore {
   readonly kind: 'redis' | 'memory';
   /**
    * Creates the record; the store drops it by itself at maxExpiresAt. With `maxOutstanding`, counts
-   * the identity's outstanding tokens and refuses in the same atomic step (see PutOptions).
+   * the identity's outstanding tokens and refuses in the same atomic step, and with `identityRate`
+   * counts the login first, in that same step (see PutOptions).
    */
   put(record: TokenRecord, opts?: PutOptions): Promise<void>;
   /**
@@ -125,8 +134,11 @@ export interface TokenStore {
   checkState(jti: string, identityId: string, now: number, consume: boolean): Promise<StateOutcome>;
   /** Same checks as `check` (consumes nothing), then expiresAt = min(newExpiresAt, maxExpiresAt). */
   renew(jti: string, identityId: string, now: number, newExpiresAt: number): Promise<StoreOutcome>;
-  /** Marks the record revoked; false when it did not exist. */
-  revoke(jti: string): Promise<boolean>;
+  /**
+   * Marks the record revoked; false when it did not exist (or belongs to another identity).
+   * `identityId` is the verified token's `sub`: the store finds the record by it.
+   */
+  revoke(jti: string, identityId: string): Promise<boolean>;
   /**
    * Revokes every token of the identity created so far, on every gateway, by raising the
    * identity's watermark (never lowering it: an older call arriving late changes nothing).
@@ -156,7 +168,7 @@ export interface TokenStore {
   identitiesVersion(): Promise<number>;
   /**
    * Fixed-window rate counter shared by every gateway on the store: the first hit opens a window
-   * of `windowMs` on `bucket` (e.g. `ip:10.1.2.3`, `identity:agents`; no braces); each hit while
+   * of `windowMs` on `bucket` (e.g. `ip:10.1.2.3`; no braces); each hit while
    * fewer than `limit` were counted is allowed and counted; others are refused and not counted.
    * - memory: windows are timed by `now`.
    * - redis: `now` is IGNORED; the window is the key's own expiry, timed by Redis's clock, so every

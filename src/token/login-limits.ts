@@ -34,10 +34,15 @@ export class LoginLimits {
     if (limit > 0) await this.hit(`ip:${addressBucket(clientIp)}`, limit, 'too many logins from this address');
   }
 
-  /** Per identity, once the certificate has been authenticated for it. */
-  async admitIdentity(identityId: string): Promise<void> {
+  /**
+   * Per identity, once the certificate has been authenticated for it: not counted here but by the
+   * store, in the same step as the outstanding-token quota (PutOptions.identityRate, one round
+   * trip for both); a login over it is refused 429 rate_limited, like the per-address limit.
+   * Undefined when switched off.
+   */
+  identityRate(): { limit: number; windowMs: number } | undefined {
     const limit = this.limits().loginsPerIdentityPerMinute;
-    if (limit > 0) await this.hit(`identity:${identityId}`, limit, 'too many logins for this identity');
+    return limit > 0 ? { limit, windowMs: MINUTE_MS } : undefined;
   }
 
   private async hit(bucket: string, limit: number, message: string): Promise<void> {

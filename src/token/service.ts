@@ -3,7 +3,7 @@ import { certRefused, forbidden, tokenRefused } from '../errors.js';
 import { certificateClaimsOf } from '../identity/certificate-claims.js';
 import type { CompiledIdentity } from '../identity/policy.js';
 import type { ParsedCert } from '../pki/parsing/certificate.js';
-import type { CertificateInfo, StateOutcome, StoreOutcome, TokenRecord, TokenRefusal, TokenState, TokenStore } from '../store/types.js';
+import type { CertificateInfo, PutOptions, StateOutcome, StoreOutcome, TokenRecord, TokenRefusal, TokenState, TokenStore } from '../store/types.js';
 import { BoundedMap } from '../util/bounded-map.js';
 import { CidrSet } from '../util/cidr.js';
 import type { Clock } from '../util/clock.js';
@@ -85,13 +85,14 @@ export class TokenService {
 
   /**
    * With `maxOutstanding` (limits.outstandingTokensPerIdentity) the store refuses, 429
-   * token_quota_exceeded, when the identity already holds that many outstanding tokens.
+   * token_quota_exceeded, when the identity already holds that many outstanding tokens; with
+   * `identityRate` (limits.loginsPerIdentityPerMinute), 429 rate_limited, in the same store step.
    * `path`: the validated path, leaf first (kept in the store for renew's revocation re-check).
    */
   async issue(
     identity: CompiledIdentity,
     leaf: ParsedCert,
-    opts: { maxOutstanding?: number; path?: readonly ParsedCert[] } = {},
+    opts: { maxOutstanding?: number; identityRate?: PutOptions['identityRate']; path?: readonly ParsedCert[] } = {},
   ): Promise<{ response: TokenResponse; record: TokenRecord }> {
     const id = identity.config;
     // createdAt keeps milliseconds: a revoke-all watermark set a moment ago must not cover a token
@@ -129,7 +130,7 @@ export class TokenService {
     // order, so that a certificate revoke racing this login either is seen here or sees this token
     // (see RedisTokenStore.indexToken). The record before the JWT: a store outage must leave no
     // usable token behind.
-    await this.o.store.put(record, { maxOutstanding: opts.maxOutstanding ?? 0 });
+    await this.o.store.put(record, { maxOutstanding: opts.maxOutstanding ?? 0, identityRate: opts.identityRate });
     if ((await this.o.store.indexToken(cert, record, now)).certificateRevoked) {
       // Revoking the certificate again revokes this record (no JWT was signed for it, but no record
       // of it may stay usable) and moves its markers to its notAfter, now known: a revoke of a
@@ -190,7 +191,7 @@ export class TokenService {
 
   async revoke(token: string): Promise<AccessClaims> {
     const claims = await this.verify(token);
-    await this.o.store.revoke(claims.jti);
+    await this.o.store.revoke(claims.jti, claims.sub);
     return claims;
   }
 

@@ -14,6 +14,7 @@ import { startCertgate, type CertgateProcess } from '../helpers/certgate-process
 import { LOGIN_PATH, postJson } from '../helpers/gateway.js';
 import { makeTempDir, startRedis, type RedisServer } from '../helpers/launcher.js';
 import { makeTestPki, nginxEscaped, writePem, type TestPki } from '../helpers/pki.js';
+import { redisKeys } from '../../src/store/redis.js';
 import { REPO_ROOT } from '../helpers/terminators.js';
 
 const guide = readFileSync(join(REPO_ROOT, 'docs', 'operations.md'), 'utf8');
@@ -90,23 +91,22 @@ describe('docs/operations.md against a real gateway', () => {
     const res = await postJson(`${certgate.url}${LOGIN_PATH}`, { identityId: 'build-agents' }, { 'x-ssl-client-cert': nginxEscaped(leaf, pki.interA) });
     expect(res.status).toBe(200);
     const jti = JSON.parse(Buffer.from(res.body.accessToken.split('.')[1], 'base64url').toString()).jti as string;
-    const record = Number(await raw.call('MEMORY', 'USAGE', `certgate:token:{build-agents}:${jti}`));
-    const index = Number(await raw.call('MEMORY', 'USAGE', `certgate:token-identity:${jti}`));
+    const record = Number(await raw.call('MEMORY', 'USAGE', redisKeys().token('build-agents', jti)));
+    // No jti → identity index any more: a token is its record and one outstanding-set member.
+    expect(await raw.exists(`certgate:token-identity:${jti}`)).toBe(0);
     const sha256 = createHash('sha256').update(leaf.der).digest('hex');
     const certificate = Number(await raw.call('MEMORY', 'USAGE', `certgate:cert:{${sha256}}`));
     expect(record).toBeGreaterThan(0);
-    expect(index).toBeGreaterThan(0);
     expect(certificate).toBeGreaterThan(0);
     expect(certificate).toBeLessThanOrEqual(statedBytes('certificate'));
     expect(record).toBeLessThanOrEqual(statedBytes('record'));
-    expect(index).toBeLessThanOrEqual(statedBytes('index'));
     // A further token adds one member to the identity's outstanding set; its growth is bounded too.
     const setBefore = Number(await raw.call('MEMORY', 'USAGE', 'certgate:outstanding:{build-agents}'));
     const more = await postJson(`${certgate.url}${LOGIN_PATH}`, {}, { 'x-ssl-client-cert': nginxEscaped(await pki.leaf({ cn: 'agent-2' }), pki.interA) });
     expect(more.status).toBe(200);
     const setAfter = Number(await raw.call('MEMORY', 'USAGE', 'certgate:outstanding:{build-agents}'));
     expect(setAfter - setBefore).toBeLessThanOrEqual(statedBytes('outstanding'));
-    process.stdout.write(`token record ${record} B, jti index ${index} B, certificate ${certificate} B, outstanding member ${setAfter - setBefore} B\n`);
+    process.stdout.write(`token record ${record} B, certificate ${certificate} B, outstanding member ${setAfter - setBefore} B\n`);
   });
 
   it('the eviction policy the guide requires is the one certgate accepts', async () => {

@@ -4,6 +4,7 @@
  * 429 with Retry-After, and the per-address refusal comes before any certificate work. A Redis that
  * may evict certgate's keys is refused loudly: /readyz 503, logins 503 store_misconfigured.
  */
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCertgate, type CertgateProcess } from '../helpers/certgate-process.js';
 import { getJson, LOGIN_PATH, postJson } from '../helpers/gateway.js';
@@ -94,8 +95,18 @@ describe('login limits shared by two gateways', () => {
       // Revoked at once, so the outstanding-token quota (4) is not what refuses below.
       expect((await postJson(`${a.url}/api/v1/auth/token/revoke`, { accessToken: res.body.accessToken })).status).toBe(200);
     }
-    expect429(await login(b, 'by-identity'), 'rate_limited');
-    expect429(await login(a, 'by-identity'), 'rate_limited');
+    // Counted by the store with the quota, in the token put's first step: a refused login writes no token.
+    const raw = new Redis(redis.url);
+    try {
+      const tokenKeys = () => raw.keys('certgate:token:{by-identity/*');
+      expect(await tokenKeys()).toHaveLength(6);
+      expect429(await login(b, 'by-identity'), 'rate_limited');
+      expect429(await login(a, 'by-identity'), 'rate_limited');
+      expect(await tokenKeys()).toHaveLength(6);
+      expect(await raw.zcard('certgate:outstanding:{by-identity}')).toBe(0);
+    } finally {
+      raw.disconnect();
+    }
   });
 
   it('caps outstanding tokens per identity across both gateways; a revoke frees a slot', async () => {

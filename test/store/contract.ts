@@ -101,7 +101,7 @@ export function tokenStoreContract(label: string, create: () => Promise<StoreUnd
       await store.renew(renewed.jti, renewed.identityId, T0, renewed.expiresAt + 1000);
       expect(await store.checkState(renewed.jti, renewed.identityId, T0, false)).toEqual({ ok: true, state: { expiresAt: Math.min(renewed.expiresAt + 1000, renewed.maxExpiresAt), usesRemaining: renewed.usesRemaining } });
       expect(await store.checkState(renewed.jti, renewed.identityId, renewed.maxExpiresAt - 1, false)).toEqual({ ok: false, reason: 'expired' });
-      await store.revoke(renewed.jti);
+      await store.revoke(renewed.jti, renewed.identityId);
       expect(await store.checkState(renewed.jti, renewed.identityId, T0, false)).toEqual({ ok: false, reason: 'revoked' });
     });
 
@@ -132,10 +132,15 @@ export function tokenStoreContract(label: string, create: () => Promise<StoreUnd
     it('revokes one token; revoking an unknown jti answers false and creates nothing', async () => {
       const rec = makeRecord();
       await store.put(rec);
-      expect(await store.revoke(rec.jti)).toBe(true);
+      expect(await store.revoke(rec.jti, rec.identityId)).toBe(true);
       expect(await store.check(rec.jti, rec.identityId, T0, false)).toEqual({ ok: false, reason: 'revoked' });
       expect(await store.renew(rec.jti, rec.identityId, T0, T0 + 1000)).toEqual({ ok: false, reason: 'revoked' });
-      expect(await store.revoke('no-such-jti')).toBe(false);
+      expect(await store.revoke('no-such-jti', rec.identityId)).toBe(false);
+      // revoke is given the verified token's identity: under another one the token is not found.
+      const other = makeRecord();
+      await store.put(other);
+      expect(await store.revoke(other.jti, 'other-identity')).toBe(false);
+      expect(await reasonOf(other)).toBe('ok');
       expect(await store.check('no-such-jti', rec.identityId, T0, false)).toEqual({ ok: false, reason: 'not_found' });
     });
 
@@ -224,7 +229,7 @@ export function tokenStoreContract(label: string, create: () => Promise<StoreUnd
       await raw.deleteRecord(rec.identityId, rec.jti);
       expect(await store.check(rec.jti, rec.identityId, T0, true)).toEqual({ ok: false, reason: 'not_found' });
       expect(await store.renew(rec.jti, rec.identityId, T0, T0 + 1000)).toEqual({ ok: false, reason: 'not_found' });
-      expect(await store.revoke(rec.jti)).toBe(false);
+      expect(await store.revoke(rec.jti, rec.identityId)).toBe(false);
       expect(await raw.recordExists(rec.identityId, rec.jti)).toBe(false);
     });
 
@@ -358,8 +363,9 @@ export function tokenStoreContract(label: string, create: () => Promise<StoreUnd
         () => store.ping(),
         () => store.put(rec),
         () => store.check(rec.jti, rec.identityId, T0, false),
-        () => store.revoke(rec.jti),
+        () => store.revoke(rec.jti, rec.identityId),
         () => store.indexToken(cert, rec, T0),
+        () => store.checkState(rec.jti, rec.identityId, T0, false),
         () => store.revokeCertificate({ sha256: cert.sha256 }, { now: T0, defaultUntil: T0 + HOUR }),
         () => store.isCertificateRevoked(cert, T0),
       ]) {

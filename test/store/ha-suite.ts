@@ -91,7 +91,11 @@ export function haFleetSuite(label: string, startBackend: () => Promise<HaBacken
     };
     const usesRemaining = async (gw: CertgateProcess, token: string) =>
       (await getJson(`${gw.url}/api/v1/auth/token/self`, { authorization: `Bearer ${token}` })).body.usesRemaining as number;
-    const tokenKey = (identityId: string) => redisKeys().token(identityId, 'probe');
+    /** The Redis key of a token's record (its identity and jti, read from the JWT): its shard's slot. */
+    const tokenKey = (token: string) => {
+      const claims = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { sub: string; jti: string };
+      return redisKeys().token(claims.sub, claims.jti);
+    };
 
     it(`allows exactly ${USES} of ${20 * USES} concurrent calls spread over both gateways`, async () => {
       const token = await login(a, 'limited');
@@ -117,7 +121,7 @@ export function haFleetSuite(label: string, startBackend: () => Promise<HaBacken
 
     it('waitReplicas: 1 refuses a call 503 while the replica does not acknowledge; the use is spent', async () => {
       const token = await login(a, 'limited');
-      const replica = await backend.replicaOf(await backend.masterFor(tokenKey('limited')));
+      const replica = await backend.replicaOf(await backend.masterFor(tokenKey(token)));
       replica.process.signal('SIGSTOP');
       try {
         expect(await forward(a, token)).toEqual({ status: 503, error: 'store_unavailable' });
@@ -131,8 +135,12 @@ export function haFleetSuite(label: string, startBackend: () => Promise<HaBacken
 
     it('a master killed while calls run: the replica takes over, no gateway restart, no use answered twice', async () => {
       const token = await login(a, 'failover');
-      const unlimited = await login(c, 'failover');
-      const master = await backend.masterFor(tokenKey('failover'));
+      const master = await backend.masterFor(tokenKey(token));
+      // The tokens of one identity are spread over the masters: log in on c until its token's
+      // shard is on the same master, so the kill interrupts both.
+      let unlimited = await login(c, 'failover');
+      for (let i = 0; i < 40 && (await backend.masterFor(tokenKey(unlimited))) !== master; i++) unlimited = await login(c, 'failover');
+      expect(await backend.masterFor(tokenKey(unlimited))).toBe(master);
       type Timed = Answer & { afterKill: boolean; at: number };
       const answers: Timed[] = [];
       const answersC: Timed[] = [];
@@ -155,7 +163,7 @@ export function haFleetSuite(label: string, startBackend: () => Promise<HaBacken
       try {
         // The promoted replica answers for the slot; the old master comes back empty and becomes
         // its replica, so WAIT 1 can be met again (with one replica per master nothing else could).
-        await waitUntil('a replica is promoted', async () => (await backend.masterFor(tokenKey('failover'))) !== master, FAILOVER_BOUND_MS);
+        await waitUntil('a replica is promoted', async () => (await backend.masterFor(tokenKey(token))) !== master, FAILOVER_BOUND_MS);
         await backend.rejoin(master);
         await waitUntil(
           'calls succeed again',

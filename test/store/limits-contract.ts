@@ -53,6 +53,44 @@ export function limitsContract(store: () => TokenStore): void {
     });
   });
 
+  describe('logins per identity, counted by put (identityRate)', () => {
+    const rate = { limit: 2, windowMs: 60_000 };
+
+    it('admits `limit` puts per window, then refuses 429 rate_limited with Retry-After; writes nothing', async () => {
+      const identityId = makeRecord().identityId;
+      for (let i = 0; i < 2; i++) await store().put(makeRecord({ identityId }), { identityRate: rate });
+      const extra = makeRecord({ identityId });
+      const err = await store().put(extra, { identityRate: rate }).then(() => new Error('put succeeded over the rate'), (e: unknown) => e);
+      expect(err).toMatchObject({ name: 'CertgateError', code: 'rate_limited', status: 429 });
+      const retryAfter = Number((err as { headers: Record<string, string> }).headers['Retry-After']);
+      expect(retryAfter).toBeGreaterThanOrEqual(1);
+      expect(retryAfter).toBeLessThanOrEqual(60);
+      expect(await store().check(extra.jti, identityId, T0, false)).toEqual({ ok: false, reason: 'not_found' });
+      // Not counted as outstanding either: a quota of 3 still has room for exactly one more.
+      await store().put(makeRecord({ identityId }), { maxOutstanding: 3 });
+      await quotaRefusal(store().put(makeRecord({ identityId }), { maxOutstanding: 3 }));
+      // Another identity has its own window; without identityRate nothing is counted.
+      await store().put(makeRecord(), { identityRate: rate });
+      await store().put(extra);
+    });
+
+    it('counts the login before the quota: a login the quota refuses has used its rate', async () => {
+      const identityId = makeRecord().identityId;
+      const both = { identityRate: rate, maxOutstanding: 1 };
+      await store().put(makeRecord({ identityId }), both);
+      await quotaRefusal(store().put(makeRecord({ identityId }), both));
+      const err = await store().put(makeRecord({ identityId }), both).then(() => undefined, (e: unknown) => e);
+      expect(err).toMatchObject({ code: 'rate_limited', status: 429 });
+    });
+
+    it('admits exactly `limit` of many racing puts', async () => {
+      const identityId = makeRecord().identityId;
+      const results = await Promise.allSettled(Array.from({ length: 30 }, () => store().put(makeRecord({ identityId }), { identityRate: { limit: 7, windowMs: 60_000 } })));
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(7);
+      for (const r of results) if (r.status === 'rejected') expect(r.reason).toMatchObject({ code: 'rate_limited' });
+    });
+  });
+
   describe('outstanding tokens per identity (put maxOutstanding)', () => {
     it('refuses the put over the quota with 429 and Retry-After until the earliest expiry; writes nothing', async () => {
       const identityId = makeRecord().identityId;
@@ -63,7 +101,7 @@ export function limitsContract(store: () => TokenStore): void {
       expect(err.headers['Retry-After']).toBe('10');
       expect(await store().check(extra.jti, identityId, T0, false)).toEqual({ ok: false, reason: 'not_found' });
       // The jti was not claimed: the same record can be put once there is room.
-      await store().revoke(held[0]!.jti);
+      await store().revoke(held[0]!.jti, identityId);
       await store().put(extra, { maxOutstanding: 3 });
       // Another identity has its own quota; no quota means no refusal.
       await store().put(makeRecord(), { maxOutstanding: 1 });
@@ -103,7 +141,7 @@ export function limitsContract(store: () => TokenStore): void {
       await store().check(spent.jti, identityId, T0, true);
       const third = makeRecord({ identityId });
       await store().put(third, { maxOutstanding: 2 });
-      await store().revoke(revoked.jti);
+      await store().revoke(revoked.jti, identityId);
       await store().put(makeRecord({ identityId }), { maxOutstanding: 2 });
       await quotaRefusal(store().put(makeRecord({ identityId }), { maxOutstanding: 2 }));
       // Revoke-all covers every token put so far (both stores: T0 + 1 is after every createdAt here).

@@ -2,11 +2,12 @@
  * Redis Cluster refuses a script whose keys hash to different slots (CROSSSLOT), even on a single
  * node. A one-node cluster therefore proves the key layout: every script's keys share one slot.
  */
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { RedisTokenStore, redisKeys } from '../../src/store/redis.js';
+import { RedisTokenStore, TOKEN_SHARDS, redisKeys, tokenShard } from '../../src/store/redis.js';
 import { startRedis, type RedisServer } from '../helpers/launcher.js';
 import { tokenStoreContract } from './contract.js';
+import { legacyLayoutSuite } from './legacy-suite.js';
 
 let server: RedisServer;
 let raw: Redis;
@@ -37,13 +38,35 @@ tokenStoreContract('redis cluster', async () => {
   };
 }, { revokeAllClock: 'store' });
 
+{
+  let store: RedisTokenStore;
+  let client: Cluster;
+  beforeAll(() => {
+    store = new RedisTokenStore({ cluster: [server.url] });
+    client = new Cluster([server.url]);
+  });
+  afterAll(async () => {
+    client?.disconnect();
+    await store?.close();
+  });
+  legacyLayoutSuite('redis cluster', () => ({ store, raw: client }));
+}
+
 describe('Redis key layout under cluster', () => {
-  it('puts a token and its identity watermark in the same hash slot', async () => {
+  it('puts a token and its shard\'s watermark in one hash slot, and the identity\'s counts in another', async () => {
     const keys = redisKeys();
     const slot = (key: string) => raw.call('CLUSTER', 'KEYSLOT', key);
     for (const [identityId, jti] of [['build-agents', 'f3a1c2'], ['a.b-c', 'x{y}z']] as const) {
-      expect(await slot(keys.token(identityId, jti))).toBe(await slot(keys.revokedBefore(identityId)));
+      expect(await slot(keys.token(identityId, jti))).toBe(await slot(keys.revokedBefore(identityId, tokenShard(jti))));
+      // The home slot: counts, rate, and the previous layout's token and watermark.
+      const home = await slot(keys.outstanding(identityId));
+      for (const k of [keys.revoking(identityId), keys.revokingStamp(identityId), keys.loginRate(identityId), keys.legacyToken(identityId, jti), keys.legacyRevokedBefore(identityId)]) {
+        expect(await slot(k)).toBe(home);
+      }
     }
+    // The shards of one identity are different slots.
+    const shardSlots = new Set(await Promise.all(Array.from({ length: TOKEN_SHARDS }, (_, s) => slot(keys.revokedBefore('build-agents', s)))));
+    expect(shardSlots.size).toBe(TOKEN_SHARDS);
     // The certificate index and its marker share the certificate's tag (the other keys a
     // certificate revoke touches are single-key commands; see redisKeys).
     expect(await slot(keys.cert('ab'.repeat(32)))).toBe(await slot(keys.revokedCert('ab'.repeat(32))));

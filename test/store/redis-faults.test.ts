@@ -21,7 +21,7 @@ function everyOperation(store: TokenStore) {
     check: () => store.check(rec.jti, rec.identityId, T0, false),
     consume: () => store.check(rec.jti, rec.identityId, T0, true),
     renew: () => store.renew(rec.jti, rec.identityId, T0, T0 + 1000),
-    revoke: () => store.revoke(rec.jti),
+    revoke: () => store.revoke(rec.jti, rec.identityId),
     revokeIdentity: () => store.revokeIdentity(rec.identityId, T0),
     ping: () => store.ping(),
   };

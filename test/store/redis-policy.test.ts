@@ -35,7 +35,7 @@ describe('RedisTokenStore and maxmemory-policy', () => {
       await expect(store.put(rec)).rejects.toMatchObject(misconfigured);
       await expect(store.check(rec.jti, rec.identityId, T0, true)).rejects.toMatchObject(misconfigured);
       await expect(store.hitRate('ip:10.0.0.1', 5, 60_000, T0)).rejects.toMatchObject(misconfigured);
-      await expect(store.revoke(rec.jti)).rejects.toMatchObject(misconfigured);
+      await expect(store.revoke(rec.jti, rec.identityId)).rejects.toMatchObject(misconfigured);
       await expect(store.revokeIdentity(rec.identityId, T0)).rejects.toMatchObject(misconfigured);
       expect(verdicts).toEqual([expect.objectContaining({ status: 'misconfigured', policy })]);
     });

@@ -47,7 +47,7 @@ describe('store.waitReplicas with no replica to acknowledge', () => {
     const after = await plain.check(rec.jti, rec.identityId, T0, false);
     expect(after.ok && after.record.usesRemaining).toBe(2);
     expect((await refusal(waiting.renew(rec.jti, rec.identityId, T0, T0 + 120_000))).code).toBe('store_unavailable');
-    expect((await refusal(waiting.revoke(rec.jti))).code).toBe('store_unavailable');
+    expect((await refusal(waiting.revoke(rec.jti, rec.identityId))).code).toBe('store_unavailable');
     // …yet the revoke happened on the master: refused for durability, not undone.
     expect(await plain.check(rec.jti, rec.identityId, T0, false)).toEqual({ ok: false, reason: 'revoked' });
     expect((await refusal(waiting.revokeIdentity('other-identity', T0))).code).toBe('store_unavailable');
@@ -66,7 +66,7 @@ describe('store.waitReplicas with no replica to acknowledge', () => {
     await plain.check(rec.jti, rec.identityId, T0, true);
     expect(await waiting.check(rec.jti, rec.identityId, T0, true)).toEqual({ ok: false, reason: 'uses_exhausted' });
     expect(await waiting.check('no-such-jti', rec.identityId, T0, true)).toEqual({ ok: false, reason: 'not_found' });
-    expect(await waiting.revoke('no-such-jti')).toBe(false);
+    expect(await waiting.revoke('no-such-jti', 'some-identity')).toBe(false);
     // Login-rate counters are not waited for.
     expect((await waiting.hitRate('ip:192.0.2.1', 5, 60_000, T0)).allowed).toBe(true);
   });
@@ -81,6 +81,6 @@ describe('store.waitReplicas with no replica to acknowledge', () => {
     const rec = limited(2);
     await plain.put(rec);
     expect((await plain.check(rec.jti, rec.identityId, T0, true)).ok).toBe(true);
-    expect(await plain.revoke(rec.jti)).toBe(true);
+    expect(await plain.revoke(rec.jti, rec.identityId)).toBe(true);
   });
 });

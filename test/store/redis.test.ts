@@ -1,8 +1,10 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RedisTokenStore } from '../../src/store/redis.js';
+import { RedisTokenStore, TOKEN_SHARDS, tokenShard } from '../../src/store/redis.js';
 import { startRedis, type RedisServer } from '../helpers/launcher.js';
 import { tokenStoreContract } from './contract.js';
+import { legacyPut } from './legacy-layout.js';
+import { legacyLayoutSuite } from './legacy-suite.js';
 import { T0, limited, makeCert, makeRecord } from './fixtures.js';
 
 let server: RedisServer;
@@ -31,13 +33,53 @@ tokenStoreContract('redis', async () => {
   };
 }, { revokeAllClock: 'store' });
 
+{
+  let store: RedisTokenStore;
+  beforeAll(() => void (store = newStore()));
+  afterAll(() => store?.close());
+  legacyLayoutSuite('redis', () => ({ store, raw }));
+}
+
+/** EVAL + EVALSHA calls the server has answered since the last CONFIG RESETSTAT. */
+async function scriptCalls(): Promise<number> {
+  const info = await raw.info('commandstats');
+  return [...info.matchAll(/^cmdstat_eval(?:sha)?:calls=(\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
+}
+
 describe('RedisTokenStore on a real redis-server', () => {
+  it('sends a check of a current token as ONE script; only a miss looks for the previous layout', async () => {
+    const store = newStore();
+    const current = makeRecord();
+    const old = makeRecord();
+    await store.put(current);
+    await legacyPut(raw, old);
+    await raw.config('RESETSTAT');
+    expect((await store.check(current.jti, current.identityId, T0, true)).ok).toBe(true);
+    expect(await scriptCalls()).toBe(1);
+    await raw.config('RESETSTAT');
+    expect((await store.check(old.jti, old.identityId, T0, true)).ok).toBe(true);
+    expect(await scriptCalls()).toBe(2);
+    await store.close();
+  });
+
+  it('puts a login\'s token in two scripts: the identity\'s rate, quota and count, then the token', async () => {
+    const store = newStore();
+    await store.ping();
+    await raw.config('RESETSTAT');
+    const rec = makeRecord();
+    await store.put(rec, { maxOutstanding: 5, identityRate: { limit: 5, windowMs: 60_000 } });
+    expect(await scriptCalls()).toBe(2);
+    expect(await raw.exists(`certgate:token-identity:${rec.jti}`)).toBe(0);
+    await store.close();
+  });
+
   it('lets Redis drop the record itself at maxExpiresAt (key expiry = the hard cap)', async () => {
     const store = newStore();
     const rec = makeRecord();
     await store.put(rec);
     expect(await raw.pexpiretime(store.keys.token(rec.identityId, rec.jti))).toBe(rec.maxExpiresAt);
-    expect(await raw.pexpiretime(store.keys.identityOf(rec.jti))).toBe(rec.maxExpiresAt);
+    // No jti → identity index any more (revoke is given the identity).
+    expect(await raw.exists(`certgate:token-identity:${rec.jti}`)).toBe(0);
     await store.close();
   });
 
@@ -86,7 +128,7 @@ describe('RedisTokenStore on a real redis-server', () => {
     const all = makeRecord();
     await a.put(one);
     await a.put(all);
-    await b.revoke(one.jti);
+    await b.revoke(one.jti, one.identityId);
     await b.revokeIdentity(all.identityId, all.createdAt);
     expect(await a.check(one.jti, one.identityId, T0, false)).toEqual({ ok: false, reason: 'revoked' });
     expect(await a.check(all.jti, all.identityId, T0, false)).toEqual({ ok: false, reason: 'revoked' });
@@ -119,14 +161,22 @@ describe('RedisTokenStore on a real redis-server', () => {
     expect(await store.check(rec.jti, rec.identityId, T0, false)).toEqual({ ok: true, record: rec });
 
     await store.revokeIdentity(rec.identityId, 0);
-    const watermark = await raw.get(store.keys.revokedBefore(rec.identityId));
+    // One stamp, raised into every shard's watermark and the previous layout's.
+    const shardKeys = Array.from({ length: TOKEN_SHARDS }, (_, s) => store.keys.revokedBefore(rec.identityId, s));
+    const watermark = await raw.get(store.keys.revokedBefore(rec.identityId, tokenShard(rec.jti)));
     expect(watermark).toMatch(/^\d{13}\.\d{3}$/);
     expect(Number(watermark)).toBeGreaterThanOrEqual(Number(stamped));
+    expect(new Set(await raw.mget(...shardKeys, store.keys.legacyRevokedBefore(rec.identityId)))).toEqual(new Set([watermark]));
+    // 17 small strings per identity ever revoked-all, none with an expiry (docs/operations.md).
+    expect(await raw.keys(`certgate:revoked-before:{${rec.identityId}*`)).toHaveLength(TOKEN_SHARDS + 1);
+    for (const k of shardKeys) expect(await raw.pttl(k)).toBe(-1);
     // A watermark already ahead of Redis (written by an older version from a fast gateway clock) stays.
     const future = String(Date.now() + 86_400_000);
-    await raw.set(store.keys.revokedBefore(rec.identityId), future);
+    await raw.set(store.keys.legacyRevokedBefore(rec.identityId), future);
+    await raw.set(shardKeys[3]!, future);
     await store.revokeIdentity(rec.identityId, 0);
-    expect(await raw.get(store.keys.revokedBefore(rec.identityId))).toBe(future);
+    expect(await raw.get(store.keys.legacyRevokedBefore(rec.identityId))).toBe(future);
+    expect(await raw.get(shardKeys[3]!)).toBe(future);
     await store.close();
   });
 
@@ -139,7 +189,7 @@ describe('RedisTokenStore on a real redis-server', () => {
       await raw.hdel(store.keys.token(r.identityId, r.jti), 'serverCreatedAt');
     }
     // A whole-millisecond watermark, as a previous version wrote it.
-    await raw.set(store.keys.revokedBefore(old.identityId), String(T0));
+    for (const r of [old, newer]) await raw.set(store.keys.revokedBefore(r.identityId, tokenShard(r.jti)), String(T0));
     expect(await store.check(old.jti, old.identityId, T0, false)).toEqual({ ok: false, reason: 'revoked' });
     expect((await store.check(newer.jti, newer.identityId, T0, false)).ok).toBe(true);
     await store.close();
@@ -150,7 +200,7 @@ describe('RedisTokenStore on a real redis-server', () => {
     const b = new RedisTokenStore({ url: server.url, keyPrefix: 'gw-b:' });
     const rec = makeRecord();
     await a.put(rec);
-    expect(await raw.exists(`gw-a:token:{${rec.identityId}}:${rec.jti}`)).toBe(1);
+    expect(await raw.exists(`gw-a:token:{${rec.identityId}/${tokenShard(rec.jti)}}:${rec.jti}`)).toBe(1);
     expect(await b.check(rec.jti, rec.identityId, T0, false)).toEqual({ ok: false, reason: 'not_found' });
     await Promise.all([a.close(), b.close()]);
   });

@@ -44,8 +44,12 @@ export function authRoutes(gw: Gateway): Router {
         work: new PathWork({ onVerify: (cost) => { gw.metrics.pathVerifications.inc(); gw.metrics.pathWorkUnits.inc(cost); } }),
         paths: gw.paths,
       });
-      await limits.admitIdentity(auth.identity.config.id);
-      const { response, record } = await gw.tokens.issue(auth.identity, auth.leaf, { maxOutstanding: gw.config.limits.outstandingTokensPerIdentity, path: auth.path });
+      // The identity's login rate is counted by the store with the quota, in put's first step.
+      const { response, record } = await gw.tokens.issue(auth.identity, auth.leaf, {
+        maxOutstanding: gw.config.limits.outstandingTokensPerIdentity,
+        identityRate: limits.identityRate(),
+        path: auth.path,
+      });
       Object.assign(fields, { identity: auth.identity.config.id, jti: record.jti, outcome: 'success' });
       gw.metrics.logins.inc({ outcome: 'success', code: '' });
       audit(gw.log, 'login', fields);

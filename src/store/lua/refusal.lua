@@ -1,5 +1,6 @@
 -- Shared prelude, prepended to check.lua and renew.lua so both apply the exact same checks.
--- KEYS[1] = token hash, KEYS[2] = the identity's revoke-all watermark (same hash slot).
+-- KEYS[1] = token hash, KEYS[2] = the revoke-all watermark of its slot: the watermark of the token's
+-- shard, or for a token of the previous layout the identity's own (see redisKeys()).
 -- Numbers are compared with tonumber() but never written back through tostring(): Lua 5.1
 -- would print epoch milliseconds as 1.7e+12.
 -- Returns the refusal, or nil and the fields read: revoked, serverCreatedAt, expiresAt,
@@ -10,8 +11,9 @@ local function refusal(now)
   -- re-creates it): without expiresAt there is no record.
   if not f[3] then return 'not_found' end
   if f[1] == '1' then return 'revoked' end
-  -- Revoke-all: the watermark and serverCreatedAt both come from Redis TIME (one clock). A record
-  -- written by an older version has no serverCreatedAt; its gateway createdAt is all there is.
+  -- Revoke-all: the watermark and serverCreatedAt are both stamps of one clock, the TIME of the
+  -- identity's home-slot master (put-home.lua, revoke-identity.lua). A record written by an older
+  -- version has no serverCreatedAt; its gateway createdAt is all there is.
   local watermark = redis.call('GET', KEYS[2])
   local created = f[2] or f[6]
   if watermark and tonumber(created) <= tonumber(watermark) then return 'revoked' end

@@ -1,8 +1,8 @@
--- Shared prelude of put.lua and revoke-identity.lua: the Redis server's clock as epoch
--- milliseconds with microsecond decimals, e.g. '1712345678901.234', built as a string from TIME
--- (Lua 5.1 would print the number as 1.7e+12). Both revoke-all sides take their time here, so a
--- token's creation and an identity's watermark come from one clock (the shard holding the
--- identity's {hash tag}), whatever the clocks of the gateways or of the CLI host say.
+-- Shared prelude: the Redis server's clock as epoch milliseconds with microsecond decimals, e.g.
+-- '1712345678901.234', built as a string from TIME (Lua 5.1 would print the number as 1.7e+12).
+-- Both revoke-all sides take their stamp here, in the identity's home slot (put-home.lua,
+-- revoke-identity.lua), so a token's creation and an identity's watermark come from one clock,
+-- whatever the clocks of the gateways, of the CLI host or of the token's own shard say.
 -- The decimals keep a token issued just after a revoke-all in the same millisecond valid;
 -- tonumber() still compares them with whole-millisecond values written by older versions.
 local function server_time()
