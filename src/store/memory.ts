@@ -181,6 +181,11 @@ export class MemoryTokenStore implements TokenStore {
     return { certificateRevoked: this.markedRevoked(cert, now) };
   }
 
+  async putAndIndex(record: TokenRecord, cert: CertificateInfo, opts: PutOptions, now: number): Promise<{ certificateRevoked: boolean }> {
+    await this.put(record, opts);
+    return this.indexToken(cert, record, now);
+  }
+
   async certificate(sha256: string): Promise<CertificateInfo | undefined> {
     this.assertOpen();
     const e = this.certs.get(sha256);

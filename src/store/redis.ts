@@ -163,10 +163,12 @@ const script = (name: string, ...preludes: string[]) => [...preludes, name].map(
 /** Preludes of the scripts on a token's own slot, and of those on the identity's home slot. */
 const TOKEN_PRELUDES = ['server-time', 'deadline', 'refusal'];
 const HOME_PRELUDES = ['server-time', 'deadline', 'outstanding'];
+const PUT_HOME_PRELUDES = [...HOME_PRELUDES, 'rate-window', 'put-home-step'];
 
 /** The custom commands defineCommand adds (ioredis runs them with EVALSHA, EVAL on NOSCRIPT). */
 interface Scripts {
-  certgatePutHome(outstanding: string, revoking: string, loginRate: string, deadline: string, maxOutstanding: string, now: string, expiresAt: string, maxExpiresAt: string, jti: string, rateLimit: string, rateWindowMs: string): Promise<unknown>;
+  /** After the deadline: maxOutstanding, now, expiresAt, maxExpiresAt, jti, rateLimit, rateWindowMs (see put-home.lua). */
+  certgatePutHome(outstanding: string, revoking: string, loginRate: string, deadline: string, ...args: string[]): Promise<unknown>;
   certgatePut(key: string, maxExpiresAt: string, deadline: string, stamp: string, ...fields: string[]): Promise<unknown>;
   certgateCheck(key: string, watermark: string, now: string, consume: '0' | '1', deadline: string, whole: '0' | '1'): Promise<unknown>;
   certgateRenewHome(outstanding: string, revoking: string, jti: string, newExpiresAt: string, now: string): Promise<unknown>;
@@ -179,6 +181,7 @@ interface Scripts {
   certgateRate(key: string, limit: string, windowMs: string): Promise<[number, number, number]>;
   certgateExtend(key: string, expireAt: string, command: string, ...args: string[]): Promise<number>;
   certgateIndexCheck(key: string, marker: string, expireAt: string, command: string, ...args: string[]): Promise<number>;
+  certgateLogin(...keysThenArgs: string[]): Promise<unknown>;
   certgateIdentityPut(docs: string, version: string, id: string, doc: string): Promise<number>;
   certgateIdentityDelete(docs: string, version: string, id: string): Promise<number>;
 }
@@ -217,8 +220,9 @@ export class RedisTokenStore implements TokenStore {
     const client = connectRedis(opts, { commandTimeoutMs: this.commandTimeoutMs, connectTimeoutMs });
     // Without a listener ioredis prints every reconnect failure as an "Unhandled error event".
     client.on('error', (err: Error) => opts.onError?.(err));
-    client.defineCommand('certgatePutHome', { numberOfKeys: 3, lua: script('put-home', 'rate-window', ...HOME_PRELUDES) });
-    client.defineCommand('certgatePut', { numberOfKeys: 1, lua: script('put', ...TOKEN_PRELUDES) });
+    client.defineCommand('certgatePutHome', { numberOfKeys: 3, lua: script('put-home', ...PUT_HOME_PRELUDES) });
+    client.defineCommand('certgatePut', { numberOfKeys: 1, lua: script('put', ...TOKEN_PRELUDES, 'put-token-step') });
+    client.defineCommand('certgateLogin', { numberOfKeys: 8, lua: script('login', ...PUT_HOME_PRELUDES, 'put-token-step', 'write-extend') });
     client.defineCommand('certgateCheck', { numberOfKeys: 2, lua: script('check', ...TOKEN_PRELUDES) });
     client.defineCommand('certgateRenewHome', { numberOfKeys: 2, lua: script('renew-home', ...HOME_PRELUDES) });
     client.defineCommand('certgateRenew', { numberOfKeys: 2, lua: script('renew', ...TOKEN_PRELUDES) });
@@ -249,38 +253,71 @@ export class RedisTokenStore implements TokenStore {
   async put(record: TokenRecord, opts: PutOptions = {}): Promise<void> {
     const fields = encodeRecord(record);
     const maxExp = String(record.maxExpiresAt);
-    const rate = opts.identityRate;
-    if (rate) assertRate(`identity:${record.identityId}`, rate.limit, rate.windowMs);
     const id = record.identityId;
+    const home = this.homeArgs(record, opts);
     const reply = await this.run(async (deadline) => {
       // Home slot first (rate, quota, count, stamp): a token never exists uncounted.
-      const home = await this.durably<unknown>((c) => c.certgatePutHome(
-        this.keys.outstanding(id),
-        this.keys.revoking(id),
-        this.keys.loginRate(id),
-        deadline,
-        String(opts.maxOutstanding ?? 0),
-        String(record.createdAt),
-        String(record.expiresAt),
-        maxExp,
-        record.jti,
-        String(rate?.limit ?? 0),
-        String(rate?.windowMs ?? 0),
-      ), scriptOk);
-      if (!scriptOk(home)) return home;
-      const stamp = String((home as unknown[])[1]);
+      const h = await this.durably<unknown>((c) => c.certgatePutHome(home.keys[0], home.keys[1], home.keys[2], deadline, ...home.args), scriptOk);
+      if (!scriptOk(h)) return h;
+      const stamp = String((h as unknown[])[1]);
       // If this fails the home entry over-counts until the token's expiry (errs toward refusing).
       return this.durably<unknown>((c) => c.certgatePut(this.keys.token(id, record.jti), maxExp, deadline, stamp, ...fields), scriptOk);
     });
-    const [status, detail] = Array.isArray(reply) ? (reply as [unknown, unknown]) : [reply, undefined];
-    if (status === 'ok') return;
-    if (status === 'rate') throw identityRateLimited(Number(detail));
-    if (status === 'quota') throw quotaExceeded(Number(detail) - record.createdAt);
-    if (status === 'deadline') throw storeUnavailable();
-    // jti collisions would silently reset uses or un-revoke a token; refuse (a bug, not an outage).
-    if (status === 'duplicate') throw new Error(`token store: duplicate jti ${record.jti}`);
-    throw new Error(`token store: unexpected put reply ${String(status)}`);
+    putOutcome(reply, record);
   }
+
+  /**
+   * put, then indexToken. Where one server holds every key (a single Redis, Sentinel) that is ONE
+   * script (login.lua): one round trip for a login's writes instead of three, with nothing able to
+   * come between the steps. Under Cluster the keys hash to different slots, so the two calls run
+   * as they are, in this order (their guarantees are stated on each).
+   */
+  async putAndIndex(record: TokenRecord, cert: CertificateInfo, opts: PutOptions, now: number): Promise<{ certificateRevoked: boolean }> {
+    if (this.client instanceof Cluster) {
+      await this.put(record, opts);
+      return this.indexToken(cert, record, now);
+    }
+    const home = this.homeArgs(record, opts);
+    const index = certIndexFields(cert, record);
+    const reply = await this.run((deadline) =>
+      this.durably<unknown>((c) => c.certgateLogin(
+        ...home.keys,
+        this.keys.token(record.identityId, record.jti),
+        this.keys.cert(cert.sha256),
+        this.keys.revokedCert(cert.sha256),
+        this.keys.certBySerial(cert.issuer, cert.serial),
+        this.keys.revokedSerial(cert.issuer, cert.serial),
+        deadline,
+        ...home.args,
+        cert.sha256,
+        String(index.length),
+        ...index,
+        ...encodeRecord(record),
+      ), scriptOk),
+    );
+    putOutcome(reply, record);
+    return { certificateRevoked: Number((reply as unknown[])[1]) > 0 };
+  }
+
+  /** The home step's keys and its arguments after the deadline (put-home.lua's ARGV[2..8]). */
+  private homeArgs(record: TokenRecord, opts: PutOptions): { keys: [string, string, string]; args: string[] } {
+    const rate = opts.identityRate;
+    if (rate) assertRate(`identity:${record.identityId}`, rate.limit, rate.windowMs);
+    const id = record.identityId;
+    return {
+      keys: [this.keys.outstanding(id), this.keys.revoking(id), this.keys.loginRate(id)],
+      args: [
+        String(opts.maxOutstanding ?? 0),
+        String(record.createdAt),
+        String(record.expiresAt),
+        String(record.maxExpiresAt),
+        record.jti,
+        String(rate?.limit ?? 0),
+        String(rate?.windowMs ?? 0),
+      ],
+    };
+  }
+
 
   async check(jti: string, identityId: string, now: number, consume: boolean): Promise<StoreOutcome> {
     return outcome(await this.runCheck(jti, identityId, now, consume, '1'));
@@ -359,7 +396,7 @@ export class RedisTokenStore implements TokenStore {
    */
   async indexToken(cert: CertificateInfo, token: Pick<TokenRecord, 'identityId' | 'jti' | 'maxExpiresAt'>, _now?: number): Promise<{ certificateRevoked: boolean }> {
     const at = String(token.maxExpiresAt);
-    const fields = ['issuer', cert.issuer, 'serial', cert.serial, 'notAfter', String(cert.notAfter), 'path', JSON.stringify(cert.path), `tok:${token.identityId}:${token.jti}`, '1'];
+    const fields = certIndexFields(cert, token);
     const [bySha, bySerial] = await this.run(() =>
       Promise.all([
         this.durably<number>((c) => c.certgateIndexCheck(this.keys.cert(cert.sha256), this.keys.revokedCert(cert.sha256), at, 'HSET', ...fields)),
@@ -587,6 +624,23 @@ export class RedisTokenStore implements TokenStore {
 
 /** What durably() hands its write: the client itself, or a pipeline on it (same method names). */
 type ScriptTarget = Pick<Redis, 'set'>;
+
+/** put's (and putAndIndex's) reply: nothing for {'ok', …}, else its refusal or failure thrown. */
+function putOutcome(reply: unknown, record: TokenRecord): void {
+  const [status, detail] = Array.isArray(reply) ? (reply as [unknown, unknown]) : [reply, undefined];
+  if (status === 'ok') return;
+  if (status === 'rate') throw identityRateLimited(Number(detail));
+  if (status === 'quota') throw quotaExceeded(Number(detail) - record.createdAt);
+  if (status === 'deadline') throw storeUnavailable();
+  // jti collisions would silently reset uses or un-revoke a token; refuse (a bug, not an outage).
+  if (status === 'duplicate') throw new Error(`token store: duplicate jti ${record.jti}`);
+  throw new Error(`token store: unexpected put reply ${String(status)}`);
+}
+
+/** The certificate hash's HSET arguments for one token (see redisKeys().cert). */
+function certIndexFields(cert: CertificateInfo, token: Pick<TokenRecord, 'identityId' | 'jti'>): string[] {
+  return ['issuer', cert.issuer, 'serial', cert.serial, 'notAfter', String(cert.notAfter), 'path', JSON.stringify(cert.path), `tok:${token.identityId}:${token.jti}`, '1'];
+}
 
 /** A token script changed something only when it answered {'ok', …}; refusals wrote nothing. */
 const scriptOk = (reply: unknown) => Array.isArray(reply) && reply[0] === 'ok';

@@ -183,6 +183,12 @@ export interface TokenStore {
    * (its path) for renew.
    */
   indexToken(cert: CertificateInfo, token: Pick<TokenRecord, 'identityId' | 'jti' | 'maxExpiresAt'>, now: number): Promise<{ certificateRevoked: boolean }>;
+  /**
+   * A login's writes: `put`, then `indexToken`, in that order and with the guarantees of each (a
+   * refused put indexes nothing). A store may do both in one atomic step (the Redis store does,
+   * where one server holds every key); it never reorders them.
+   */
+  putAndIndex(record: TokenRecord, cert: CertificateInfo, opts: PutOptions, now: number): Promise<{ certificateRevoked: boolean }>;
   /** The certificate's index entry while any of its tokens may live. */
   certificate(sha256: string): Promise<CertificateInfo | undefined>;
   /**

@@ -130,8 +130,8 @@ export class TokenService {
     // order, so that a certificate revoke racing this login either is seen here or sees this token
     // (see RedisTokenStore.indexToken). The record before the JWT: a store outage must leave no
     // usable token behind.
-    await this.o.store.put(record, { maxOutstanding: opts.maxOutstanding ?? 0, identityRate: opts.identityRate });
-    if ((await this.o.store.indexToken(cert, record, now)).certificateRevoked) {
+    const { certificateRevoked } = await this.o.store.putAndIndex(record, cert, { maxOutstanding: opts.maxOutstanding ?? 0, identityRate: opts.identityRate }, now);
+    if (certificateRevoked) {
       // Revoking the certificate again revokes this record (no JWT was signed for it, but no record
       // of it may stay usable) and moves its markers to its notAfter, now known: a revoke of a
       // certificate never seen could only guess it (UNKNOWN_CERTIFICATE_MARKER_MS).

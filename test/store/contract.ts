@@ -275,6 +275,36 @@ export function tokenStoreContract(label: string, create: () => Promise<StoreUnd
         }
       });
 
+      it('putAndIndex writes the record and indexes it, answering whether a marker names the certificate', async () => {
+        const [clean, marked] = [makeCert(), makeCert()];
+        await store.revokeCertificate({ issuer: marked.issuer, serial: marked.serial }, opts);
+        for (const [cert, revoked] of [[clean, false], [marked, true]] as const) {
+          const rec = makeRecord({ certSha256: cert.sha256, certIssuer: cert.issuer, certSerial: cert.serial });
+          expect(await store.putAndIndex(rec, cert, {}, T0)).toEqual({ certificateRevoked: revoked });
+          expect(okRecord(await store.check(rec.jti, rec.identityId, T0, false))).toEqual(rec);
+          expect(await store.certificate(cert.sha256)).toEqual(cert);
+          // The index holds the token: revoking the certificate reaches it.
+          expect((await store.revokeCertificate({ sha256: cert.sha256 }, opts)).tokens).toBe(1);
+        }
+      });
+
+      it('putAndIndex indexes nothing when put refuses (quota, identity rate)', async () => {
+        const first = makeRecord();
+        await store.put(first);
+        const overQuota = makeCert();
+        const quota = makeRecord({ identityId: first.identityId, certSha256: overQuota.sha256 });
+        await expect(store.putAndIndex(quota, overQuota, { maxOutstanding: 1 }, T0)).rejects.toMatchObject({ code: 'token_quota_exceeded', status: 429 });
+        const overRate = makeCert();
+        const rated = makeRecord({ certSha256: overRate.sha256 });
+        const rate = { limit: 1, windowMs: 60_000 };
+        await store.put(makeRecord({ identityId: rated.identityId }), { identityRate: rate });
+        await expect(store.putAndIndex(rated, overRate, { identityRate: rate }, T0)).rejects.toMatchObject({ code: 'rate_limited', status: 429 });
+        for (const [cert, rec] of [[overQuota, quota], [overRate, rated]] as const) {
+          expect(await store.certificate(cert.sha256)).toBeUndefined();
+          expect(await store.check(rec.jti, rec.identityId, T0, false)).toEqual({ ok: false, reason: 'not_found' });
+        }
+      });
+
       it('records the issuer and serial in the token record', async () => {
         const rec = await issueFor(makeCert());
         expect(okRecord(await store.check(rec.jti, rec.identityId, T0, false))).toEqual(rec);
@@ -366,6 +396,7 @@ export function tokenStoreContract(label: string, create: () => Promise<StoreUnd
         () => store.revoke(rec.jti, rec.identityId),
         () => store.indexToken(cert, rec, T0),
         () => store.checkState(rec.jti, rec.identityId, T0, false),
+        () => store.putAndIndex(rec, cert, {}, T0),
         () => store.revokeCertificate({ sha256: cert.sha256 }, { now: T0, defaultUntil: T0 + HOUR }),
         () => store.isCertificateRevoked(cert, T0),
       ]) {

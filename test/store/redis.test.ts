@@ -62,6 +62,20 @@ describe('RedisTokenStore on a real redis-server', () => {
     await store.close();
   });
 
+  it('does a login\'s writes (rate, quota, token, certificate index and markers) in ONE script on one server', async () => {
+    const store = newStore();
+    await store.ping();
+    const cert = makeCert();
+    const rec = makeRecord({ certSha256: cert.sha256 });
+    await raw.config('RESETSTAT');
+    expect(await store.putAndIndex(rec, cert, { maxOutstanding: 5, identityRate: { limit: 5, windowMs: 60_000 } }, T0)).toEqual({ certificateRevoked: false });
+    expect(await scriptCalls()).toBe(1);
+    expect(await raw.hget(store.keys.cert(cert.sha256), `tok:${rec.identityId}:${rec.jti}`)).toBe('1');
+    expect(await raw.pexpiretime(store.keys.token(rec.identityId, rec.jti))).toBe(rec.maxExpiresAt);
+    expect(await raw.zscore(store.keys.outstanding(rec.identityId), rec.jti)).toBe(String(rec.expiresAt));
+    await store.close();
+  });
+
   it('puts a login\'s token in two scripts: the identity\'s rate, quota and count, then the token', async () => {
     const store = newStore();
     await store.ping();

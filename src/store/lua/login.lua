@@ -1,0 +1,19 @@
+-- A login's writes in ONE script, where one server holds every key (a single Redis, Sentinel; not
+-- Cluster, whose slots differ): put's home step, put's token step, then the certificate index of
+-- both forms with their revoked-certificate markers — the steps and order of put + indexToken, in
+-- one atomic step (so no revoke can fall between them at all).
+-- KEYS[1..3] = as put-home.lua, KEYS[4] = token hash, KEYS[5] = certificate hash, KEYS[6] = its
+-- sha marker, KEYS[7] = the issuer + serial set, KEYS[8] = its serial marker.
+-- ARGV[1..8] = as put-home.lua (deadline, maxOutstanding, now, expiresAt, maxExpiresAt, jti, rate
+-- limit, window), ARGV[9] = the certificate's sha256, ARGV[10] = n, ARGV[11..10+n] = the
+-- certificate hash's HSET arguments, ARGV[11+n..] = the token's field, value, ...
+-- Returns {'deadline'}, put_home's refusals, {'duplicate'} or {'ok', 1 when a marker names the certificate}.
+if past_deadline(ARGV[1]) then return { 'deadline' } end
+local home = put_home(KEYS[1], KEYS[2], KEYS[3], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8])
+if home[1] ~= 'ok' then return home end
+local n = tonumber(ARGV[10])
+local token = put_token(KEYS[4], ARGV[5], home[2], 11 + n)
+if token[1] ~= 'ok' then return token end
+write_and_extend(KEYS[5], ARGV[5], 'HSET', unpack(ARGV, 11, 10 + n))
+write_and_extend(KEYS[7], ARGV[5], 'SADD', ARGV[9])
+return { 'ok', redis.call('EXISTS', KEYS[6]) + redis.call('EXISTS', KEYS[8]) }
