@@ -88,6 +88,11 @@ export async function authenticateCertificate(opts: {
   work?: PathWork;
   /** Verified paths of earlier logins (only the path search is skipped; see VerifiedPathCache). */
   paths?: VerifiedPathCache;
+  /**
+   * Awaited once before any path search, when some identity to try has no cached path: the login
+   * route's per-address rate gate, so only logins that cost signature work pay its round trip first.
+   */
+  beforePathSearch?: () => Promise<void>;
 }): Promise<Authenticated> {
   const { cert, clientIp, now, revocation } = opts;
   let pool = opts.identities;
@@ -98,6 +103,7 @@ export async function authenticateCertificate(opts: {
   }
   if (pool.length === 0) throw certRefused('no_identities_configured', 'no identity is configured');
 
+  if (opts.beforePathSearch && !pool.every((i) => opts.paths?.has(i.config.bundle, cert.leaf, cert.chain, now))) await opts.beforePathSearch();
   const work = opts.work ?? new PathWork();
   const candidates: Authenticated[] = [];
   let best: { stage: Stage; error: CertgateError } | undefined;

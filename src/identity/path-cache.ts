@@ -56,6 +56,13 @@ export class VerifiedPathCache {
     return path;
   }
 
+  /** Whether `get` would answer a path now (without counting a hit or refreshing the entry). */
+  has(bundle: readonly ParsedCert[], leaf: ParsedCert, presented: readonly ParsedCert[], now: Date): boolean {
+    const e = this.map.get(this.key(bundle, leaf, presented));
+    const t = now.getTime();
+    return e !== undefined && t >= e.notBefore && t <= e.notAfter;
+  }
+
   /** Remembers a path that validateClientChain just accepted for these inputs. */
   set(bundle: readonly ParsedCert[], leaf: ParsedCert, presented: readonly ParsedCert[], path: ParsedCert[]): void {
     const key = this.key(bundle, leaf, presented);

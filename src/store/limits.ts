@@ -13,6 +13,10 @@ export const quotaExceeded = (retryAfterMs: number) =>
 export const identityRateLimited = (retryAfterMs: number) =>
   tooManyRequests('rate_limited', 'too many logins for this identity; retry later', retryAfterMs);
 
+/** The refusal of a login over its address's rate (limits.loginsPerIpPerMinute), the same from every store. */
+export const addressRateLimited = (retryAfterMs: number) =>
+  tooManyRequests('rate_limited', 'too many logins from this address; retry later', retryAfterMs);
+
 /**
  * Rate buckets become part of a Redis key inside a `{hash tag}`: a brace would move the tag, so
  * buckets are checked here, once, for both stores.

@@ -1,6 +1,6 @@
 import { storeUnavailable } from '../errors.js';
 import { systemClock, type Clock } from '../util/clock.js';
-import { identityRateLimited, quotaExceeded } from './limits.js';
+import { addressRateLimited, assertRate, identityRateLimited, quotaExceeded } from './limits.js';
 import { OutstandingTokens, RateWindows } from './memory-limits.js';
 import { issuerSerialKey } from '../pki/parsing/certificate-id.js';
 import type {
@@ -94,6 +94,12 @@ export class MemoryTokenStore implements TokenStore {
     this.assertOpen();
     // jti collisions would silently reset uses or un-revoke a token; refuse instead.
     if (this.records.has(record.jti)) throw new Error(`token store: duplicate jti ${record.jti}`);
+    const address = opts.addressRate;
+    if (address) {
+      assertRate(address.bucket, address.limit, address.windowMs);
+      const d = this.rates.hit(address.bucket, address.limit, address.windowMs, record.createdAt);
+      if (!d.allowed) throw addressRateLimited(d.retryAfterMs);
+    }
     const rate = opts.identityRate;
     if (rate) {
       // The same bucket LoginLimits counted in before the rate was folded into put.

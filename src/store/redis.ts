@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Cluster, type Redis } from 'ioredis';
 import { CertgateError, storeMisconfigured, storeUnavailable } from '../errors.js';
-import { assertRate, identityRateLimited, quotaExceeded } from './limits.js';
+import { addressRateLimited, assertRate, identityRateLimited, quotaExceeded } from './limits.js';
 import { decodeRecord, encodeRecord } from './record-codec.js';
 import { RedisClock } from './redis-clock.js';
 import { connectRedis, type RedisTarget } from './redis-connection.js';
@@ -222,7 +222,7 @@ export class RedisTokenStore implements TokenStore {
     client.on('error', (err: Error) => opts.onError?.(err));
     client.defineCommand('certgatePutHome', { numberOfKeys: 3, lua: script('put-home', ...PUT_HOME_PRELUDES) });
     client.defineCommand('certgatePut', { numberOfKeys: 1, lua: script('put', ...TOKEN_PRELUDES, 'put-token-step') });
-    client.defineCommand('certgateLogin', { numberOfKeys: 8, lua: script('login', ...PUT_HOME_PRELUDES, 'put-token-step', 'write-extend') });
+    client.defineCommand('certgateLogin', { numberOfKeys: 9, lua: script('login', ...PUT_HOME_PRELUDES, 'put-token-step', 'write-extend') });
     client.defineCommand('certgateCheck', { numberOfKeys: 2, lua: script('check', ...TOKEN_PRELUDES) });
     client.defineCommand('certgateRenewHome', { numberOfKeys: 2, lua: script('renew-home', ...HOME_PRELUDES) });
     client.defineCommand('certgateRenew', { numberOfKeys: 2, lua: script('renew', ...TOKEN_PRELUDES) });
@@ -255,6 +255,12 @@ export class RedisTokenStore implements TokenStore {
     const maxExp = String(record.maxExpiresAt);
     const id = record.identityId;
     const home = this.homeArgs(record, opts);
+    const address = opts.addressRate;
+    // Another slot than the identity's: its own round trip, first (see PutOptions.addressRate).
+    if (address) {
+      const d = await this.hitRate(address.bucket, address.limit, address.windowMs);
+      if (!d.allowed) throw addressRateLimited(d.retryAfterMs);
+    }
     const reply = await this.run(async (deadline) => {
       // Home slot first (rate, quota, count, stamp): a token never exists uncounted.
       const h = await this.durably<unknown>((c) => c.certgatePutHome(home.keys[0], home.keys[1], home.keys[2], deadline, ...home.args), scriptOk);
@@ -278,6 +284,8 @@ export class RedisTokenStore implements TokenStore {
       return this.indexToken(cert, record, now);
     }
     const home = this.homeArgs(record, opts);
+    const address = opts.addressRate;
+    if (address) assertRate(address.bucket, address.limit, address.windowMs);
     const index = certIndexFields(cert, record);
     const reply = await this.run((deadline) =>
       this.durably<unknown>((c) => c.certgateLogin(
@@ -287,8 +295,11 @@ export class RedisTokenStore implements TokenStore {
         this.keys.revokedCert(cert.sha256),
         this.keys.certBySerial(cert.issuer, cert.serial),
         this.keys.revokedSerial(cert.issuer, cert.serial),
+        this.keys.rate(address?.bucket ?? 'none'),
         deadline,
         ...home.args,
+        String(address?.limit ?? 0),
+        String(address?.windowMs ?? 0),
         cert.sha256,
         String(index.length),
         ...index,
@@ -629,6 +640,7 @@ type ScriptTarget = Pick<Redis, 'set'>;
 function putOutcome(reply: unknown, record: TokenRecord): void {
   const [status, detail] = Array.isArray(reply) ? (reply as [unknown, unknown]) : [reply, undefined];
   if (status === 'ok') return;
+  if (status === 'address') throw addressRateLimited(Number(detail));
   if (status === 'rate') throw identityRateLimited(Number(detail));
   if (status === 'quota') throw quotaExceeded(Number(detail) - record.createdAt);
   if (status === 'deadline') throw storeUnavailable();

@@ -100,6 +100,13 @@ export interface PutOptions {
    * clock; memory: `record.createdAt`). Absent = no limit.
    */
   identityRate?: { limit: number; windowMs: number };
+  /**
+   * The client address's login rate (limits.loginsPerIpPerMinute) on `bucket` (see hitRate),
+   * counted first, before the identity's rate: over it, 429 `rate_limited` with Retry-After and
+   * nothing else counted or written. In the same step where the store can (the Redis store's
+   * one-script login), else as one hitRate just before. Absent = not counted here.
+   */
+  addressRate?: { bucket: string; limit: number; windowMs: number };
 }
 
 /** One hit of a fixed-window counter (see TokenStore.hitRate). */

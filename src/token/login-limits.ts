@@ -1,4 +1,4 @@
-import { tooManyRequests } from '../errors.js';
+import { addressRateLimited } from '../store/limits.js';
 import { bytesToIp, ipToBytes } from '../pki/parsing/ip.js';
 import type { TokenStore } from '../store/types.js';
 import { normalizeIp } from '../util/cidr.js';
@@ -26,12 +26,21 @@ export class LoginLimits {
   ) {}
 
   /**
-   * Per client address, before any certificate work: every login attempt counts, successful or
-   * not, so a client cannot make the gateway validate chains faster than this.
+   * Per client address: every login attempt counts, successful or not, so a client cannot make the
+   * gateway validate chains faster than this. Counted here before any path search (see the login
+   * route), or by the store in the login's own step (addressRate) when no search is needed.
    */
   async admitAddress(clientIp: string): Promise<void> {
+    const rate = this.addressRate(clientIp);
+    if (!rate) return;
+    const d = await this.store.hitRate(rate.bucket, rate.limit, rate.windowMs, this.clock.now());
+    if (!d.allowed) throw addressRateLimited(d.retryAfterMs);
+  }
+
+  /** The per-address rate for the store to count with the login's writes (PutOptions.addressRate); undefined when off. */
+  addressRate(clientIp: string): { bucket: string; limit: number; windowMs: number } | undefined {
     const limit = this.limits().loginsPerIpPerMinute;
-    if (limit > 0) await this.hit(`ip:${addressBucket(clientIp)}`, limit, 'too many logins from this address');
+    return limit > 0 ? { bucket: `ip:${addressBucket(clientIp)}`, limit, windowMs: MINUTE_MS } : undefined;
   }
 
   /**
@@ -43,11 +52,6 @@ export class LoginLimits {
   identityRate(): { limit: number; windowMs: number } | undefined {
     const limit = this.limits().loginsPerIdentityPerMinute;
     return limit > 0 ? { limit, windowMs: MINUTE_MS } : undefined;
-  }
-
-  private async hit(bucket: string, limit: number, message: string): Promise<void> {
-    const d = await this.store.hitRate(bucket, limit, MINUTE_MS, this.clock.now());
-    if (!d.allowed) throw tooManyRequests('rate_limited', `${message}; retry later`, d.retryAfterMs);
   }
 }
 

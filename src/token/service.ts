@@ -92,7 +92,7 @@ export class TokenService {
   async issue(
     identity: CompiledIdentity,
     leaf: ParsedCert,
-    opts: { maxOutstanding?: number; identityRate?: PutOptions['identityRate']; path?: readonly ParsedCert[] } = {},
+    opts: { maxOutstanding?: number; identityRate?: PutOptions['identityRate']; addressRate?: PutOptions['addressRate']; path?: readonly ParsedCert[] } = {},
   ): Promise<{ response: TokenResponse; record: TokenRecord }> {
     const id = identity.config;
     // createdAt keeps milliseconds: a revoke-all watermark set a moment ago must not cover a token
@@ -130,7 +130,7 @@ export class TokenService {
     // order, so that a certificate revoke racing this login either is seen here or sees this token
     // (see RedisTokenStore.indexToken). The record before the JWT: a store outage must leave no
     // usable token behind.
-    const { certificateRevoked } = await this.o.store.putAndIndex(record, cert, { maxOutstanding: opts.maxOutstanding ?? 0, identityRate: opts.identityRate }, now);
+    const { certificateRevoked } = await this.o.store.putAndIndex(record, cert, { maxOutstanding: opts.maxOutstanding ?? 0, identityRate: opts.identityRate, addressRate: opts.addressRate }, now);
     if (certificateRevoked) {
       // Revoking the certificate again revokes this record (no JWT was signed for it, but no record
       // of it may stay usable) and moves its markers to its notAfter, now known: a revoke of a

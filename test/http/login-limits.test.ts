@@ -20,9 +20,11 @@ describe('login limits shared by two gateways', () => {
   let a: CertgateProcess;
   let b: CertgateProcess;
   let header: string;
+  let pki: Awaited<ReturnType<typeof makeTestPki>>;
+  let raw: Redis;
 
   beforeAll(async () => {
-    const pki = await makeTestPki();
+    pki = await makeTestPki();
     header = nginxEscaped(await pki.leaf({ cn: 'agent-1' }), pki.interA);
     redis = await startRedis({ args: ['--maxmemory-policy', 'noeviction'] });
     const dir = makeTempDir('certgate-limits-');
@@ -36,12 +38,16 @@ describe('login limits shared by two gateways', () => {
         { id: 'by-v6', caCertificate: pki.rootA.pem },
         { id: 'by-identity', caCertificate: pki.rootA.pem },
         { id: 'quota', caCertificate: pki.rootA.pem },
+        { id: 'picky', caCertificate: pki.rootA.pem, allowedCommonNames: ['someone-else'] },
+        { id: 'warm', caCertificate: pki.rootA.pem },
       ],
     };
     a = await startCertgate({ config, dir });
     b = await startCertgate({ config, dir });
+    raw = new Redis(redis.url);
   });
   afterAll(async () => {
+    raw?.disconnect();
     await a?.stop();
     await b?.stop();
     await redis?.stop();
@@ -72,14 +78,42 @@ describe('login limits shared by two gateways', () => {
     expect((await login(a, 'by-address')).status).toBe(200);
   });
 
-  it('refuses an address over its rate before looking at its certificate', async () => {
+  /** Signature verifications a gateway has run while searching paths (its /metrics). */
+  const pathVerifications = async (gw: CertgateProcess) =>
+    Number(/^certgate_path_signature_verifications_total (\d+)/m.exec(await (await fetch(gw.url + '/metrics')).text())?.[1] ?? NaN);
+  /** EVAL + EVALSHA calls Redis has answered since the last CONFIG RESETSTAT. */
+  const scriptCalls = async () => [...(await raw.info('commandstats')).matchAll(/^cmdstat_eval(?:sha)?:calls=(\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
+
+  it('counts attempts refused before any chain work, and refuses an address over its rate before any path search', async () => {
     const address = '203.0.113.8';
     for (let i = 0; i < 3; i++) {
       const res = await login(i % 2 ? a : b, 'by-address', address, 'not-a-certificate');
       expect([res.status, res.body.error]).toEqual([400, 'malformed_certificate_header']);
     }
-    // Over the rate the gateway does not even decode the header.
+    // A certificate never seen (its path not cached): over the rate, no signature is verified for it.
+    const unseen = nginxEscaped(await pki.leaf({ cn: 'agent-unseen' }), pki.interA);
+    const before = await pathVerifications(a);
+    expect429(await login(a, 'by-address', address, unseen), 'rate_limited');
+    expect(await pathVerifications(a)).toBe(before);
     expect429(await login(a, 'by-address', address, 'not-a-certificate'), 'rate_limited');
+  });
+
+  it('counts a refused attempt whose chain was already verified (no path search to gate)', async () => {
+    expect((await login(a, 'warm')).status).toBe(200); // the certificate's path is now cached
+    const address = '203.0.113.9';
+    for (let i = 0; i < 3; i++) {
+      const res = await login(a, 'picky', address);
+      expect([res.status, res.body.error]).toEqual([401, 'common_name_not_allowed']);
+    }
+    expect429(await login(a, 'picky', address), 'rate_limited');
+  });
+
+  it('sends a login whose path is cached as ONE script: the address\'s rate counted with the token\'s writes', async () => {
+    const address = freshAddress();
+    expect((await login(a, 'warm', address)).status).toBe(200);
+    await raw.config('RESETSTAT');
+    expect((await login(a, 'warm', address)).status).toBe(200);
+    expect(await scriptCalls()).toBe(1);
   });
 
   it('counts one IPv6 /64 as one client', async () => {
@@ -132,9 +166,11 @@ describe('a gateway on a Redis that may evict its keys', () => {
   let redis: RedisServer;
   let gw: CertgateProcess;
   let header: string;
+  let pki: Awaited<ReturnType<typeof makeTestPki>>;
+  let raw: Redis;
 
   beforeAll(async () => {
-    const pki = await makeTestPki();
+    pki = await makeTestPki();
     header = nginxEscaped(await pki.leaf({ cn: 'agent-1' }), pki.interA);
     redis = await startRedis({ args: ['--maxmemory', '64mb', '--maxmemory-policy', 'allkeys-lru'] });
     gw = await startCertgate({

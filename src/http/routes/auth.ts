@@ -26,9 +26,15 @@ export function authRoutes(gw: Gateway): Router {
   r.post('/tls-cert-auth/login', noStore, async (ctx) => {
     const caller = callerOf(ctx, gw);
     const fields: Record<string, unknown> = { peer: caller.peer, clientIp: caller.clientIp, direct: caller.direct };
+    // Every attempt counts against its address's rate exactly once: before any path search (the
+    // work the limit bounds), else with the login's own store writes (one round trip for both),
+    // else — an attempt refused before those — on its way out, where a 429 replaces the refusal.
+    let addressCounted = false;
+    const countAddress = () => {
+      addressCounted = true;
+      return limits.admitAddress(caller.clientIp);
+    };
     try {
-      // Cheap refusal first: one store round trip, before the body is read or any certificate parsed.
-      await limits.admitAddress(caller.clientIp);
       const identityId = (await parseBody(ctx, loginRequest)).identityId ?? undefined;
       const cert = requireCertificate(presentedCertificate(ctx, gw, caller));
       Object.assign(fields, { certSha256: cert.leaf.sha256, cn: cert.leaf.commonNames[0], serial: cert.leaf.serial, requestedIdentity: identityId });
@@ -43,18 +49,30 @@ export function authRoutes(gw: Gateway): Router {
         revocation: gw.revocation,
         work: new PathWork({ onVerify: (cost) => { gw.metrics.pathVerifications.inc(); gw.metrics.pathWorkUnits.inc(cost); } }),
         paths: gw.paths,
+        beforePathSearch: countAddress,
       });
       // The identity's login rate is counted by the store with the quota, in put's first step.
+      const addressRate = addressCounted ? undefined : limits.addressRate(caller.clientIp);
+      addressCounted = true;
       const { response, record } = await gw.tokens.issue(auth.identity, auth.leaf, {
         maxOutstanding: gw.config.limits.outstandingTokensPerIdentity,
         identityRate: limits.identityRate(),
+        addressRate,
         path: auth.path,
       });
       Object.assign(fields, { identity: auth.identity.config.id, jti: record.jti, outcome: 'success' });
       gw.metrics.logins.inc({ outcome: 'success', code: '' });
       audit(gw.log, 'login', fields);
       ctx.body = response;
-    } catch (e) {
+    } catch (refusal) {
+      let e = refusal;
+      if (!addressCounted) {
+        try {
+          await countAddress();
+        } catch (over) {
+          e = over;
+        }
+      }
       const code = isCertgateError(e) ? e.code : 'internal_error';
       gw.metrics.logins.inc({ outcome: 'refused', code });
       audit(gw.log, 'login', { ...fields, outcome: 'refused', reason: code });

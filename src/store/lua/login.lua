@@ -1,19 +1,27 @@
 -- A login's writes in ONE script, where one server holds every key (a single Redis, Sentinel; not
--- Cluster, whose slots differ): put's home step, put's token step, then the certificate index of
--- both forms with their revoked-certificate markers — the steps and order of put + indexToken, in
--- one atomic step (so no revoke can fall between them at all).
+-- Cluster, whose slots differ): the client address's rate, put's home step, put's token step, then
+-- the certificate index of both forms with their revoked-certificate markers — the steps and order
+-- of hitRate + put + indexToken, in one atomic step (so no revoke can fall between them at all).
 -- KEYS[1..3] = as put-home.lua, KEYS[4] = token hash, KEYS[5] = certificate hash, KEYS[6] = its
--- sha marker, KEYS[7] = the issuer + serial set, KEYS[8] = its serial marker.
+-- sha marker, KEYS[7] = the issuer + serial set, KEYS[8] = its serial marker, KEYS[9] = the
+-- address's rate counter.
 -- ARGV[1..8] = as put-home.lua (deadline, maxOutstanding, now, expiresAt, maxExpiresAt, jti, rate
--- limit, window), ARGV[9] = the certificate's sha256, ARGV[10] = n, ARGV[11..10+n] = the
--- certificate hash's HSET arguments, ARGV[11+n..] = the token's field, value, ...
--- Returns {'deadline'}, put_home's refusals, {'duplicate'} or {'ok', 1 when a marker names the certificate}.
+-- limit, window), ARGV[9] = the address's limit (0 = not counted here), ARGV[10] = its window (ms),
+-- ARGV[11] = the certificate's sha256, ARGV[12] = n, ARGV[13..12+n] = the certificate hash's HSET
+-- arguments, ARGV[13+n..] = the token's field, value, ...
+-- Returns {'deadline'}, {'address', ms until the window ends}, put_home's refusals, {'duplicate'}
+-- or {'ok', 1 when a marker names the certificate}.
 if past_deadline(ARGV[1]) then return { 'deadline' } end
+local addressLimit = tonumber(ARGV[9])
+if addressLimit > 0 then
+  local hit = hit_rate(KEYS[9], addressLimit, ARGV[10])
+  if hit[1] == 0 then return { 'address', hit[3] } end
+end
 local home = put_home(KEYS[1], KEYS[2], KEYS[3], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8])
 if home[1] ~= 'ok' then return home end
-local n = tonumber(ARGV[10])
-local token = put_token(KEYS[4], ARGV[5], home[2], 11 + n)
+local n = tonumber(ARGV[12])
+local token = put_token(KEYS[4], ARGV[5], home[2], 13 + n)
 if token[1] ~= 'ok' then return token end
-write_and_extend(KEYS[5], ARGV[5], 'HSET', unpack(ARGV, 11, 10 + n))
-write_and_extend(KEYS[7], ARGV[5], 'SADD', ARGV[9])
+write_and_extend(KEYS[5], ARGV[5], 'HSET', unpack(ARGV, 13, 12 + n))
+write_and_extend(KEYS[7], ARGV[5], 'SADD', ARGV[11])
 return { 'ok', redis.call('EXISTS', KEYS[6]) + redis.call('EXISTS', KEYS[8]) }
