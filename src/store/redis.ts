@@ -232,8 +232,8 @@ export class RedisTokenStore implements TokenStore {
     client.defineCommand('certgateRaiseWatermark', { numberOfKeys: 1, lua: script('raise-watermark') });
     client.defineCommand('certgateRevokeIdentityDone', { numberOfKeys: 2, lua: script('revoke-identity-done') });
     client.defineCommand('certgateRate', { numberOfKeys: 1, lua: script('rate', 'rate-window') });
-    client.defineCommand('certgateExtend', { numberOfKeys: 1, lua: script('extend', 'write-extend') });
-    client.defineCommand('certgateIndexCheck', { numberOfKeys: 2, lua: script('index-check', 'write-extend') });
+    client.defineCommand('certgateExtend', { numberOfKeys: 1, lua: script('extend', 'server-time', 'write-extend') });
+    client.defineCommand('certgateIndexCheck', { numberOfKeys: 2, lua: script('index-check', 'server-time', 'write-extend') });
     client.defineCommand('certgateIdentityPut', { numberOfKeys: 2, lua: script('identity-put') });
     client.defineCommand('certgateIdentityDelete', { numberOfKeys: 2, lua: script('identity-delete') });
     this.client = client as (Redis | Cluster) & Scripts;

@@ -14,8 +14,8 @@
 if past_deadline(ARGV[1]) then return { 'deadline' } end
 local addressLimit = tonumber(ARGV[9])
 if addressLimit > 0 then
-  local hit = hit_rate(KEYS[9], addressLimit, ARGV[10])
-  if hit[1] == 0 then return { 'address', hit[3] } end
+  local allowed, _, retryAfter = hit_rate(KEYS[9], addressLimit, ARGV[10])
+  if allowed == 0 then return { 'address', retryAfter } end
 end
 local home = put_home(KEYS[1], KEYS[2], KEYS[3], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8])
 if home[1] ~= 'ok' then return home end

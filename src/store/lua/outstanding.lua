@@ -11,14 +11,23 @@ local function live_until(set, at)
 end
 
 -- Drops the entries expired at `now` (expired means now >= expiresAt, as in refusal.lua) from both
--- sets and returns how many are left, and the earliest expiry among them (nil when none).
+-- sets and returns how many are left. The second set exists only while a revoke-all is under way.
 local function outstanding_count(set, revoking, now)
-  local count, earliest = 0, nil
+  redis.call('ZREMRANGEBYSCORE', set, '-inf', now)
+  local count = redis.call('ZCARD', set)
+  if redis.call('EXISTS', revoking) == 1 then
+    redis.call('ZREMRANGEBYSCORE', revoking, '-inf', now)
+    count = count + redis.call('ZCARD', revoking)
+  end
+  return count
+end
+
+-- The earliest expiry held in either set (nil when none): a quota refusal's Retry-After.
+local function earliest_outstanding(set, revoking)
+  local earliest = nil
   for _, key in ipairs({ set, revoking }) do
-    redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
-    count = count + redis.call('ZCARD', key)
     local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
     if first[2] and (earliest == nil or tonumber(first[2]) < tonumber(earliest)) then earliest = first[2] end
   end
-  return count, earliest
+  return earliest
 end

@@ -10,14 +10,14 @@
 local function put_home(outstanding, revoking, rate, maxOutstanding, now, expiresAt, maxExpiresAt, jti, rateLimit, rateWindowMs)
   local limit = tonumber(rateLimit)
   if limit > 0 then
-    local hit = hit_rate(rate, limit, rateWindowMs)
-    if hit[1] == 0 then return { 'rate', hit[3] } end
+    local allowed, _, retryAfter = hit_rate(rate, limit, rateWindowMs)
+    if allowed == 0 then return { 'rate', retryAfter } end
   end
   -- Trimmed on every put, quota or not, so the sets never hold more than the outstanding tokens
   -- plus those that expired since the identity's last login.
-  local count, earliest = outstanding_count(outstanding, revoking, now)
+  local count = outstanding_count(outstanding, revoking, now)
   local max = tonumber(maxOutstanding)
-  if max > 0 and count >= max then return { 'quota', earliest } end
+  if max > 0 and count >= max then return { 'quota', earliest_outstanding(outstanding, revoking) } end
   redis.call('ZADD', outstanding, expiresAt, jti)
   live_until(outstanding, maxExpiresAt)
   return { 'ok', server_time() }

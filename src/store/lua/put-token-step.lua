@@ -4,8 +4,7 @@
 -- uses or un-revoke it. Returns {'ok'} or {'duplicate'}.
 local function put_token(key, maxExpiresAt, stamp, first)
   if redis.call('EXISTS', key) == 1 then return { 'duplicate' } end
-  redis.call('HSET', key, unpack(ARGV, first))
-  redis.call('HSET', key, 'serverCreatedAt', stamp)
+  redis.call('HSET', key, 'serverCreatedAt', stamp, unpack(ARGV, first))
   -- Redis drops the record itself at the hard cap (a cap already past deletes it at once).
   redis.call('PEXPIREAT', key, maxExpiresAt)
   return { 'ok' }

@@ -5,14 +5,22 @@
 -- whatever the clocks of the gateways, of the CLI host or of the token's own shard say.
 -- The decimals keep a token issued just after a revoke-all in the same millisecond valid;
 -- tonumber() still compares them with whole-millisecond values written by older versions.
+-- TIME is read once per script run: a script is one atomic step, so one instant serves all its
+-- stamps and comparisons (and a login's script asks for it five times).
+local time_of_run
+local function redis_time()
+  if not time_of_run then time_of_run = redis.call('TIME') end
+  return time_of_run
+end
+
 local function server_time()
-  local t = redis.call('TIME')
+  local t = redis_time()
   local us = tonumber(t[2])
   return t[1] .. string.format('%03d.%03d', math.floor(us / 1000), us % 1000)
 end
 
 -- The same clock as a number of whole milliseconds, for comparisons only (never written back).
 local function server_ms()
-  local t = redis.call('TIME')
+  local t = redis_time()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end

@@ -1,13 +1,11 @@
--- Shared prelude: run a write command on `key`, then move the key's expiry to `expireAt` (epoch ms)
--- unless it already lies later: the certificate index and the revoked-certificate markers each
--- serve several deadlines (tokens of one certificate, repeated revokes) and none may shorten another's.
--- PTTL + TIME rather than PEXPIRETIME, which needs Redis 7.
+-- Shared prelude (after server-time.lua): run a write command on `key`, then move the key's expiry
+-- to `expireAt` (epoch ms) unless it already lies later: the certificate index and the
+-- revoked-certificate markers each serve several deadlines (tokens of one certificate, repeated
+-- revokes) and none may shorten another's. PTTL + TIME rather than PEXPIRETIME, which needs Redis 7.
 local function write_and_extend(key, expireAt, command, ...)
   redis.call(command, key, ...)
   local ttl = redis.call('PTTL', key)
-  local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  if ttl == -1 or now + ttl < tonumber(expireAt) then
+  if ttl == -1 or server_ms() + ttl < tonumber(expireAt) then
     redis.call('PEXPIREAT', key, expireAt)
   end
 end
