@@ -63,6 +63,12 @@ export async function startRedis(dir, { appendonly = false, port } = {}) {
 }
 
 /**
+ * BENCH_GATEWAY_NODE_ARGS="--flag …": node options for the gateways only (not the load generator),
+ * to compare runtime settings; they are the operator's own and win over certgate's (docs/operations.md).
+ */
+const GATEWAY_NODE_ARGS = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean);
+
+/**
  * A certgate process (dist/) with one identity `bench` trusting `caPem`. `name` keeps its files
  * apart; gateways given the same `keysDir` share signing keys (a fleet).
  */
@@ -83,14 +89,38 @@ export async function startGateway(dir, name, storeUrl, caPem, { keysDir = `./${
     ...extraYaml,
   ].join('\n');
   writeFileSync(join(dir, `${name}.yaml`), yaml);
-  const proc = spawnTracked(process.execPath, [join(root, 'dist/cli/main.js'), 'serve', '--config', join(dir, `${name}.yaml`), '--workers', String(workers)], {
+  const proc = spawnTracked(process.execPath, [...GATEWAY_NODE_ARGS, join(root, 'dist/cli/main.js'), 'serve', '--config', join(dir, `${name}.yaml`), '--workers', String(workers)], {
     stdio: ['ignore', stdout, 'inherit'],
     env: { ...process.env, REDIS_URL: '' },
   });
   const url = `http://127.0.0.1:${port}`;
   await waitFor(url + '/healthz');
   if (workers > 1) await allWorkersAnswer(url, workers);
-  return { url, port, pid: proc.pid, proc };
+  // `pid`: the process that serves (or the primary), which RSS and CPU figures are about.
+  return { url, port, pid: servingPid(proc.pid), launcherPid: proc.pid, proc };
+}
+
+export const childrenOf = (pid) => {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+};
+export const environOf = (pid) => {
+  try {
+    return Object.fromEntries(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+  } catch {
+    return {};
+  }
+};
+
+/**
+ * `certgate serve` started without its memory settings hands over to a child started with them
+ * (src/cli/runtime-settings.ts): that child serves, the process started only passes signals on.
+ */
+function servingPid(pid) {
+  return childrenOf(pid).find((c) => environOf(c).CERTGATE_LAUNCHED_BY === String(pid)) ?? pid;
 }
 
 /** Waits until `workers` distinct workers have answered /metrics (each names itself there). */

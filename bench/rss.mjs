@@ -1,20 +1,62 @@
 // `npm run bench -- --rss [N]`: the gateway's RSS under N requests (default 1,000,000) of mixed
 // traffic with ever-new certificates. Batches of 10,000 requests: 1,000 logins, each with a
 // certificate never seen before, then 9,000 forward-auth calls spread over the tokens those
-// logins returned. RSS is read after every batch; the last line is one JSON object
-// {requests, errors, rss_mb_at_100k, rss_mb_end, rss_mb_max, growth_pct_100k_to_end, curve, …}
-// with the V8 heap (total, used) from the gateway's /metrics beside RSS.
+// logins returned. BENCH_WORKERS=N runs `serve --workers N` (a primary and N workers).
+//
+// What the target ("RSS ≤ 150 MB and growing < 10 % between 100k and 1M requests") needs, for
+// every process of the gateway (the launcher and the serving process; or the primary and each
+// worker):
+// - rss_mb_peak: the kernel's high-water mark of the process (VmHWM): the true maximum over the
+//   whole run, startup included, whatever the sampling missed;
+// - rss_mb_max_sampled: the largest of the samples taken every 100 ms by this script;
+// - rss_mb_at_100k, rss_mb_end and growth_pct_100k_to_end: single samples after the batch that
+//   reached 100k requests and after the last batch;
+// - window_max_mb_at_100k, window_max_mb_end and growth_pct_window_max: the largest sample of the
+//   10 batches (100k requests) ending at 100k and of the last 10 batches: the same growth, read
+//   from the top of the GC sawtooth instead of wherever a single sample happened to fall.
+// The last line is one JSON object {requests, errors, target, processes, curve, machine}; `target`
+// says whether both limits hold for every process. The V8 heap (total, used) of the process that
+// answered /metrics is in the curve beside RSS.
 import { mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { killTracked, machine, root, runLoad, rssMb, startGateway, startRedis } from './lib.mjs';
+import { childrenOf, environOf, killTracked, machine, root, runLoad, startGateway, startRedis } from './lib.mjs';
 
 const argIndex = process.argv.indexOf('--rss');
 const TOTAL = Number(process.argv[argIndex + 1]) > 0 ? Number(process.argv[argIndex + 1]) : 1_000_000;
 const BATCH = 10_000;
 const LOGINS = 1_000;
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const WORKERS = Number(process.env.BENCH_WORKERS ?? 1);
+const SAMPLE_MS = 100;
+const RSS_LIMIT_MB = 150;
+const GROWTH_LIMIT_PCT = 10;
 const { mintCertificate, generateKeys } = await import(join(root, 'dist/pki/mint.js'));
+
+/** VmRSS and VmHWM (peak) of a process in MB, or undefined once it is gone. */
+function memoryOf(pid) {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (field) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)[1]);
+    return { rss_mb: Math.round(kb('VmRSS') / 1024), peak_mb: Math.round(kb('VmHWM') / 1024) };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Every process of the gateway with its role: the launcher (a `serve` started without the memory
+ * settings hands over to a child, src/cli/runtime-settings.ts), the single serving process, or the
+ * primary and its cluster workers.
+ */
+function gatewayProcesses(gw) {
+  const list = [];
+  if (gw.launcherPid !== gw.pid) list.push({ pid: gw.launcherPid, role: 'launcher' });
+  const workers = childrenOf(gw.pid).filter((c) => environOf(c).NODE_UNIQUE_ID !== undefined);
+  list.push({ pid: gw.pid, role: workers.length > 0 ? 'primary' : 'gateway' });
+  for (const w of workers) list.push({ pid: w, role: 'worker' });
+  return list;
+}
 
 /**
  * V8 heap size and use from the gateway's own /metrics (prom-client's defaults): RSS follows the
@@ -23,8 +65,11 @@ const { mintCertificate, generateKeys } = await import(join(root, 'dist/pki/mint
 async function heapMb(url) {
   const text = await (await fetch(url + '/metrics')).text();
   const read = (name) => Math.round(Number(new RegExp(`^certgate_${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN) / 1048576);
-  return { heap_total_mb: read('nodejs_heap_size_total_bytes'), heap_used_mb: read('nodejs_heap_size_used_bytes') };
+  const pid = /certgate_worker_info\{worker="\d+",pid="(\d+)"\}/.exec(text)?.[1];
+  return { heap_total_mb: read('nodejs_heap_size_total_bytes'), heap_used_mb: read('nodejs_heap_size_used_bytes'), ...(pid ? { heap_pid: Number(pid) } : {}) };
 }
+
+const pct = (from, to) => Number(((100 * (to - from)) / from).toFixed(1));
 
 const dir = mkdtempSync(join(tmpdir(), 'certgate-rss-'));
 try {
@@ -37,7 +82,14 @@ try {
     writeFileSync(file, JSON.stringify(list));
   };
   const redis = await startRedis(dir);
-  const gw = await startGateway(dir, 'rss', redis.url, ca.pem);
+  const gw = await startGateway(dir, 'rss', redis.url, ca.pem, { workers: WORKERS });
+  const procs = gatewayProcesses(gw);
+  const pids = procs.map((p) => p.pid);
+  // Per process: the largest sample of the current batch, and the samples after each batch.
+  const batchMax = new Map(pids.map((p) => [p, 0]));
+  const sampler = setInterval(() => {
+    for (const p of pids) batchMax.set(p, Math.max(batchMax.get(p), memoryOf(p)?.rss_mb ?? 0));
+  }, SAMPLE_MS);
   const curve = [];
   let requests = 0;
   let errors = 0;
@@ -56,22 +108,43 @@ try {
     const forwards = await runLoad({ url: gw.url + '/api/v1/auth/forward', amount: BATCH - LOGINS, connections: CONNECTIONS, perRequest: { header: 'authorization', file: tokensFile } });
     requests += logins.requests + forwards.requests;
     errors += logins.errors + forwards.errors;
-    const point = { requests, rss_mb: rssMb(gw.pid), ...(await heapMb(gw.url)) };
+    const rss = pids.map((p) => memoryOf(p)?.rss_mb ?? 0);
+    const max = pids.map((p, i) => Math.max(batchMax.get(p), rss[i]));
+    pids.forEach((p) => batchMax.set(p, 0));
+    const point = { requests, rss_mb: rss, batch_max_rss_mb: max, ...(await heapMb(gw.url)) };
     curve.push(point);
-    if (b % 10 === 9) console.error(`${String(requests).padStart(8)} requests  rss ${point.rss_mb} MB  heap ${point.heap_used_mb}/${point.heap_total_mb} MB  errors ${errors}  ${Math.round((Date.now() - started) / 1000)} s`);
+    if (b % 10 === 9) console.error(`${String(requests).padStart(8)} requests  rss ${rss.join('/')} MB (batch max ${max.join('/')})  heap ${point.heap_used_mb}/${point.heap_total_mb} MB  errors ${errors}  ${Math.round((Date.now() - started) / 1000)} s`);
   }
-  const at100k = curve.find((p) => p.requests >= 100_000) ?? curve[0];
+  clearInterval(sampler);
+  const i100k = Math.max(0, curve.findIndex((p) => p.requests >= 100_000));
+  const at100k = curve[i100k === -1 ? 0 : i100k];
   const end = curve[curve.length - 1];
+  const firstWindow = curve.slice(Math.max(0, i100k - 9), i100k + 1);
+  const lastWindow = curve.slice(-10);
+  const processes = procs.map(({ pid, role }, i) => {
+    const windowMaxAt100k = Math.max(...firstWindow.map((p) => p.batch_max_rss_mb[i]));
+    const windowMaxEnd = Math.max(...lastWindow.map((p) => p.batch_max_rss_mb[i]));
+    return {
+      role,
+      pid,
+      rss_mb_peak: memoryOf(pid)?.peak_mb,
+      rss_mb_max_sampled: Math.max(...curve.map((p) => p.batch_max_rss_mb[i])),
+      rss_mb_at_100k: at100k.rss_mb[i],
+      rss_mb_end: end.rss_mb[i],
+      growth_pct_100k_to_end: pct(at100k.rss_mb[i], end.rss_mb[i]),
+      window_max_mb_at_100k: windowMaxAt100k,
+      window_max_mb_end: windowMaxEnd,
+      growth_pct_window_max: pct(windowMaxAt100k, windowMaxEnd),
+    };
+  });
+  const peakHolds = processes.every((p) => p.rss_mb_peak <= RSS_LIMIT_MB);
+  const growthHolds = processes.every((p) => p.growth_pct_100k_to_end < GROWTH_LIMIT_PCT && p.growth_pct_window_max < GROWTH_LIMIT_PCT);
   console.log(JSON.stringify({
     requests,
     errors,
-    rss_mb_at_100k: at100k.rss_mb,
-    rss_mb_end: end.rss_mb,
-    rss_mb_max: Math.max(...curve.map((p) => p.rss_mb)),
-    rss_mb_min_after_100k: Math.min(...curve.filter((p) => p.requests >= 100_000).map((p) => p.rss_mb)),
-    heap_used_mb_min_after_100k: Math.min(...curve.filter((p) => p.requests >= 100_000).map((p) => p.heap_used_mb)),
-    heap_used_mb_min_last_100k: Math.min(...curve.filter((p) => p.requests > requests - 100_000).map((p) => p.heap_used_mb)),
-    growth_pct_100k_to_end: Number(((100 * (end.rss_mb - at100k.rss_mb)) / at100k.rss_mb).toFixed(1)),
+    target: { rss_limit_mb: RSS_LIMIT_MB, growth_limit_pct: GROWTH_LIMIT_PCT, peak_holds: peakHolds, growth_holds: growthHolds, holds: peakHolds && growthHolds && requests >= 1_000_000 },
+    processes,
+    heap_used_mb_min_after_100k: Math.min(...curve.slice(i100k).map((p) => p.heap_used_mb)),
     curve: curve.filter((p, i) => i % 10 === 9 || i === curve.length - 1),
     machine: machine(),
   }));

@@ -7,6 +7,7 @@ import { startGateway, type RunningGateway } from '../http/server.js';
 import { servePrimary } from './cluster-primary.js';
 import { serveWorker } from './cluster-worker.js';
 import { ensureDevPki } from './dev-pki.js';
+import { applyHeapSettings } from '../util/heap-settings.js';
 import { DEFAULT_CONFIG, DEV_PKI_DIR } from './paths.js';
 
 export interface ServeOptions {
@@ -24,6 +25,7 @@ export function parseWorkers(value: string | undefined): number | undefined {
 
 export async function serve(configFile: string | undefined, opts: ServeOptions = {}): Promise<void> {
   const file = configFile ?? process.env.CERTGATE_CONFIG ?? DEFAULT_CONFIG;
+  applyHeapSettings();
   // A cluster worker runs this same command line; its primary did everything before the fork.
   if (cluster.isWorker) return serveWorker(file);
   const embedded = file === DEFAULT_CONFIG;

@@ -30,6 +30,7 @@ import { withFastForward } from './fast-forward.js';
 import { LeafAdmission } from './leaf-admission.js';
 import type { Gateway } from './gateway.js';
 import { createMetrics } from './metrics.js';
+import { appliedHeapSettings } from '../util/heap-settings.js';
 
 /** All forwarded headers together; each certificate header is capped at 32 KiB by its decoder. */
 const MAX_HEADER_BYTES = 64 * 1024;
@@ -243,7 +244,7 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
     }
     gateway.control.start();
     if (opts.crlWatchIntervalMs !== 0) gateway.crlWatcher.start();
-    gateway.log.info({ event: 'listening', http: `${config.server.host}:${httpPort}`, tls: tlsPort, store: gateway.store.kind, identities: gateway.identities.length }, 'certgate listening');
+    gateway.log.info({ event: 'listening', http: `${config.server.host}:${httpPort}`, tls: tlsPort, store: gateway.store.kind, identities: gateway.identities.length, v8: appliedHeapSettings() }, 'certgate listening');
     let draining: Promise<{ forced: number }> | undefined;
     return {
       gateway,

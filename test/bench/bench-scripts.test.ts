@@ -31,12 +31,29 @@ describe('npm run bench / npm run soak', () => {
     }
   }, 240_000);
 
-  it('bench --rss: RSS and heap per batch of logins with new certificates and forward calls', () => {
+  it('bench --rss: per process of the gateway, peak, sampled max, RSS at 100k and at the end, their growth, and whether the target holds', () => {
     const r = node([join('bench', 'run.mjs'), '--rss', '10000'], { BENCH_CONNECTIONS: '4' });
     expect(r.status, r.stderr).toBe(0);
     const out = lastJson(r.stdout);
-    expect(out).toMatchObject({ requests: 10000, errors: 0, rss_mb_at_100k: expect.any(Number), rss_mb_end: expect.any(Number), growth_pct_100k_to_end: expect.any(Number) });
-    expect(out.curve).toEqual([{ requests: 10000, rss_mb: expect.any(Number), heap_total_mb: expect.any(Number), heap_used_mb: expect.any(Number) }]);
+    expect(out).toMatchObject({ requests: 10000, errors: 0, target: { rss_limit_mb: 150, growth_limit_pct: 10, holds: false } });
+    // One process serves (no --workers): it is the one reported.
+    expect(out.processes.map((p: { role: string }) => p.role)).toEqual(['gateway']);
+    for (const p of out.processes) {
+      expect(p).toEqual({
+        role: expect.any(String),
+        pid: expect.any(Number),
+        rss_mb_peak: expect.any(Number),
+        rss_mb_max_sampled: expect.any(Number),
+        rss_mb_at_100k: expect.any(Number),
+        rss_mb_end: expect.any(Number),
+        growth_pct_100k_to_end: expect.any(Number),
+        window_max_mb_at_100k: expect.any(Number),
+        window_max_mb_end: expect.any(Number),
+        growth_pct_window_max: expect.any(Number),
+      });
+      expect(p.rss_mb_peak).toBeGreaterThanOrEqual(p.rss_mb_max_sampled);
+    }
+    expect(out.curve).toEqual([{ requests: 10000, rss_mb: [expect.any(Number)], batch_max_rss_mb: [expect.any(Number)], heap_total_mb: expect.any(Number), heap_used_mb: expect.any(Number) }]);
     expect(out.curve[0].heap_used_mb).toBeGreaterThan(0);
   }, 240_000);
 
