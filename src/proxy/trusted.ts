@@ -2,7 +2,8 @@ import { certRefused } from '../errors.js';
 import { overlappingProxyEntries } from './overlap.js';
 import { CidrSet, normalizeIp } from '../util/cidr.js';
 import { decodeForwardedCertificate, supportsChainHeader } from './decode.js';
-import type { ForwardedCerts, TrustedProxyConfig } from './types.js';
+import type { ForwardedCerts, HeaderFormat, TrustedProxyConfig } from './types.js';
+import { BoundedMap } from '../util/bounded-map.js';
 import { checkVerifyHeader } from './verify-header.js';
 
 /** node's `req.headersDistinct`: lower-case names, every field line kept separately. */
@@ -90,10 +91,30 @@ export function readForwardedCertificate(
   const { config } = owner;
   const value = single(headers, config.header)!;
   const chainValue = config.chainHeader === undefined ? undefined : single(headers, config.chainHeader);
-  const certs = decodeForwardedCertificate(config.format, value, chainValue);
+  const certs = chainValue === undefined ? decodeRemembered(config.format, value) : decodeForwardedCertificate(config.format, value, chainValue);
   if (!certs) return null;
   if (config.verifyHeader !== undefined) checkVerifyHeader(config.format, single(headers, config.verifyHeader));
   return { proxy: config, certs };
+}
+
+/**
+ * Header values decoded before, per format, by their exact text: a workload logs in with the same
+ * certificate again and again, and percent-decoding, base64 and DER framing cost more than the rest
+ * of reading a header. Only successful decodes of values up to 8 KiB are kept (~256 × 2 × 8 KiB at
+ * most); the blobs are shared and never written to (ParsedCertCache knows them by identity).
+ */
+const DECODED_MAX_VALUE = 8 * 1024;
+const decoded = new Map<HeaderFormat, BoundedMap<string, ForwardedCerts | null>>();
+
+function decodeRemembered(format: HeaderFormat, value: string): ForwardedCerts | null {
+  if (value.length > DECODED_MAX_VALUE) return decodeForwardedCertificate(format, value);
+  let byValue = decoded.get(format);
+  if (!byValue) decoded.set(format, (byValue = new BoundedMap(256)));
+  const known = byValue.get(value);
+  if (known !== undefined) return known;
+  const certs = decodeForwardedCertificate(format, value);
+  byValue.set(value, certs);
+  return certs;
 }
 
 /** `1.2.3.4:5678` and `[v6]:port` appear in X-Forwarded-For from some proxies (Azure). */

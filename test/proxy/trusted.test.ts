@@ -202,3 +202,25 @@ describe('compileTrustedProxies', () => {
     expect(readForwardedCertificate('10.0.0.1', NGINX_OK, compileTrustedProxies([]))).toBeNull();
   });
 });
+
+describe('readForwardedCertificate remembers decoded header values', () => {
+  it('decodes the same value once: the same blobs again, parsed once by identity', async () => {
+    const { ParsedCertCache } = await import('../../src/pki/parsing/parse-cache.js');
+    const first = read('10.1.2.3', NGINX_OK)!;
+    const again = read('10.9.9.9', NGINX_OK)!;
+    expect(again.certs.leaf).toBe(first.certs.leaf);
+    const cache = new ParsedCertCache();
+    expect(cache.parse(again.certs.leaf)).toBe(cache.parse(first.certs.leaf));
+    expect(sha256(again.certs.leaf)).toBe(LEAF_SHA256);
+  });
+
+  it('never remembers a refusal or mixes up formats and values', () => {
+    const bad = { 'x-ssl-client-cert': ['-----BEGIN%20CERTIFICATE-----%0Anope'], 'x-ssl-client-verify': ['SUCCESS'] };
+    expect(() => read('10.1.2.3', bad)).toThrow(expect.objectContaining({ code: 'malformed_certificate_header' }));
+    expect(() => read('10.1.2.3', bad)).toThrow(expect.objectContaining({ code: 'malformed_certificate_header' }));
+    // HAProxy with a separate chain header is decoded each time (not remembered) and still right.
+    const h = { 'x-client-der': [HAPROXY_CERT], 'x-client-chain': [HAPROXY_CHAIN], 'x-client-verify': ['0'] };
+    expect(summary(read('192.168.1.10', h))).toEqual(summary(read('192.168.1.10', h)));
+    expect(summary(read('10.1.2.3', NGINX_OK))?.leaf).toBe(LEAF_SHA256);
+  });
+});

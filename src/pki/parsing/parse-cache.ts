@@ -53,6 +53,11 @@ interface Entry {
 export class ParsedCertCache {
   /** Insertion order = recency (a hit is re-inserted), so the first key is the least recently used. */
   private readonly map = new Map<string, Entry>();
+  /**
+   * Certificates by the blob they were parsed from: only as long as someone else keeps the blob (a
+   * WeakMap), i.e. while the header's decode is remembered, so it adds no bound of its own.
+   */
+  private readonly byBlob = new WeakMap<Uint8Array, ParsedCert>();
   private totalBytes = 0;
   readonly maxEntries: number;
   readonly maxBytes: number;
@@ -78,11 +83,16 @@ export class ParsedCertCache {
    */
   parse(der: Uint8Array, admit?: (sha256: string) => boolean): ParsedCert {
     assertCertificateSize(der);
+    // The very same blob again (a header decoded once and remembered, see src/proxy/trusted.ts):
+    // no hash needed. Blobs are never written to after decoding.
+    const same = this.byBlob.get(der);
+    if (same) return same;
     const key = sha256Hex(der);
     const hit = this.map.get(key);
     if (hit) {
       this.map.delete(key);
       this.map.set(key, hit);
+      this.byBlob.set(der, hit.cert);
       return hit.cert;
     }
     const cert = parseCertificate(der, key);
@@ -90,6 +100,7 @@ export class ParsedCertCache {
     // An entry that alone exceeds the budget (only with a tiny maxBytes) is returned, not kept.
     if (bytes > this.maxBytes || (admit && !admit(key))) return cert;
     this.map.set(key, { cert, bytes });
+    this.byBlob.set(der, cert);
     this.totalBytes += bytes;
     while (this.map.size > this.maxEntries || this.totalBytes > this.maxBytes) {
       const [oldest, entry] = this.map.entries().next().value as [string, Entry];
