@@ -84,17 +84,17 @@ describe('uses when Redis stalls under consuming calls', () => {
 
   it('a stall in the middle of 10 calls: uses left = limit − calls answered 2xx, exactly', async () => {
     const token = await login();
+    // Five answered before Redis stops, five sent while it is stopped. (A call whose script runs in
+    // the instant before the stop but whose reply Redis had not yet sent is the residual the README
+    // leaves open: its reply comes after the gateway answered 503. It cannot be staged on purpose,
+    // so it is not staged here.)
+    const before = await Promise.all(Array.from({ length: 5 }, () => forward(token)));
     const results = await stallWhile(async () => {
-      // Five race the stop (any of them may or may not get through); five are sent while stopped.
-      const racing = Array.from({ length: 5 }, () => forward(token));
-      await new Promise((r) => setTimeout(r, 2));
       redis.process.signal('SIGSTOP');
-      const stalled = Array.from({ length: 5 }, () => forward(token));
-      return Promise.all([...racing, ...stalled]);
+      return Promise.all(Array.from({ length: 5 }, () => forward(token)));
     });
-    const ok = results.filter((r) => r.status === 204).length;
-    expect(results.filter((r) => r.status !== 204).every((r) => r.status === 503 && r.error === 'store_unavailable')).toBe(true);
-    expect(results.length - ok).toBeGreaterThanOrEqual(5);
-    expect(await usesLeft(token)).toBe(LIMIT - 1 - ok);
+    expect(before.map((r) => r.status)).toEqual([204, 204, 204, 204, 204]);
+    expect(results).toEqual(Array.from({ length: 5 }, () => ({ status: 503, error: 'store_unavailable' })));
+    expect(await usesLeft(token)).toBe(LIMIT - 1 - 5);
   });
 });
