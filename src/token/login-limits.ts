@@ -1,4 +1,5 @@
 import { addressRateLimited } from '../store/limits.js';
+import { BoundedMap } from '../util/bounded-map.js';
 import { bytesToIp, ipToBytes } from '../pki/parsing/ip.js';
 import type { TokenStore } from '../store/types.js';
 import { normalizeIp } from '../util/cidr.js';
@@ -61,6 +62,17 @@ export class LoginLimits {
  * IPv4-mapped IPv6 counts as its IPv4 address.
  */
 export function addressBucket(clientIp: string): string {
+  let bucket = buckets.get(clientIp);
+  if (bucket === undefined) {
+    bucket = bucketOf(clientIp);
+    buckets.set(clientIp, bucket);
+  }
+  return bucket;
+}
+/** The buckets of the last addresses seen (a pure function of the address; logins repeat addresses). */
+const buckets = new BoundedMap<string, string>(1024);
+
+function bucketOf(clientIp: string): string {
   const ip = normalizeIp(clientIp);
   if (!ip) return 'unknown';
   const bytes = ipToBytes(ip);

@@ -67,6 +67,14 @@ function unwrapState(outcome: StateOutcome): TokenState {
 
 const floorSec = (ms: number) => Math.floor(ms / 1000);
 
+/** A certificate's DER as base64, once per parsed certificate (parsed ones are shared and immutable). */
+const base64s = new WeakMap<ParsedCert, string>();
+function base64Of(c: ParsedCert): string {
+  let b = base64s.get(c);
+  if (b === undefined) base64s.set(c, (b = Buffer.from(c.der).toString('base64')));
+  return b;
+}
+
 /**
  * Token lifecycle: issue after a verified login, and the follow-up checks. The JWT carries the
  * claims; the store record carries every limit, so a limit holds on every gateway that shares it.
@@ -124,7 +132,7 @@ export class TokenService {
       issuer: leaf.issuer,
       serial: leaf.serial,
       notAfter: leaf.notAfter.getTime(),
-      path: (opts.path ?? [leaf]).map((c) => Buffer.from(c.der).toString('base64')),
+      path: (opts.path ?? [leaf]).map(base64Of),
     };
     // The record, then the index read atomically with the revoked-certificate markers — in this
     // order, so that a certificate revoke racing this login either is seen here or sees this token

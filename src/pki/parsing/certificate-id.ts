@@ -3,6 +3,7 @@ import 'reflect-metadata';
 import { createHash } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import { decodeName } from './dn.js';
+import { BoundedMap } from '../../util/bounded-map.js';
 
 /**
  * The two ways an operator names a certificate — its SHA-256, or its issuer DN and serial (what a
@@ -52,7 +53,18 @@ export function normalizeIssuer(input: string): string | undefined {
   return rendered !== '' && spaced(text) === rendered ? rendered : undefined;
 }
 
-/** Fixed-length key for an (issuer, serial) pair: store keys must not carry arbitrary DN text. */
+/**
+ * Fixed-length key for an (issuer, serial) pair: store keys must not carry arbitrary DN text.
+ * A login names it twice (the pair's index and its marker), and workloads log in with the same
+ * certificate again and again: the last pairs' keys are remembered (a pure function of the pair).
+ */
 export function issuerSerialKey(issuer: string, serial: string): string {
-  return createHash('sha256').update(`${issuer}\n${serial}`).digest('hex');
+  const pair = `${issuer}\n${serial}`;
+  let key = pairKeys.get(pair);
+  if (key === undefined) {
+    key = createHash('sha256').update(pair).digest('hex');
+    pairKeys.set(pair, key);
+  }
+  return key;
 }
+const pairKeys = new BoundedMap<string, string>(1024);
