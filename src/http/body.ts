@@ -11,10 +11,17 @@ async function readRaw(ctx: Context, maxBytes = MAX_BODY_BYTES): Promise<string>
   if (declared > maxBytes) throw tooLarge();
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > maxBytes) throw tooLarge();
-    chunks.push(chunk);
+  try {
+    for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > maxBytes) throw tooLarge();
+      chunks.push(chunk);
+    }
+  } catch (e) {
+    if (e instanceof CertgateError) throw e;
+    // The client went away before its body arrived (Node: 'aborted', ECONNRESET): a refusal of an
+    // incomplete body, which nobody will receive — not a gateway failure to log as one.
+    throw badRequest('invalid_body', 'the request body did not arrive in full');
   }
   return Buffer.concat(chunks).toString('utf8');
 }

@@ -1,0 +1,33 @@
+import { connect } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startCertgate, type CertgateProcess } from '../helpers/certgate-process.js';
+import { LOGIN_PATH } from '../helpers/gateway.js';
+import { waitUntil } from '../helpers/launcher.js';
+import { makeTestPki } from '../helpers/pki.js';
+
+/**
+ * A client that closes its connection in the middle of a login's body (a load generator stopping,
+ * a workload killed) is an incomplete request, refused and audited as such (`invalid_body`), never
+ * logged as a gateway failure ("unhandled error", level 50).
+ */
+describe('a login whose body never arrives in full', () => {
+  let gw: CertgateProcess;
+  beforeAll(async () => {
+    const pki = await makeTestPki();
+    gw = await startCertgate({ config: { store: { url: 'memory' }, identities: [{ id: 'agents', caCertificate: pki.rootA.pem }] } });
+  });
+  afterAll(async () => {
+    await gw?.stop();
+  });
+
+  it('is audited as a refused login with invalid_body, and no error is logged', async () => {
+    const socket = connect(gw.port, gw.host);
+    await new Promise<void>((resolve) => socket.once('connect', resolve));
+    socket.write(`POST ${LOGIN_PATH} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"identi`);
+    socket.destroy();
+    const refused = () => gw.process.output().split('\n').find((l) => l.includes('"event":"login"') && l.includes('"outcome":"refused"'));
+    await waitUntil('the refused login is audited', async () => refused() !== undefined, 10_000);
+    expect(JSON.parse(refused()!)).toMatchObject({ reason: 'invalid_body' });
+    expect(gw.process.output()).not.toMatch(/"level":50/);
+  });
+});
