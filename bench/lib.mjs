@@ -96,8 +96,7 @@ export async function startGateway(dir, name, storeUrl, caPem, { keysDir = `./${
   const url = `http://127.0.0.1:${port}`;
   await waitFor(url + '/healthz');
   if (workers > 1) await allWorkersAnswer(url, workers);
-  // `pid`: the process that serves (or the primary), which RSS and CPU figures are about.
-  return { url, port, pid: servingPid(proc.pid), launcherPid: proc.pid, proc };
+  return { url, port, pid: proc.pid, proc };
 }
 
 export const childrenOf = (pid) => {
@@ -115,13 +114,6 @@ export const environOf = (pid) => {
   }
 };
 
-/**
- * `certgate serve` started without its memory settings hands over to a child started with them
- * (src/cli/runtime-settings.ts): that child serves, the process started only passes signals on.
- */
-function servingPid(pid) {
-  return childrenOf(pid).find((c) => environOf(c).CERTGATE_LAUNCHED_BY === String(pid)) ?? pid;
-}
 
 /** Waits until `workers` distinct workers have answered /metrics (each names itself there). */
 async function allWorkersAnswer(url, workers) {

@@ -4,9 +4,10 @@
 // logins returned. BENCH_WORKERS=N runs `serve --workers N` (a primary and N workers).
 //
 // What the target ("RSS ≤ 150 MB and growing < 10 % between 100k and 1M requests") needs, for
-// every process of the gateway (the launcher and the serving process; or the primary and each
+// every process of the gateway (the serving process; or the primary and each
 // worker):
-// - rss_mb_peak: the kernel's high-water mark of the process (VmHWM): the true maximum over the
+// - rss_mb_peak: the kernel's high-water mark of the process (VmHWM, or the largest sample when
+//   VmHWM trails it): the true maximum over the
 //   whole run, startup included, whatever the sampling missed;
 // - rss_mb_max_sampled: the largest of the samples taken every 100 ms by this script;
 // - rss_mb_at_100k, rss_mb_end and growth_pct_100k_to_end: single samples after the batch that
@@ -45,13 +46,11 @@ function memoryOf(pid) {
 }
 
 /**
- * Every process of the gateway with its role: the launcher (a `serve` started without the memory
- * settings hands over to a child, src/cli/runtime-settings.ts), the single serving process, or the
- * primary and its cluster workers.
+ * Every process of the gateway with its role: the single serving process, or the primary and its
+ * cluster workers.
  */
 function gatewayProcesses(gw) {
   const list = [];
-  if (gw.launcherPid !== gw.pid) list.push({ pid: gw.launcherPid, role: 'launcher' });
   const workers = childrenOf(gw.pid).filter((c) => environOf(c).NODE_UNIQUE_ID !== undefined);
   list.push({ pid: gw.pid, role: workers.length > 0 ? 'primary' : 'gateway' });
   for (const w of workers) list.push({ pid: w, role: 'worker' });
@@ -127,7 +126,9 @@ try {
     return {
       role,
       pid,
-      rss_mb_peak: memoryOf(pid)?.peak_mb,
+      // Linux updates VmHWM lazily (it can trail a VmRSS read moments before): the peak is at
+      // least every sample taken.
+      rss_mb_peak: Math.max(memoryOf(pid)?.peak_mb ?? 0, ...curve.map((p) => p.batch_max_rss_mb[i])),
       rss_mb_max_sampled: Math.max(...curve.map((p) => p.batch_max_rss_mb[i])),
       rss_mb_at_100k: at100k.rss_mb[i],
       rss_mb_end: end.rss_mb[i],
