@@ -16,7 +16,7 @@ export function createApp(gw: Gateway): Koa {
   app.use(errorHandler(gw.log));
   app.use(async (ctx, next) => {
     // The live state this request uses from start to end, whatever a reload swaps meanwhile.
-    // (src/http/fast-forward.ts does the same for the forward-auth requests it answers.)
+    // (src/http/fast-paths.ts does the same for the forward-auth and login requests it answers.)
     ctx.state.live = gw.live.current;
     // While draining, every answer ends its connection: keep-alive clients move to another gateway.
     if (gw.lifecycle.draining) ctx.set('Connection', 'close');

@@ -26,7 +26,7 @@ import { systemClock, type Clock } from '../util/clock.js';
 import { createLogger } from '../util/logger.js';
 import { createApp } from './app.js';
 import { answerParserErrors } from './client-error.js';
-import { withFastForward } from './fast-forward.js';
+import { withFastPaths } from './fast-paths.js';
 import { LeafAdmission } from './leaf-admission.js';
 import type { Gateway } from './gateway.js';
 import { createMetrics } from './metrics.js';
@@ -211,7 +211,7 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
     gateway.log.warn({ event: 'identities_not_loaded' }, 'the store did not answer: API identities are loaded once it does');
   }
   const app = createApp(gateway);
-  const handler = withFastForward(gateway, app.callback());
+  const handler = withFastPaths(gateway, app.callback());
   const servers: Server[] = [];
   try {
     const http = createHttpServer({ maxHeaderSize: MAX_HEADER_BYTES }, handler);

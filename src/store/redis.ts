@@ -4,6 +4,7 @@ import { CertgateError, storeMisconfigured, storeUnavailable } from '../errors.j
 import { addressRateLimited, assertRate, identityRateLimited, quotaExceeded } from './limits.js';
 import { decodeRecord, encodeRecord } from './record-codec.js';
 import { RedisClock } from './redis-clock.js';
+import { WrittenCertificateIndex } from './written-index.js';
 import { connectRedis, type RedisTarget } from './redis-connection.js';
 import { judgePolicy, type PolicyVerdict } from './redis-policy.js';
 import { writeAndWait, type ReplicaWait } from './redis-wait.js';
@@ -209,6 +210,8 @@ export class RedisTokenStore implements TokenStore {
   private readonly verdicts = new Map<string, PolicyVerdict['status']>();
   private readonly maintenance: NodeJS.Timeout;
   private readonly wait: ReplicaWait | undefined;
+  /** Certificates whose index hash this store wrote in full (see login.lua: sent once, not at every login). */
+  private readonly indexed = new WrittenCertificateIndex();
 
   constructor(opts: RedisTokenStoreOptions) {
     this.keys = redisKeys(opts.keyPrefix);
@@ -286,27 +289,32 @@ export class RedisTokenStore implements TokenStore {
     const home = this.homeArgs(record, opts);
     const address = opts.addressRate;
     if (address) assertRate(address.bucket, address.limit, address.windowMs);
-    const index = certIndexFields(cert, record);
-    const reply = await this.run((deadline) =>
-      this.durably<unknown>((c) => c.certgateLogin(
-        ...home.keys,
-        this.keys.token(record.identityId, record.jti),
-        this.keys.cert(cert.sha256),
-        this.keys.revokedCert(cert.sha256),
-        this.keys.certBySerial(cert.issuer, cert.serial),
-        this.keys.revokedSerial(cert.issuer, cert.serial),
-        this.keys.rate(address?.bucket ?? 'none'),
-        deadline,
-        ...home.args,
-        String(address?.limit ?? 0),
-        String(address?.windowMs ?? 0),
-        cert.sha256,
-        String(index.length),
-        ...index,
-        ...encodeRecord(record),
-      ), scriptOk),
-    );
+    const login = (index: string[]) =>
+      this.run((deadline) =>
+        this.durably<unknown>((c) => c.certgateLogin(
+          ...home.keys,
+          this.keys.token(record.identityId, record.jti),
+          this.keys.cert(cert.sha256),
+          this.keys.revokedCert(cert.sha256),
+          this.keys.certBySerial(cert.issuer, cert.serial),
+          this.keys.revokedSerial(cert.issuer, cert.serial),
+          this.keys.rate(address?.bucket ?? 'none'),
+          deadline,
+          ...home.args,
+          String(address?.limit ?? 0),
+          String(address?.windowMs ?? 0),
+          cert.sha256,
+          String(index.length),
+          ...index,
+          ...encodeRecord(record),
+        ), scriptOk),
+      );
+    const tokenField = certTokenField(record);
+    let reply = this.indexed.holds(cert, now) ? await login(tokenField) : undefined;
+    // Not sent because this gateway wrote them before, but gone from Redis: nothing was written.
+    if (reply === undefined || (reply as unknown[])[0] === 'index') reply = await login([...certStaticFields(cert), ...tokenField]);
     putOutcome(reply, record);
+    this.indexed.wrote(cert, record.maxExpiresAt);
     return { certificateRevoked: Number((reply as unknown[])[1]) > 0 };
   }
 
@@ -651,7 +659,17 @@ function putOutcome(reply: unknown, record: TokenRecord): void {
 
 /** The certificate hash's HSET arguments for one token (see redisKeys().cert). */
 function certIndexFields(cert: CertificateInfo, token: Pick<TokenRecord, 'identityId' | 'jti'>): string[] {
-  return ['issuer', cert.issuer, 'serial', cert.serial, 'notAfter', String(cert.notAfter), 'path', JSON.stringify(cert.path), `tok:${token.identityId}:${token.jti}`, '1'];
+  return [...certStaticFields(cert), ...certTokenField(token)];
+}
+
+/** The certificate's own fields of its index hash: the same at every login (for one path). */
+function certStaticFields(cert: CertificateInfo): string[] {
+  return ['issuer', cert.issuer, 'serial', cert.serial, 'notAfter', String(cert.notAfter), 'path', JSON.stringify(cert.path)];
+}
+
+/** One token's field in its certificate's index hash. */
+function certTokenField(token: Pick<TokenRecord, 'identityId' | 'jti'>): [string, string] {
+  return [`tok:${token.identityId}:${token.jti}`, '1'];
 }
 
 /** A token script changed something only when it answered {'ok', …}; refusals wrote nothing. */

@@ -76,6 +76,41 @@ describe('RedisTokenStore on a real redis-server', () => {
     await store.close();
   });
 
+  it('sends a certificate\'s own index fields at its first login only, and in full again when Redis lost them', async () => {
+    const store = newStore();
+    await store.ping();
+    const cert = makeCert();
+    const key = store.keys.cert(cert.sha256);
+    const login = async () => {
+      const rec = makeRecord({ identityId: 'written-index', certSha256: cert.sha256 });
+      await store.putAndIndex(rec, cert, { maxOutstanding: 10 }, T0);
+      return rec;
+    };
+    await login();
+    expect(await store.certificate(cert.sha256)).toEqual(cert);
+    // Changed behind the store's back: a login that sent the fields again would overwrite it.
+    await raw.hset(key, 'notAfter', '1');
+    await raw.config('RESETSTAT');
+    const second = await login();
+    expect(await scriptCalls()).toBe(1);
+    expect(await raw.hget(key, 'notAfter')).toBe('1');
+    expect(await raw.hget(key, `tok:written-index:${second.jti}`)).toBe('1');
+    // Lost (a flush, a restart without persistence): the first try writes nothing, the second all.
+    await raw.del(key);
+    await raw.config('RESETSTAT');
+    const third = await login();
+    expect(await scriptCalls()).toBe(2);
+    expect(await store.certificate(cert.sha256)).toEqual(cert);
+    expect(await raw.hkeys(key)).toContain(`tok:written-index:${third.jti}`);
+    // Three tokens counted, none twice: the refused try counted nothing.
+    expect(await raw.zcard(store.keys.outstanding('written-index'))).toBe(3);
+    // Another verified path for the same certificate is written in full.
+    const other = { ...cert, path: [cert.path[0]!, 'b3RoZXI='] };
+    await store.putAndIndex(makeRecord({ identityId: 'written-index', certSha256: cert.sha256 }), other, {}, T0);
+    expect(await store.certificate(cert.sha256)).toEqual(other);
+    await store.close();
+  });
+
   it('puts a login\'s token in two scripts: the identity\'s rate, quota and count, then the token', async () => {
     const store = newStore();
     await store.ping();

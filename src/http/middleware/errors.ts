@@ -39,7 +39,7 @@ export function errorHandler(log: Logger) {
 
 /**
  * The answer to a thrown error, shared by errorHandler and the forward fast path
- * (src/http/fast-forward.ts) so both render refusals identically.
+ * (src/http/fast-paths.ts) so both render refusals identically.
  */
 export function errorAnswer(e: unknown, reqId: string, log: Logger): { status: number; headers: Record<string, string>; body: ErrorBody } {
   if (isCertgateError(e)) {

@@ -2,17 +2,14 @@ import Router from '@koa/router';
 import type { Context, Next } from 'koa';
 import { audit } from '../../audit/events.js';
 import { isCertgateError } from '../../errors.js';
-import { authenticateCertificate } from '../../identity/authenticate.js';
 import { claimHeaderName } from '../../identity/certificate-claims.js';
-import { PathWork } from '../../pki/path/path-work.js';
-import { accessTokenRequest, loginRequest } from '../api/schemas.js';
+import { accessTokenRequest } from '../api/schemas.js';
 import { parseBody } from '../body.js';
 import { authorizeRequest } from '../bearer.js';
-import { callerOf, presentedCertificate, requireCertificate } from '../caller.js';
+import { callerOf, presentedCertificate } from '../caller.js';
+import { loginHandler } from '../login.js';
 import type { Gateway } from '../gateway.js';
 import type { TokenRecord } from '../../store/types.js';
-import { liveOf } from '../../live/state.js';
-import { LoginLimits } from '../../token/login-limits.js';
 
 /** The exact forward-auth path (204); longer paths are Envoy ext_authz's (200). */
 export const FORWARD_PATH = '/api/v1/auth/forward';
@@ -20,64 +17,11 @@ export const FORWARD_PATH = '/api/v1/auth/forward';
 /** The Infisical-compatible auth endpoints: login, renew, revoke, self, forward-auth. */
 export function authRoutes(gw: Gateway): Router {
   const r = new Router({ prefix: '/api/v1/auth' });
-  // gw.config is read at each login: a reloaded `limits:` applies at once.
-  const limits = new LoginLimits(gw.store, () => gw.config.limits, gw.clock);
 
+  // The exact path is answered in front of Koa (src/http/fast-paths.ts) by the same handler.
+  const login = loginHandler(gw);
   r.post('/tls-cert-auth/login', noStore, async (ctx) => {
-    const caller = callerOf(ctx, gw);
-    const fields: Record<string, unknown> = { peer: caller.peer, clientIp: caller.clientIp, direct: caller.direct };
-    // Every attempt counts against its address's rate exactly once: before any path search (the
-    // work the limit bounds), else with the login's own store writes (one round trip for both),
-    // else — an attempt refused before those — on its way out, where a 429 replaces the refusal.
-    let addressCounted = false;
-    const countAddress = () => {
-      addressCounted = true;
-      return limits.admitAddress(caller.clientIp);
-    };
-    try {
-      const identityId = (await parseBody(ctx, loginRequest)).identityId ?? undefined;
-      const cert = requireCertificate(presentedCertificate(ctx, gw, caller));
-      Object.assign(fields, { certSha256: cert.leaf.sha256, cn: cert.leaf.commonNames[0], serial: cert.leaf.serial, requestedIdentity: identityId });
-      // Revocation (CRL, OCSP) is checked inside; a certificate found revoked loses its tokens too
-      // (src/revocation/certificate-revocations.ts). Revoked-certificate markers are read by issue.
-      const auth = await authenticateCertificate({
-        cert,
-        clientIp: caller.clientIp,
-        identityId,
-        identities: liveOf(ctx).identities,
-        now: new Date(gw.clock.now()),
-        revocation: gw.revocation,
-        work: new PathWork({ onVerify: (cost) => { gw.metrics.pathVerifications.inc(); gw.metrics.pathWorkUnits.inc(cost); } }),
-        paths: gw.paths,
-        beforePathSearch: countAddress,
-      });
-      // The identity's login rate is counted by the store with the quota, in put's first step.
-      const addressRate = addressCounted ? undefined : limits.addressRate(caller.clientIp);
-      addressCounted = true;
-      const { response, record } = await gw.tokens.issue(auth.identity, auth.leaf, {
-        maxOutstanding: gw.config.limits.outstandingTokensPerIdentity,
-        identityRate: limits.identityRate(),
-        addressRate,
-        path: auth.path,
-      });
-      Object.assign(fields, { identity: auth.identity.config.id, jti: record.jti, outcome: 'success' });
-      gw.metrics.logins.inc({ outcome: 'success', code: '' });
-      audit(gw.log, 'login', fields);
-      ctx.body = response;
-    } catch (refusal) {
-      let e = refusal;
-      if (!addressCounted) {
-        try {
-          await countAddress();
-        } catch (over) {
-          e = over;
-        }
-      }
-      const code = isCertgateError(e) ? e.code : 'internal_error';
-      gw.metrics.logins.inc({ outcome: 'refused', code });
-      audit(gw.log, 'login', { ...fields, outcome: 'refused', reason: code });
-      throw e;
-    }
+    ctx.body = await login(ctx);
   });
 
   r.post('/token/renew', noStore, async (ctx) => {
@@ -115,7 +59,7 @@ export function authRoutes(gw: Gateway): Router {
   });
 
   // Any method: nginx auth_request sends the original one; Traefik and Envoy may too. One use each.
-  // The exact path is answered in front of Koa (src/http/fast-forward.ts) except for HEAD.
+  // The exact path is answered in front of Koa (src/http/fast-paths.ts) except for HEAD.
   const forward = forwardHandler(gw);
   r.all('/forward', forward);
   r.all('/forward/{*rest}', forward);
@@ -127,15 +71,19 @@ export function authRoutes(gw: Gateway): Router {
  * RFC 6749 §5.1: answers that carry a token (and their refusals, so no cache keeps either) must
  * not be stored. Set before the handler runs: the error handler keeps headers already set.
  */
+export const NO_STORE_HEADERS: readonly [string, string][] = [
+  ['Cache-Control', 'no-store'],
+  ['Pragma', 'no-cache'],
+];
+
 async function noStore(ctx: Context, next: Next): Promise<void> {
-  ctx.set('Cache-Control', 'no-store');
-  ctx.set('Pragma', 'no-cache');
+  for (const [name, value] of NO_STORE_HEADERS) ctx.set(name, value);
   await next();
 }
 
 /**
  * Forward-auth: one bearer check that costs one use, the identity in response headers.
- * The exact path is answered before Koa by src/http/fast-forward.ts, with identityHeaders.
+ * The exact path is answered before Koa by src/http/fast-paths.ts, with identityHeaders.
  */
 function forwardHandler(gw: Gateway): (ctx: Context) => Promise<void> {
   return async (ctx) => {

@@ -9,9 +9,15 @@
 -- limit, window), ARGV[9] = the address's limit (0 = not counted here), ARGV[10] = its window (ms),
 -- ARGV[11] = the certificate's sha256, ARGV[12] = n, ARGV[13..12+n] = the certificate hash's HSET
 -- arguments, ARGV[13+n..] = the token's field, value, ...
--- Returns {'deadline'}, {'address', ms until the window ends}, put_home's refusals, {'duplicate'}
--- or {'ok', 1 when a marker names the certificate}.
+-- n = 2: only the token's own field, because the gateway believes the hash already holds the
+-- certificate's fields (issuer, serial, notAfter, path: ~1.5 KB it need not send at every login).
+-- The script checks that first and answers {'index'} without writing anything when they are
+-- missing (the hash expired, or Redis lost it): the gateway then sends them.
+-- Returns {'deadline'}, {'index'}, {'address', ms until the window ends}, put_home's refusals,
+-- {'duplicate'} or {'ok', 1 when a marker names the certificate}.
 if past_deadline(ARGV[1]) then return { 'deadline' } end
+local n = tonumber(ARGV[12])
+if n == 2 and redis.call('HEXISTS', KEYS[5], 'issuer') == 0 then return { 'index' } end
 local addressLimit = tonumber(ARGV[9])
 if addressLimit > 0 then
   local allowed, _, retryAfter = hit_rate(KEYS[9], addressLimit, ARGV[10])
@@ -19,9 +25,8 @@ if addressLimit > 0 then
 end
 local home = put_home(KEYS[1], KEYS[2], KEYS[3], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8])
 if home[1] ~= 'ok' then return home end
-local n = tonumber(ARGV[12])
 local token = put_token(KEYS[4], ARGV[5], home[2], 13 + n)
 if token[1] ~= 'ok' then return token end
 write_and_extend(KEYS[5], ARGV[5], 'HSET', unpack(ARGV, 13, 12 + n))
 write_and_extend(KEYS[7], ARGV[5], 'SADD', ARGV[11])
-return { 'ok', redis.call('EXISTS', KEYS[6]) + redis.call('EXISTS', KEYS[8]) }
+return { 'ok', redis.call('EXISTS', KEYS[6], KEYS[8]) }
