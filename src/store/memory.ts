@@ -294,6 +294,9 @@ export class MemoryTokenStore implements TokenStore {
 
   private forget(rec: TokenRecord): void {
     this.records.delete(rec.jti);
+    // Its certificate's entry lists only tokens that still exist: a certificate logging in around
+    // the clock keeps its entry alive, which must not keep every token it ever had.
+    this.certs.get(rec.certSha256)?.tokens.delete(rec.jti);
     const set = this.outstanding.get(rec.identityId);
     set?.delete(rec.jti);
     if (set?.size === 0) this.outstanding.delete(rec.identityId);

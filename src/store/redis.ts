@@ -139,13 +139,17 @@ export function redisKeys(prefix = 'certgate:') {
     /** A login-rate counter of hitRate (see lua/rate.lua): per client address (`ip:…`), one key each. */
     rate: (bucket: string) => `${prefix}rate:{${bucket}}`,
     /**
-     * Certificate index (see lua/extend.lua for its expiry): a hash with the certificate's issuer,
-     * serial, notAfter and path, and one field `tok:<identityId>:<jti>` per token. Its tokens live
-     * under other hash tags (their identities' shards), so a certificate revoke touches them with one
-     * single-key script each (lua/revoke-token.lua, then the identity's outstanding set): each is
-     * idempotent, so nothing needs them to be atomic together (see revokeCertificate for the ordering).
+     * Certificate index (see lua/index-cert-step.lua): a hash with the certificate's issuer, serial,
+     * notAfter and path, and beside it (`certTokens`, same slot) a sorted set of its tokens
+     * `<identityId>:<jti>` → maxExpiresAt, trimmed at every login. The previous layout's token
+     * fields `tok:<identityId>:<jti>` in the hash are still read (and die with their hash). The
+     * tokens live under other hash tags (their identities' shards), so a certificate revoke touches
+     * them with one single-key script each (lua/revoke-token.lua, then the identity's outstanding
+     * set): each is idempotent, so nothing needs them to be atomic together (see revokeCertificate
+     * for the ordering).
      */
     cert: (sha256: string) => `${prefix}cert:{${sha256}}`,
+    certTokens: (sha256: string) => `${prefix}cert-tokens:{${sha256}}`,
     /** issuer + serial → the sha256s of certificates with that pair (a set; see src/pki/certificate-id.ts). */
     certBySerial: (issuer: string, serial: string) => `${prefix}cert-serial:{${issuerSerialKey(issuer, serial)}}`,
     /** Revoked-certificate markers, expiring at the certificate's notAfter. */
@@ -182,6 +186,7 @@ interface Scripts {
   certgateRate(key: string, limit: string, windowMs: string): Promise<[number, number, number]>;
   certgateExtend(key: string, expireAt: string, command: string, ...args: string[]): Promise<number>;
   certgateIndexCheck(key: string, marker: string, expireAt: string, command: string, ...args: string[]): Promise<number>;
+  certgateIndexCert(hash: string, tokens: string, marker: string, maxExpiresAt: string, member: string, ...fields: string[]): Promise<number>;
   certgateLogin(...keysThenArgs: string[]): Promise<unknown>;
   certgateIdentityPut(docs: string, version: string, id: string, doc: string): Promise<number>;
   certgateIdentityDelete(docs: string, version: string, id: string): Promise<number>;
@@ -225,7 +230,7 @@ export class RedisTokenStore implements TokenStore {
     client.on('error', (err: Error) => opts.onError?.(err));
     client.defineCommand('certgatePutHome', { numberOfKeys: 3, lua: script('put-home', ...PUT_HOME_PRELUDES) });
     client.defineCommand('certgatePut', { numberOfKeys: 1, lua: script('put', ...TOKEN_PRELUDES, 'put-token-step') });
-    client.defineCommand('certgateLogin', { numberOfKeys: 9, lua: script('login', ...PUT_HOME_PRELUDES, 'put-token-step', 'write-extend') });
+    client.defineCommand('certgateLogin', { numberOfKeys: 10, lua: script('login', ...PUT_HOME_PRELUDES, 'put-token-step', 'write-extend', 'index-cert-step') });
     client.defineCommand('certgateCheck', { numberOfKeys: 2, lua: script('check', ...TOKEN_PRELUDES) });
     client.defineCommand('certgateRenewHome', { numberOfKeys: 2, lua: script('renew-home', ...HOME_PRELUDES) });
     client.defineCommand('certgateRenew', { numberOfKeys: 2, lua: script('renew', ...TOKEN_PRELUDES) });
@@ -237,6 +242,7 @@ export class RedisTokenStore implements TokenStore {
     client.defineCommand('certgateRate', { numberOfKeys: 1, lua: script('rate', 'rate-window') });
     client.defineCommand('certgateExtend', { numberOfKeys: 1, lua: script('extend', 'server-time', 'write-extend') });
     client.defineCommand('certgateIndexCheck', { numberOfKeys: 2, lua: script('index-check', 'server-time', 'write-extend') });
+    client.defineCommand('certgateIndexCert', { numberOfKeys: 3, lua: script('index-cert', 'server-time', 'write-extend', 'index-cert-step') });
     client.defineCommand('certgateIdentityPut', { numberOfKeys: 2, lua: script('identity-put') });
     client.defineCommand('certgateIdentityDelete', { numberOfKeys: 2, lua: script('identity-delete') });
     this.client = client as (Redis | Cluster) & Scripts;
@@ -299,6 +305,7 @@ export class RedisTokenStore implements TokenStore {
           this.keys.certBySerial(cert.issuer, cert.serial),
           this.keys.revokedSerial(cert.issuer, cert.serial),
           this.keys.rate(address?.bucket ?? 'none'),
+          this.keys.certTokens(cert.sha256),
           deadline,
           ...home.args,
           String(address?.limit ?? 0),
@@ -306,13 +313,14 @@ export class RedisTokenStore implements TokenStore {
           cert.sha256,
           String(index.length),
           ...index,
+          member,
           ...encodeRecord(record),
         ), scriptOk),
       );
-    const tokenField = certTokenField(record);
-    let reply = this.indexed.holds(cert, now) ? await login(tokenField) : undefined;
+    const member = certTokenMember(record);
+    let reply = this.indexed.holds(cert, now) ? await login([]) : undefined;
     // Not sent because this gateway wrote them before, but gone from Redis: nothing was written.
-    if (reply === undefined || (reply as unknown[])[0] === 'index') reply = await login([...certStaticFields(cert), ...tokenField]);
+    if (reply === undefined || (reply as unknown[])[0] === 'index') reply = await login(certStaticFields(cert));
     putOutcome(reply, record);
     this.indexed.wrote(cert, record.maxExpiresAt);
     return { certificateRevoked: Number((reply as unknown[])[1]) > 0 };
@@ -405,9 +413,9 @@ export class RedisTokenStore implements TokenStore {
    * Two atomic steps sent together, one per hash tag (different slots under Redis Cluster): the
    * certificate's hash gets the token, and its issuer + serial set the certificate, each reading the
    * marker of its own form in the same step. Why that leaves no gap against revokeCertificate:
-   * - by SHA-256: the revoke writes the sha marker, then reads the hash. Our step ran before the
-   *   marker (the revoke then reads our token field, and the token exists: put came first) or after
-   *   it (we see the marker).
+   * - by SHA-256: the revoke writes the sha marker, then reads the index. Our step ran before the
+   *   marker (the revoke then reads our token in the set, and the token exists: put came first) or
+   *   after it (we see the marker).
    * - by issuer + serial: the revoke writes the serial marker, reads the set, writes the sha marker
    *   of EVERY certificate in the set, then reads their hashes. Our serial step ran after the serial
    *   marker (we see it) or before it: our sha is in the set the revoke reads, so its sha marker is
@@ -415,10 +423,9 @@ export class RedisTokenStore implements TokenStore {
    */
   async indexToken(cert: CertificateInfo, token: Pick<TokenRecord, 'identityId' | 'jti' | 'maxExpiresAt'>, _now?: number): Promise<{ certificateRevoked: boolean }> {
     const at = String(token.maxExpiresAt);
-    const fields = certIndexFields(cert, token);
     const [bySha, bySerial] = await this.run(() =>
       Promise.all([
-        this.durably<number>((c) => c.certgateIndexCheck(this.keys.cert(cert.sha256), this.keys.revokedCert(cert.sha256), at, 'HSET', ...fields)),
+        this.durably<number>((c) => c.certgateIndexCert(this.keys.cert(cert.sha256), this.keys.certTokens(cert.sha256), this.keys.revokedCert(cert.sha256), at, certTokenMember(token), ...certStaticFields(cert))),
         this.durably<number>((c) => c.certgateIndexCheck(this.keys.certBySerial(cert.issuer, cert.serial), this.keys.revokedSerial(cert.issuer, cert.serial), at, 'SADD', cert.sha256)),
       ]),
     );
@@ -465,7 +472,7 @@ export class RedisTokenStore implements TokenStore {
           await Promise.all(inSet.filter((sha) => sha !== sel.sha256).map((sha) => mark(this.keys.revokedCert(sha), pending)));
         }
       }
-      const known = (await Promise.all([...shas].map(async (sha) => certInfo(sha, await this.client.hgetall(this.keys.cert(sha)))))).filter((c) => c !== undefined);
+      const known = (await Promise.all([...shas].map((sha) => this.certIndex(sha)))).filter((c) => c !== undefined);
       const infos = known.map((k) => k.info);
       const marks: Promise<void>[] = [];
       for (const c of infos) {
@@ -483,6 +490,21 @@ export class RedisTokenStore implements TokenStore {
       );
       return { tokens: revoked.filter((r) => r === 1).length, certificates: infos, marked };
     });
+  }
+
+  /**
+   * A certificate's index: its fields and every token it may still have — the token set, plus the
+   * token fields of the previous layout's hash. Both keys share a hash tag: one slot, read together.
+   */
+  private async certIndex(sha256: string): Promise<{ info: CertificateInfo; tokens: { identityId: string; jti: string }[] } | undefined> {
+    const [hash, members] = await Promise.all([this.client.hgetall(this.keys.cert(sha256)), this.client.zrange(this.keys.certTokens(sha256), '0', '-1')]);
+    const known = certInfo(sha256, hash);
+    if (!known) return undefined;
+    for (const member of members) {
+      const colon = member.indexOf(':');
+      if (colon > 0) known.tokens.push({ identityId: member.slice(0, colon), jti: member.slice(colon + 1) });
+    }
+    return known;
   }
 
   /** Two single-key reads sent together (different slots under Redis Cluster); `now` is Redis's own. */
@@ -657,25 +679,20 @@ function putOutcome(reply: unknown, record: TokenRecord): void {
   throw new Error(`token store: unexpected put reply ${String(status)}`);
 }
 
-/** The certificate hash's HSET arguments for one token (see redisKeys().cert). */
-function certIndexFields(cert: CertificateInfo, token: Pick<TokenRecord, 'identityId' | 'jti'>): string[] {
-  return [...certStaticFields(cert), ...certTokenField(token)];
-}
-
 /** The certificate's own fields of its index hash: the same at every login (for one path). */
 function certStaticFields(cert: CertificateInfo): string[] {
   return ['issuer', cert.issuer, 'serial', cert.serial, 'notAfter', String(cert.notAfter), 'path', JSON.stringify(cert.path)];
 }
 
-/** One token's field in its certificate's index hash. */
-function certTokenField(token: Pick<TokenRecord, 'identityId' | 'jti'>): [string, string] {
-  return [`tok:${token.identityId}:${token.jti}`, '1'];
+/** One token in its certificate's token set (see redisKeys().certTokens). */
+function certTokenMember(token: Pick<TokenRecord, 'identityId' | 'jti'>): string {
+  return `${token.identityId}:${token.jti}`;
 }
 
 /** A token script changed something only when it answered {'ok', …}; refusals wrote nothing. */
 const scriptOk = (reply: unknown) => Array.isArray(reply) && reply[0] === 'ok';
 
-/** A certificate index hash (HGETALL) → its info and tokens; undefined when there is none. */
+/** A certificate index hash (HGETALL) → its info and the previous layout's tokens; undefined when there is none. */
 function certInfo(sha256: string, h: Record<string, string>): { info: CertificateInfo; tokens: { identityId: string; jti: string }[] } | undefined {
   if (h.issuer === undefined || h.serial === undefined || h.notAfter === undefined) return undefined;
   const tokens: { identityId: string; jti: string }[] = [];

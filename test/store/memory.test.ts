@@ -2,12 +2,14 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { MemoryTokenStore } from '../../src/store/memory.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { tokenStoreContract } from './contract.js';
-import { T0, makeRecord } from './fixtures.js';
+import { T0, makeCert, makeRecord } from './fixtures.js';
 
 /** Exposes the map so the contract can delete a record behind the store's back. */
 class InspectableMemoryStore extends MemoryTokenStore {
   has = (jti: string) => this.records.has(jti);
   drop = (jti: string) => this.records.delete(jti);
+  /** The tokens a certificate's entry lists (what a certificate revoke would kill). */
+  certTokens = (sha256: string) => [...((this as unknown as { certs: Map<string, { tokens: Map<string, string> }> }).certs.get(sha256)?.tokens.keys() ?? [])];
 }
 
 tokenStoreContract('memory', async () => {
@@ -50,6 +52,22 @@ describe('MemoryTokenStore housekeeping', () => {
     vi.advanceTimersByTime(1000);
     expect(store.size).toBe(1);
     expect((await store.check(long.jti, long.identityId, T0, false)).ok).toBe(true);
+    await store.close();
+  });
+
+  it('lists only existing tokens under a certificate that keeps logging in', async () => {
+    vi.useFakeTimers();
+    const clock = new ManualClock(T0);
+    const store = new InspectableMemoryStore({ clock, sweepIntervalMs: 1000 });
+    const cert = makeCert();
+    const logins = [0, 1, 2, 3].map((i) => makeRecord({ certSha256: cert.sha256, createdAt: T0 + i * 10_000, expiresAt: T0 + i * 10_000 + 5_000, maxExpiresAt: T0 + i * 10_000 + 15_000 }));
+    for (const [i, rec] of logins.entries()) {
+      clock.set(T0 + i * 10_000);
+      vi.advanceTimersByTime(1000);
+      await store.putAndIndex(rec, cert, {}, clock.now());
+    }
+    // At T0 + 30 s the first two are past their caps; the entry lives on for the last two.
+    expect(store.certTokens(cert.sha256).sort()).toEqual([logins[2]!.jti, logins[3]!.jti].sort());
     await store.close();
   });
 

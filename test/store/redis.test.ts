@@ -70,7 +70,7 @@ describe('RedisTokenStore on a real redis-server', () => {
     await raw.config('RESETSTAT');
     expect(await store.putAndIndex(rec, cert, { maxOutstanding: 5, identityRate: { limit: 5, windowMs: 60_000 } }, T0)).toEqual({ certificateRevoked: false });
     expect(await scriptCalls()).toBe(1);
-    expect(await raw.hget(store.keys.cert(cert.sha256), `tok:${rec.identityId}:${rec.jti}`)).toBe('1');
+    expect(await raw.zscore(store.keys.certTokens(cert.sha256), `${rec.identityId}:${rec.jti}`)).toBe(String(rec.maxExpiresAt));
     expect(await raw.pexpiretime(store.keys.token(rec.identityId, rec.jti))).toBe(rec.maxExpiresAt);
     expect(await raw.zscore(store.keys.outstanding(rec.identityId), rec.jti)).toBe(String(rec.expiresAt));
     await store.close();
@@ -94,20 +94,43 @@ describe('RedisTokenStore on a real redis-server', () => {
     const second = await login();
     expect(await scriptCalls()).toBe(1);
     expect(await raw.hget(key, 'notAfter')).toBe('1');
-    expect(await raw.hget(key, `tok:written-index:${second.jti}`)).toBe('1');
+    expect(await raw.zscore(store.keys.certTokens(cert.sha256), `written-index:${second.jti}`)).toBe(String(second.maxExpiresAt));
     // Lost (a flush, a restart without persistence): the first try writes nothing, the second all.
     await raw.del(key);
     await raw.config('RESETSTAT');
     const third = await login();
     expect(await scriptCalls()).toBe(2);
     expect(await store.certificate(cert.sha256)).toEqual(cert);
-    expect(await raw.hkeys(key)).toContain(`tok:written-index:${third.jti}`);
+    expect(await raw.zscore(store.keys.certTokens(cert.sha256), `written-index:${third.jti}`)).toBe(String(third.maxExpiresAt));
     // Three tokens counted, none twice: the refused try counted nothing.
     expect(await raw.zcard(store.keys.outstanding('written-index'))).toBe(3);
     // Another verified path for the same certificate is written in full.
     const other = { ...cert, path: [cert.path[0]!, 'b3RoZXI='] };
     await store.putAndIndex(makeRecord({ identityId: 'written-index', certSha256: cert.sha256 }), other, {}, T0);
     expect(await store.certificate(cert.sha256)).toEqual(other);
+    await store.close();
+  });
+
+  it('keeps only the tokens that can still be used in a certificate\'s token set, and still revokes the previous layout\'s', async () => {
+    const store = newStore();
+    const cert = makeCert();
+    // Indexed by the previous version: one hash field per token, never trimmed.
+    const old = makeRecord({ certSha256: cert.sha256 });
+    await store.put(old);
+    await raw.hset(store.keys.cert(cert.sha256), 'issuer', cert.issuer, 'serial', cert.serial, 'notAfter', String(cert.notAfter), 'path', JSON.stringify(cert.path), `tok:${old.identityId}:${old.jti}`, '1');
+    // A token whose cap has passed (by Redis's clock) is dropped by the next login of the certificate.
+    const live = [makeRecord({ certSha256: cert.sha256 }), makeRecord({ certSha256: cert.sha256 })];
+    const capped = makeRecord({ certSha256: cert.sha256, createdAt: T0 - 10_000, expiresAt: T0 - 5_000, maxExpiresAt: Date.now() - 1_000 });
+    await store.putAndIndex(live[0]!, cert, {}, T0);
+    await store.putAndIndex(capped, cert, {}, T0);
+    expect(await raw.zcard(store.keys.certTokens(cert.sha256))).toBe(2);
+    await store.indexToken(cert, live[1]!, T0); // Cluster's way: the same set
+    expect((await raw.zrange(store.keys.certTokens(cert.sha256), '0', '-1')).sort()).toEqual(live.map((r) => `${r.identityId}:${r.jti}`).sort());
+    expect(await raw.pexpiretime(store.keys.certTokens(cert.sha256))).toBe(Math.max(...live.map((r) => r.maxExpiresAt)));
+    await store.put(live[1]!);
+    const result = await store.revokeCertificate({ sha256: cert.sha256 }, { now: Date.now(), defaultUntil: T0 + 86_400_000 });
+    expect(result.tokens).toBe(3);
+    for (const r of [old, ...live]) expect((await store.check(r.jti, r.identityId, T0, false)).ok).toBe(false);
     await store.close();
   });
 

@@ -4,20 +4,20 @@
 -- of hitRate + put + indexToken, in one atomic step (so no revoke can fall between them at all).
 -- KEYS[1..3] = as put-home.lua, KEYS[4] = token hash, KEYS[5] = certificate hash, KEYS[6] = its
 -- sha marker, KEYS[7] = the issuer + serial set, KEYS[8] = its serial marker, KEYS[9] = the
--- address's rate counter.
+-- address's rate counter, KEYS[10] = the certificate's token set.
 -- ARGV[1..8] = as put-home.lua (deadline, maxOutstanding, now, expiresAt, maxExpiresAt, jti, rate
 -- limit, window), ARGV[9] = the address's limit (0 = not counted here), ARGV[10] = its window (ms),
 -- ARGV[11] = the certificate's sha256, ARGV[12] = n, ARGV[13..12+n] = the certificate hash's HSET
--- arguments, ARGV[13+n..] = the token's field, value, ...
--- n = 2: only the token's own field, because the gateway believes the hash already holds the
--- certificate's fields (issuer, serial, notAfter, path: ~1.5 KB it need not send at every login).
--- The script checks that first and answers {'index'} without writing anything when they are
--- missing (the hash expired, or Redis lost it): the gateway then sends them.
+-- arguments, ARGV[13+n] = '<identityId>:<jti>', ARGV[14+n..] = the token's field, value, ...
+-- n = 0: the gateway believes the hash already holds the certificate's fields (issuer, serial,
+-- notAfter, path: ~1.5 KB it need not send at every login). The script checks that first and
+-- answers {'index'} without writing anything when they are missing (the hash expired, or Redis
+-- lost it): the gateway then sends them.
 -- Returns {'deadline'}, {'index'}, {'address', ms until the window ends}, put_home's refusals,
 -- {'duplicate'} or {'ok', 1 when a marker names the certificate}.
 if past_deadline(ARGV[1]) then return { 'deadline' } end
 local n = tonumber(ARGV[12])
-if n == 2 and redis.call('HEXISTS', KEYS[5], 'issuer') == 0 then return { 'index' } end
+if n == 0 and redis.call('HEXISTS', KEYS[5], 'issuer') == 0 then return { 'index' } end
 local addressLimit = tonumber(ARGV[9])
 if addressLimit > 0 then
   local allowed, _, retryAfter = hit_rate(KEYS[9], addressLimit, ARGV[10])
@@ -25,8 +25,8 @@ if addressLimit > 0 then
 end
 local home = put_home(KEYS[1], KEYS[2], KEYS[3], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8])
 if home[1] ~= 'ok' then return home end
-local token = put_token(KEYS[4], ARGV[5], home[2], 13 + n)
+local token = put_token(KEYS[4], ARGV[5], home[2], 14 + n)
 if token[1] ~= 'ok' then return token end
-write_and_extend(KEYS[5], ARGV[5], 'HSET', unpack(ARGV, 13, 12 + n))
+index_cert(KEYS[5], KEYS[10], ARGV[5], ARGV[13 + n], 13, 12 + n)
 write_and_extend(KEYS[7], ARGV[5], 'SADD', ARGV[11])
 return { 'ok', redis.call('EXISTS', KEYS[6], KEYS[8]) }

@@ -2,10 +2,14 @@
 -- to `expireAt` (epoch ms) unless it already lies later: the certificate index and the
 -- revoked-certificate markers each serve several deadlines (tokens of one certificate, repeated
 -- revokes) and none may shorten another's. PTTL + TIME rather than PEXPIRETIME, which needs Redis 7.
-local function write_and_extend(key, expireAt, command, ...)
-  redis.call(command, key, ...)
+local function extend_to(key, expireAt)
   local ttl = redis.call('PTTL', key)
   if ttl == -1 or server_ms() + ttl < tonumber(expireAt) then
     redis.call('PEXPIREAT', key, expireAt)
   end
+end
+
+local function write_and_extend(key, expireAt, command, ...)
+  redis.call(command, key, ...)
+  extend_to(key, expireAt)
 end
