@@ -23,7 +23,12 @@ describe('npm run bench / npm run soak', () => {
     for (const k of ['forward', 'login_warm', 'login_cold']) {
       expect(out[k].ratio_to_floor).toBeGreaterThan(0);
       expect(out[k].ratio_to_floor_rounds).toHaveLength(1);
-      expect(out[k].floor).toMatchObject({ rps: expect.any(Number), errors: 0 });
+      expect(out[k].floor).toMatchObject({ rps: expect.any(Number), errors: 0, busy: expect.any(Number) });
+      // CPU per request of the gateway alone and with redis-server's counted, against the floor's.
+      const withRedis = (f: { cpu_us_per_request: number; redis_cpu_us_per_request: number }) => f.cpu_us_per_request + f.redis_cpu_us_per_request;
+      expect(out[k].cpu_ratio_to_floor).toBeCloseTo(out[k].floor.cpu_us_per_request / out[k].cpu_us_per_request, 2);
+      expect(out[k].total_cpu_ratio_to_floor).toBeCloseTo(withRedis(out[k].floor) / withRedis(out[k]), 2);
+      expect(out[k].load_generator_bound).toBe(out[k].floor.busy < 0.85);
     }
     expect(out.rss_mb).toBeGreaterThan(0);
     for (const k of ['forward', 'login_warm']) {
