@@ -7,6 +7,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCertgate, type CertgateProcess } from '../helpers/certgate-process.js';
+import { startFleet, type Fleet } from '../helpers/fleet.js';
 import { getJson, LOGIN_PATH, postJson } from '../helpers/gateway.js';
 import { makeTempDir, startRedis, type RedisServer } from '../helpers/launcher.js';
 import { makeTestPki, nginxEscaped } from '../helpers/pki.js';
@@ -16,7 +17,7 @@ let nextAddress = 1;
 const freshAddress = () => `198.51.${100 + Math.floor(nextAddress / 250)}.${(nextAddress++ % 250) + 1}`;
 
 describe('login limits shared by two gateways', () => {
-  let redis: RedisServer;
+  let fleet: Fleet<CertgateProcess>;
   let a: CertgateProcess;
   let b: CertgateProcess;
   let header: string;
@@ -26,31 +27,29 @@ describe('login limits shared by two gateways', () => {
   beforeAll(async () => {
     pki = await makeTestPki();
     header = nginxEscaped(await pki.leaf({ cn: 'agent-1' }), pki.interA);
-    redis = await startRedis({ args: ['--maxmemory-policy', 'noeviction'] });
-    const dir = makeTempDir('certgate-limits-');
-    const config = {
-      store: { url: redis.url },
-      log: { level: 'warn' },
-      trustedProxies: [{ cidrs: ['127.0.0.1/32'], header: 'x-ssl-client-cert', format: 'nginx' }],
-      limits: { loginsPerIpPerMinute: 3, loginsPerIdentityPerMinute: 6, outstandingTokensPerIdentity: 4 },
-      identities: [
-        { id: 'by-address', caCertificate: pki.rootA.pem },
-        { id: 'by-v6', caCertificate: pki.rootA.pem },
-        { id: 'by-identity', caCertificate: pki.rootA.pem },
-        { id: 'quota', caCertificate: pki.rootA.pem },
-        { id: 'picky', caCertificate: pki.rootA.pem, allowedCommonNames: ['someone-else'] },
-        { id: 'warm', caCertificate: pki.rootA.pem },
-      ],
-    };
-    a = await startCertgate({ config, dir });
-    b = await startCertgate({ config, dir });
-    raw = new Redis(redis.url);
+    fleet = await startFleet({
+      size: 2,
+      redisArgs: ['--maxmemory-policy', 'noeviction'],
+      config: {
+        log: { level: 'warn' },
+        trustedProxies: [{ cidrs: ['127.0.0.1/32'], header: 'x-ssl-client-cert', format: 'nginx' }],
+        limits: { loginsPerIpPerMinute: 3, loginsPerIdentityPerMinute: 6, outstandingTokensPerIdentity: 4 },
+        identities: [
+          { id: 'by-address', caCertificate: pki.rootA.pem },
+          { id: 'by-v6', caCertificate: pki.rootA.pem },
+          { id: 'by-identity', caCertificate: pki.rootA.pem },
+          { id: 'quota', caCertificate: pki.rootA.pem },
+          { id: 'picky', caCertificate: pki.rootA.pem, allowedCommonNames: ['someone-else'] },
+          { id: 'warm', caCertificate: pki.rootA.pem },
+        ],
+      },
+    });
+    [a, b] = fleet.gateways as [CertgateProcess, CertgateProcess];
+    raw = new Redis(fleet.redis.url);
   });
   afterAll(async () => {
     raw?.disconnect();
-    await a?.stop();
-    await b?.stop();
-    await redis?.stop();
+    await fleet?.stop();
   });
 
   const login = (gw: CertgateProcess, identityId: string, address = freshAddress(), cert = header) =>
@@ -130,7 +129,7 @@ describe('login limits shared by two gateways', () => {
       expect((await postJson(`${a.url}/api/v1/auth/token/revoke`, { accessToken: res.body.accessToken })).status).toBe(200);
     }
     // Counted by the store with the quota, in the token put's first step: a refused login writes no token.
-    const raw = new Redis(redis.url);
+    const raw = new Redis(fleet.redis.url);
     try {
       const tokenKeys = () => raw.keys('certgate:token:{by-identity/*');
       expect(await tokenKeys()).toHaveLength(6);
