@@ -1,7 +1,6 @@
 import { join } from 'node:path';
 import { buildConfig, type Config } from '../../src/config/load.js';
-import { startGateway, type RunningGateway } from '../../src/http/server.js';
-import type { TokenStore } from '../../src/store/types.js';
+import { startGateway, type RunningGateway, type StartOptions } from '../../src/http/server.js';
 import { ManualClock, type Clock } from '../../src/util/clock.js';
 import { pino } from 'pino';
 import { makeTempDir } from './launcher.js';
@@ -16,10 +15,11 @@ export interface TestGateway extends RunningGateway {
 /**
  * An in-process gateway on free loopback ports, from a config document as a user would write it
  * (validated by the real schema). Keys go to a fresh temp dir unless the document names one.
+ * Logs go nowhere unless opts.log says where; the other opts are startGateway's.
  */
 export async function startTestGateway(
   doc: Record<string, unknown>,
-  opts: { store?: TokenStore; clock?: Clock; baseDir?: string } = {},
+  opts: StartOptions & { baseDir?: string } = {},
 ): Promise<TestGateway> {
   const dir = opts.baseDir ?? makeTempDir();
   const server = (doc.server as Record<string, unknown> | undefined) ?? {};
@@ -32,8 +32,9 @@ export async function startTestGateway(
     server: { host: '127.0.0.1', port: 0, ...server },
   };
   const config = buildConfig(full, { baseDir: dir, env: {} });
+  const { baseDir: _, ...start } = opts;
   const clock = opts.clock ?? new ManualClock(Date.now());
-  const running = await startGateway(config, { clock, store: opts.store, log: pino({ level: 'silent' }) });
+  const running = await startGateway(config, { log: pino({ level: 'silent' }), ...start, clock });
   return {
     ...running,
     config,
