@@ -3,7 +3,8 @@ import { buildConfig, type Config } from '../../src/config/load.js';
 import { startGateway, type RunningGateway, type StartOptions } from '../../src/http/server.js';
 import { ManualClock, type Clock } from '../../src/util/clock.js';
 import { pino } from 'pino';
-import { makeTempDir } from './launcher.js';
+import { RedisTokenStore } from '../../src/store/redis.js';
+import { makeTempDir, startRedis } from './launcher.js';
 
 export interface TestGateway extends RunningGateway {
   url: string;
@@ -42,6 +43,31 @@ export async function startTestGateway(
     url: `http://127.0.0.1:${running.httpPort}`,
     tlsUrl: running.tlsPort ? `https://127.0.0.1:${running.tlsPort}` : undefined,
   };
+}
+
+/** The stores the suites run their gateway on, each in turn (describe.each). */
+export type StoreKind = 'memory' | 'redis';
+
+/**
+ * startTestGateway on the memory store, or on a real redis-server of its own that its close()
+ * stops too.
+ */
+export async function startTestGatewayOn(kind: StoreKind, doc: Record<string, unknown>): Promise<TestGateway> {
+  if (kind === 'memory') return startTestGateway(doc);
+  const redis = await startRedis();
+  try {
+    const gw = await startTestGateway(doc, { store: new RedisTokenStore({ url: redis.url }) });
+    return {
+      ...gw,
+      close: async () => {
+        await gw.close();
+        await redis.stop();
+      },
+    };
+  } catch (err) {
+    await redis.stop();
+    throw err;
+  }
 }
 
 export const LOGIN_PATH = '/api/v1/auth/tls-cert-auth/login';

@@ -9,9 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildConfig } from '../../src/config/load.js';
 import { startGateway } from '../../src/http/server.js';
 import { ManualClock } from '../../src/util/clock.js';
-import { RedisTokenStore } from '../../src/store/redis.js';
-import { getJson, LOGIN_PATH, postJson, startTestGateway, type TestGateway } from '../helpers/gateway.js';
-import { makeTempDir, startRedis } from '../helpers/launcher.js';
+import { getJson, LOGIN_PATH, postJson, startTestGateway, startTestGatewayOn, type TestGateway } from '../helpers/gateway.js';
+import { makeTempDir } from '../helpers/launcher.js';
 import { makeTestPki, nginxEscaped, writePem, type MintedCert, type TestPki } from '../helpers/pki.js';
 
 let pki: TestPki;
@@ -62,21 +61,11 @@ const login = (gw: TestGateway, header: string | undefined, body: unknown = {}) 
 
 describe.each(['memory', 'redis'] as const)('login through a trusted proxy header (%s store)', (kind) => {
   let gw: TestGateway;
-  let stopRedis: (() => Promise<void>) | undefined;
-  let store: RedisTokenStore | undefined;
 
   beforeAll(async () => {
-    if (kind === 'redis') {
-      const redis = await startRedis();
-      stopRedis = redis.stop;
-      store = new RedisTokenStore({ url: redis.url });
-    }
-    gw = await startTestGateway({ identities: identities(pki), trustedProxies }, { store });
+    gw = await startTestGatewayOn(kind, { identities: identities(pki), trustedProxies });
   });
-  afterAll(async () => {
-    await gw?.close();
-    await stopRedis?.();
-  });
+  afterAll(() => gw?.close());
 
   it('issues a token for a chain through a forwarded intermediate', async () => {
     const res = await login(gw, nginxEscaped(agent, pki.interA), { identityId: 'build-agents' });
