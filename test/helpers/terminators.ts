@@ -138,16 +138,20 @@ export interface StartTerminatorOptions {
   host?: string;
 }
 
-export interface Terminator {
-  readonly product: TerminatorProduct;
+/** A process started by startInOwnDir: where it listens, its directory and config file. */
+export interface InOwnDir {
   readonly host: string;
   readonly port: number;
-  /** https://host:port */
-  readonly url: string;
   readonly dir: string;
   readonly configFile: string;
   readonly process: ManagedProcess;
   stop(): Promise<void>;
+}
+
+export interface Terminator extends InOwnDir {
+  readonly product: TerminatorProduct;
+  /** https://host:port */
+  readonly url: string;
 }
 
 /** True once a TLS handshake (no client certificate) completes on host:port. */
@@ -162,16 +166,6 @@ function tlsHandshakes(host: string, port: number, timeoutMs = 1000): Promise<bo
     sock.once('secureConnect', () => done(true));
     sock.once('error', () => done(false));
   });
-}
-
-/** A process started by startInOwnDir: where it listens, its directory and config file. */
-interface InOwnDir {
-  readonly host: string;
-  readonly port: number;
-  readonly dir: string;
-  readonly configFile: string;
-  readonly process: ManagedProcess;
-  stop(): Promise<void>;
 }
 
 /**
@@ -277,15 +271,9 @@ export interface StartNginxTemplateOptions {
   host?: string;
 }
 
-export interface NginxInstance {
-  readonly host: string;
-  readonly port: number;
+export interface NginxInstance extends InOwnDir {
   /** http://host:port */
   readonly url: string;
-  readonly dir: string;
-  readonly configFile: string;
-  readonly process: ManagedProcess;
-  stop(): Promise<void>;
 }
 
 /**

@@ -6,6 +6,7 @@ import type { CertgateProcess } from '../helpers/certgate-process.js';
 import { startFleet, type Fleet } from '../helpers/fleet.js';
 import { getJson, LOGIN_PATH, postJson } from '../helpers/gateway.js';
 import { makeTestPki, nginxEscaped, type TestPki } from '../helpers/pki.js';
+import { until } from '../helpers/until.js';
 
 /**
  * Two gateway processes on one real redis-server, each with its own config file: a config file
@@ -14,16 +15,6 @@ import { makeTestPki, nginxEscaped, type TestPki } from '../helpers/pki.js';
  */
 const ADMIN = 'admin-secret-0123456789';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
-    await sleep(50);
-  }
-}
 
 /** Audit lines of one event in a gateway's output so far. */
 function auditLines(gw: CertgateProcess, event: string): Record<string, any>[] {
