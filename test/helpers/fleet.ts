@@ -56,6 +56,7 @@ async function startOnOneRedis<G>(
 }
 
 export interface ProcessFleetOptions extends FleetOptions {
+  /** 1: a lone gateway on a redis-server of its own (with the redisArgs under test). */
   size: number;
   /**
    * Every gateway's configuration, as startCertgate takes it; store.url is the fleet's Redis and

@@ -6,10 +6,9 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCertgate, type CertgateProcess } from '../helpers/certgate-process.js';
+import type { CertgateProcess } from '../helpers/certgate-process.js';
 import { startFleet, type Fleet } from '../helpers/fleet.js';
 import { getJson, LOGIN_PATH, postJson } from '../helpers/gateway.js';
-import { makeTempDir, startRedis, type RedisServer } from '../helpers/launcher.js';
 import { makeTestPki, nginxEscaped } from '../helpers/pki.js';
 
 let nextAddress = 1;
@@ -162,28 +161,24 @@ describe('login limits shared by two gateways', () => {
 });
 
 describe('a gateway on a Redis that may evict its keys', () => {
-  let redis: RedisServer;
+  let fleet: Fleet<CertgateProcess>;
   let gw: CertgateProcess;
   let header: string;
-  let pki: Awaited<ReturnType<typeof makeTestPki>>;
-  let raw: Redis;
 
   beforeAll(async () => {
-    pki = await makeTestPki();
+    const pki = await makeTestPki();
     header = nginxEscaped(await pki.leaf({ cn: 'agent-1' }), pki.interA);
-    redis = await startRedis({ args: ['--maxmemory', '64mb', '--maxmemory-policy', 'allkeys-lru'] });
-    gw = await startCertgate({
+    fleet = await startFleet({
+      size: 1,
+      redisArgs: ['--maxmemory', '64mb', '--maxmemory-policy', 'allkeys-lru'],
       config: {
-        store: { url: redis.url },
         trustedProxies: [{ cidrs: ['127.0.0.1/32'], header: 'x-ssl-client-cert', format: 'nginx' }],
         identities: [{ id: 'agents', caCertificate: pki.rootA.pem }],
       },
     });
+    [gw] = fleet.gateways as [CertgateProcess];
   });
-  afterAll(async () => {
-    await gw?.stop();
-    await redis?.stop();
-  });
+  afterAll(() => fleet?.stop());
 
   it('is not ready, names the reason, refuses logins with 503 store_misconfigured and logs an error', async () => {
     const ready = await getJson(`${gw.url}/readyz`);
@@ -199,7 +194,7 @@ describe('a gateway on a Redis that may evict its keys', () => {
 
   it('serves once the policy is noeviction (fixed at runtime, no restart)', async () => {
     const { Redis } = await import('ioredis');
-    const admin = new Redis(redis.url);
+    const admin = new Redis(fleet.redis.url);
     try {
       await admin.config('SET', 'maxmemory-policy', 'noeviction');
     } finally {
@@ -215,22 +210,22 @@ describe('a gateway on a Redis whose CONFIG command is disabled', () => {
   it('serves, and logs a warning that the policy cannot be verified', async () => {
     const pki = await makeTestPki();
     const header = nginxEscaped(await pki.leaf({ cn: 'agent-1' }), pki.interA);
-    const redis = await startRedis({ args: ['--rename-command', 'CONFIG', ''] });
-    const gw = await startCertgate({
+    const fleet = await startFleet({
+      size: 1,
+      redisArgs: ['--rename-command', 'CONFIG', ''],
       config: {
-        store: { url: redis.url },
         trustedProxies: [{ cidrs: ['127.0.0.1/32'], header: 'x-ssl-client-cert', format: 'nginx' }],
         identities: [{ id: 'agents', caCertificate: pki.rootA.pem }],
       },
     });
+    const [gw] = fleet.gateways as [CertgateProcess];
     try {
       expect((await getJson(`${gw.url}/readyz`)).status).toBe(200);
       expect((await postJson(gw.url + LOGIN_PATH, {}, { 'x-ssl-client-cert': header })).status).toBe(200);
       const line = gw.process.output().split('\n').find((l) => l.includes('"event":"store_policy_unverifiable"'));
       expect(JSON.parse(line!)).toMatchObject({ level: 40, msg: expect.stringContaining('make sure the policy is noeviction') });
     } finally {
-      await gw.stop();
-      await redis.stop();
+      await fleet.stop();
     }
   });
 });
