@@ -1,14 +1,10 @@
 import { Writable } from 'node:stream';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { buildConfig } from '../../src/config/load.js';
-import { startGateway, type RunningGateway } from '../../src/http/server.js';
 import { storeMisconfigured } from '../../src/errors.js';
 import { StoreHealth } from '../../src/live/store-health.js';
-import { ManualClock } from '../../src/util/clock.js';
-import { LOGIN_PATH, postJson } from '../helpers/gateway.js';
-import { makeTempDir } from '../helpers/launcher.js';
+import { ManualClock, systemClock } from '../../src/util/clock.js';
+import { LOGIN_PATH, postJson, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { makeTestPki, nginxEscaped } from '../helpers/pki.js';
 
 /** The audit lines written for refused token calls, introspection, and store outages. */
@@ -26,7 +22,7 @@ function capture() {
 
 describe('audit events emitted by the gateway', () => {
   const { log, audits } = capture();
-  let gw: RunningGateway;
+  let gw: TestGateway;
   let base: string;
   let header: string;
   const SECRET = 'rs-secret-0123456789';
@@ -34,21 +30,15 @@ describe('audit events emitted by the gateway', () => {
   beforeAll(async () => {
     const pki = await makeTestPki();
     header = nginxEscaped(await pki.leaf({ cn: 'agent-1' }), pki.interA);
-    const dir = makeTempDir();
-    const config = buildConfig(
+    gw = await startTestGateway(
       {
-        issuer: 'https://certgate.test',
-        server: { host: '127.0.0.1', port: 0 },
-        store: { url: 'memory' },
-        keys: { dir: join(dir, 'keys') },
         introspection: { clients: [{ id: 'rs-1', secret: SECRET }] },
         trustedProxies: [{ cidrs: ['127.0.0.1/32'], header: 'x-ssl-client-cert', format: 'nginx' }],
         identities: [{ id: 'agents', caCertificate: pki.rootA.pem, scopes: ['a'] }],
       },
-      { baseDir: dir, env: {} },
+      { clock: systemClock, log },
     );
-    gw = await startGateway(config, { log });
-    base = `http://127.0.0.1:${gw.httpPort}`;
+    base = gw.url;
   });
   afterAll(async () => {
     await gw?.close();

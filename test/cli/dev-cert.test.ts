@@ -1,14 +1,13 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureBinary, makeTempDir, startProcess, type ManagedProcess } from '../helpers/launcher.js';
-import { freePort } from '../helpers/ports.js';
-import { REPO_ROOT } from '../helpers/terminators.js';
+import { startEmbeddedDefault } from '../helpers/embedded-default.js';
+import { ensureBinary, type ManagedProcess } from '../helpers/launcher.js';
 
 /**
- * `certgate dev-cert` on a copy of the built package (as in dev-start.test.ts): a second client of
- * the playground, issued by its dev CA, logs in with the curl line dev-cert prints.
+ * `certgate dev-cert` on a copy of the built package (test/helpers/embedded-default.ts): a second
+ * client of the playground, issued by its dev CA, logs in with the curl line dev-cert prints.
  */
 describe('certgate dev-cert', () => {
   let dir: string;
@@ -16,24 +15,7 @@ describe('certgate dev-cert', () => {
   let httpPort: number;
 
   beforeAll(async () => {
-    ensureBinary('curl', 'curl');
-    dir = makeTempDir('certgate-devcert-');
-    cpSync(join(REPO_ROOT, 'dist'), join(dir, 'dist'), { recursive: true });
-    cpSync(join(REPO_ROOT, 'config'), join(dir, 'config'), { recursive: true });
-    cpSync(join(REPO_ROOT, 'package.json'), join(dir, 'package.json'));
-    symlinkSync(join(REPO_ROOT, 'node_modules'), join(dir, 'node_modules'));
-    httpPort = await freePort();
-    const tlsPort = await freePort();
-    const devYaml = join(dir, 'config', 'dev.yaml');
-    writeFileSync(devYaml, readFileSync(devYaml, 'utf8').replace('port: 8080', `port: ${httpPort}`).replace('port: 8443', `port: ${tlsPort}`).replace('http://127.0.0.1:8080', `http://127.0.0.1:${httpPort}`));
-    gw = await startProcess({
-      name: 'certgate (embedded default)',
-      cmd: process.execPath,
-      args: ['dist/cli/main.js', 'serve'],
-      cwd: dir,
-      env: { REDIS_URL: undefined, CERTGATE_CONFIG: undefined },
-      readyWhen: async () => (await fetch(`http://127.0.0.1:${httpPort}/healthz`).catch(() => null))?.status === 200,
-    });
+    ({ dir, gw, httpPort } = await startEmbeddedDefault('certgate-devcert-'));
   });
   afterAll(async () => {
     await gw?.stop();

@@ -1,16 +1,14 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureBinary, makeTempDir, startProcess, type ManagedProcess } from '../helpers/launcher.js';
-import { freePort } from '../helpers/ports.js';
-import { REPO_ROOT } from '../helpers/terminators.js';
+import { startEmbeddedDefault } from '../helpers/embedded-default.js';
+import type { ManagedProcess } from '../helpers/launcher.js';
 
 /**
  * The README's promise: on a fresh checkout `npm start` runs the embedded default, generates the
  * dev PKI and prints a curl line that returns a token. The checkout is a copy of the built package
- * (dist/, config/, package.json; node_modules linked) so the developer's own .certgate-dev is not
- * touched; only the two ports of config/dev.yaml are changed to free ones.
+ * (test/helpers/embedded-default.ts).
  */
 describe('npm start on the embedded default', () => {
   let dir: string;
@@ -19,24 +17,7 @@ describe('npm start on the embedded default', () => {
   let tlsPort: number;
 
   beforeAll(async () => {
-    ensureBinary('curl', 'curl');
-    dir = makeTempDir('certgate-fresh-');
-    cpSync(join(REPO_ROOT, 'dist'), join(dir, 'dist'), { recursive: true });
-    cpSync(join(REPO_ROOT, 'config'), join(dir, 'config'), { recursive: true });
-    cpSync(join(REPO_ROOT, 'package.json'), join(dir, 'package.json'));
-    symlinkSync(join(REPO_ROOT, 'node_modules'), join(dir, 'node_modules'));
-    httpPort = await freePort();
-    tlsPort = await freePort();
-    const devYaml = join(dir, 'config', 'dev.yaml');
-    writeFileSync(devYaml, readFileSync(devYaml, 'utf8').replace('port: 8080', `port: ${httpPort}`).replace('port: 8443', `port: ${tlsPort}`).replace('http://127.0.0.1:8080', `http://127.0.0.1:${httpPort}`));
-    gw = await startProcess({
-      name: 'certgate (embedded default)',
-      cmd: process.execPath,
-      args: ['dist/cli/main.js', 'serve'],
-      cwd: dir,
-      env: { REDIS_URL: undefined, CERTGATE_CONFIG: undefined },
-      readyWhen: async () => (await fetch(`http://127.0.0.1:${httpPort}/healthz`).catch(() => null))?.status === 200,
-    });
+    ({ dir, gw, httpPort, tlsPort } = await startEmbeddedDefault('certgate-fresh-'));
   });
   afterAll(async () => {
     await gw?.stop();

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Agent, createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { connect, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
@@ -10,7 +10,8 @@ import { CERTGATE_MAIN, startCertgate, type CertgateProcess } from '../helpers/c
 import { LOGIN_PATH } from '../helpers/gateway.js';
 import { makeTempDir, startRedis, type RedisServer } from '../helpers/launcher.js';
 import { makeTestPki, nginxEscaped, writePem, type TestPki } from '../helpers/pki.js';
-import { freePort } from '../helpers/ports.js';
+import { freePort, tryConnect } from '../helpers/ports.js';
+import { until } from '../helpers/until.js';
 
 /**
  * `certgate serve --workers 2` as a real process tree (the compiled primary and its node:cluster
@@ -20,16 +21,6 @@ import { freePort } from '../helpers/ports.js';
  */
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const BODY = 'y'.repeat(128 * 1024);
-
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
-    await sleep(50);
-  }
-}
 
 /** JSON log lines of one event in the process tree's output after `from` characters. */
 function events(gw: CertgateProcess, event: string, from = 0): Record<string, any>[] {
@@ -83,17 +74,6 @@ async function workerPid(base: string, agent: Agent | HttpsAgent | false = false
   const m = /certgate_worker_info\{worker="\d+",pid="(\d+)"\} 1/.exec((await call(`${base}/metrics`, { agent })).body);
   if (!m) throw new Error('no certgate_worker_info in /metrics');
   return Number(m[1]);
-}
-
-function tryConnect(port: number): Promise<string> {
-  return new Promise((resolve) => {
-    const s = connect({ port, host: '127.0.0.1' });
-    s.once('connect', () => {
-      s.destroy();
-      resolve('connected');
-    });
-    s.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
-  });
 }
 
 describe('serve --workers 2', () => {

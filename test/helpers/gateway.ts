@@ -1,10 +1,10 @@
 import { join } from 'node:path';
 import { buildConfig, type Config } from '../../src/config/load.js';
-import { startGateway, type RunningGateway } from '../../src/http/server.js';
-import type { TokenStore } from '../../src/store/types.js';
+import { startGateway, type RunningGateway, type StartOptions } from '../../src/http/server.js';
 import { ManualClock, type Clock } from '../../src/util/clock.js';
 import { pino } from 'pino';
-import { makeTempDir } from './launcher.js';
+import { RedisTokenStore } from '../../src/store/redis.js';
+import { makeTempDir, startRedis } from './launcher.js';
 
 export interface TestGateway extends RunningGateway {
   url: string;
@@ -16,10 +16,11 @@ export interface TestGateway extends RunningGateway {
 /**
  * An in-process gateway on free loopback ports, from a config document as a user would write it
  * (validated by the real schema). Keys go to a fresh temp dir unless the document names one.
+ * Logs go nowhere unless opts.log says where; the other opts are startGateway's.
  */
 export async function startTestGateway(
   doc: Record<string, unknown>,
-  opts: { store?: TokenStore; clock?: Clock; baseDir?: string } = {},
+  opts: StartOptions & { baseDir?: string } = {},
 ): Promise<TestGateway> {
   const dir = opts.baseDir ?? makeTempDir();
   const server = (doc.server as Record<string, unknown> | undefined) ?? {};
@@ -32,8 +33,9 @@ export async function startTestGateway(
     server: { host: '127.0.0.1', port: 0, ...server },
   };
   const config = buildConfig(full, { baseDir: dir, env: {} });
+  const { baseDir: _, ...start } = opts;
   const clock = opts.clock ?? new ManualClock(Date.now());
-  const running = await startGateway(config, { clock, store: opts.store, log: pino({ level: 'silent' }) });
+  const running = await startGateway(config, { log: pino({ level: 'silent' }), ...start, clock });
   return {
     ...running,
     config,
@@ -41,6 +43,31 @@ export async function startTestGateway(
     url: `http://127.0.0.1:${running.httpPort}`,
     tlsUrl: running.tlsPort ? `https://127.0.0.1:${running.tlsPort}` : undefined,
   };
+}
+
+/** The stores the suites run their gateway on, each in turn (describe.each). */
+export type StoreKind = 'memory' | 'redis';
+
+/**
+ * startTestGateway on the memory store, or on a real redis-server of its own that its close()
+ * stops too.
+ */
+export async function startTestGatewayOn(kind: StoreKind, doc: Record<string, unknown>): Promise<TestGateway> {
+  if (kind === 'memory') return startTestGateway(doc);
+  const redis = await startRedis();
+  try {
+    const gw = await startTestGateway(doc, { store: new RedisTokenStore({ url: redis.url }) });
+    return {
+      ...gw,
+      close: async () => {
+        await gw.close();
+        await redis.stop();
+      },
+    };
+  } catch (err) {
+    await redis.stop();
+    throw err;
+  }
 }
 
 export const LOGIN_PATH = '/api/v1/auth/tls-cert-auth/login';

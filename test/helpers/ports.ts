@@ -1,4 +1,4 @@
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 
 /**
  * A loopback port free right now (the kernel picks it). Another process could take it before the
@@ -14,5 +14,17 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
       const port = typeof addr === 'object' && addr ? addr.port : 0;
       srv.close(() => (port ? resolve(port) : reject(new Error('freePort: no port assigned'))));
     });
+  });
+}
+
+/** 'connected', or the error code (ECONNREFUSED: nothing listens) of a TCP connect to a loopback port. */
+export function tryConnect(port: number, host = '127.0.0.1'): Promise<'connected' | string> {
+  return new Promise((resolve) => {
+    const s = connect({ port, host });
+    s.once('connect', () => {
+      s.destroy();
+      resolve('connected');
+    });
+    s.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
   });
 }

@@ -138,16 +138,20 @@ export interface StartTerminatorOptions {
   host?: string;
 }
 
-export interface Terminator {
-  readonly product: TerminatorProduct;
+/** A process started by startInOwnDir: where it listens, its directory and config file. */
+export interface InOwnDir {
   readonly host: string;
   readonly port: number;
-  /** https://host:port */
-  readonly url: string;
   readonly dir: string;
   readonly configFile: string;
   readonly process: ManagedProcess;
   stop(): Promise<void>;
+}
+
+export interface Terminator extends InOwnDir {
+  readonly product: TerminatorProduct;
+  /** https://host:port */
+  readonly url: string;
 }
 
 /** True once a TLS handshake (no client certificate) completes on host:port. */
@@ -165,54 +169,35 @@ function tlsHandshakes(host: string, port: number, timeoutMs = 1000): Promise<bo
 }
 
 /**
- * Starts `product` from its shipped template on a free loopback port, in its own temp directory
- * (rendered config, certificates, pid and runtime files), and waits until it completes a TLS
- * handshake. A missing binary is installed (root + apt) or fails loudly, via ensureBinary.
+ * Starts a process configured in a temp directory of its own on a free loopback port. `prepare`
+ * writes its config there for that port and says what to run. A port from freePort() can be
+ * taken before the process binds it: then another directory and port, up to 3 attempts. The
+ * directory goes with stop(), or at once when the start fails.
  */
-export async function startTerminator(product: TerminatorProduct, opts: StartTerminatorOptions): Promise<Terminator> {
-  const spec = PRODUCTS[product];
-  const bin = ensureBinary(spec.binary.bin, spec.binary.debPackage);
-  const host = opts.host ?? '127.0.0.1';
-  const template = readFileSync(templatePath(product), 'utf8');
-
-  // A port from freePort() can be taken before the terminator binds it: try another.
+async function startInOwnDir(o: {
+  prefix: string;
+  host: string;
+  prepare(dir: string, port: number): {
+    name: string;
+    cmd: string;
+    configFile: string;
+    args: string[];
+    env?: NodeJS.ProcessEnv;
+    readyWhen: () => Promise<boolean>;
+  };
+}): Promise<InOwnDir> {
   for (let attempt = 1; ; attempt++) {
-    const dir = makeTempDir(`certgate-${product}-`);
+    const dir = makeTempDir(o.prefix);
     // nginx and Apache drop their workers to nobody / www-data when started as root; those must
     // be able to traverse the instance directory. Private keys stay 0600 (read by the master).
     chmodSync(dir, 0o755);
-    const file = (name: string, data: string, mode = 0o644) => {
-      const p = join(dir, name);
-      writeFileSync(p, data, { mode });
-      return p;
-    };
-    const port = await freePort(host);
-    const vars: TemplateVars = {
-      LISTEN_HOST: host,
-      LISTEN_PORT: String(port),
-      TLS_CERT: file('tls-cert.pem', opts.serverCertPem),
-      TLS_KEY: file('tls-key.pem', opts.serverKeyPem, 0o600),
-      TLS_BUNDLE: file('tls-bundle.pem', opts.serverCertPem + opts.serverKeyPem, 0o600),
-      CLIENT_CA: file('client-ca.pem', opts.clientCaPem),
-      CERTGATE_UPSTREAM: opts.upstream,
-      RUN_DIR: dir,
-      LOG_DIR: dir,
-    };
-    const configFile = file(spec.rendered, renderTemplate(template, { ...vars }));
+    const port = await freePort(o.host);
+    const { configFile, ...run } = o.prepare(dir, port);
     try {
-      const proc = await startProcess({
-        name: `${product} :${port}`,
-        cmd: bin,
-        args: spec.args(configFile, dir),
-        env: spec.env?.(dir),
-        cwd: dir,
-        readyWhen: () => tlsHandshakes(host, port),
-      });
+      const proc = await startProcess({ ...run, cwd: dir });
       return {
-        product,
-        host,
+        host: o.host,
         port,
-        url: `https://${host}:${port}`,
         dir,
         configFile,
         process: proc,
@@ -228,6 +213,51 @@ export async function startTerminator(product: TerminatorProduct, opts: StartTer
   }
 }
 
+/**
+ * Starts `product` from its shipped template on a free loopback port, in its own temp directory
+ * (rendered config, certificates, pid and runtime files), and waits until it completes a TLS
+ * handshake. A missing binary is installed (root + apt) or fails loudly, via ensureBinary.
+ */
+export async function startTerminator(product: TerminatorProduct, opts: StartTerminatorOptions): Promise<Terminator> {
+  const spec = PRODUCTS[product];
+  const bin = ensureBinary(spec.binary.bin, spec.binary.debPackage);
+  const host = opts.host ?? '127.0.0.1';
+  const template = readFileSync(templatePath(product), 'utf8');
+
+  const started = await startInOwnDir({
+    prefix: `certgate-${product}-`,
+    host,
+    prepare: (dir, port) => {
+      const file = (name: string, data: string, mode = 0o644) => {
+        const p = join(dir, name);
+        writeFileSync(p, data, { mode });
+        return p;
+      };
+      const vars: TemplateVars = {
+        LISTEN_HOST: host,
+        LISTEN_PORT: String(port),
+        TLS_CERT: file('tls-cert.pem', opts.serverCertPem),
+        TLS_KEY: file('tls-key.pem', opts.serverKeyPem, 0o600),
+        TLS_BUNDLE: file('tls-bundle.pem', opts.serverCertPem + opts.serverKeyPem, 0o600),
+        CLIENT_CA: file('client-ca.pem', opts.clientCaPem),
+        CERTGATE_UPSTREAM: opts.upstream,
+        RUN_DIR: dir,
+        LOG_DIR: dir,
+      };
+      const configFile = file(spec.rendered, renderTemplate(template, { ...vars }));
+      return {
+        name: `${product} :${port}`,
+        cmd: bin,
+        configFile,
+        args: spec.args(configFile, dir),
+        env: spec.env?.(dir),
+        readyWhen: () => tlsHandshakes(host, port),
+      };
+    },
+  });
+  return { product, url: `https://${host}:${started.port}`, ...started };
+}
+
 // ---------------------------------------------------------------------------------------------
 // nginx from any template under proxy-configs/ (e.g. nginx-auth-request/, which is no TLS
 // terminator: a plain-HTTP site protected by certgate's forward-auth endpoint).
@@ -241,15 +271,9 @@ export interface StartNginxTemplateOptions {
   host?: string;
 }
 
-export interface NginxInstance {
-  readonly host: string;
-  readonly port: number;
+export interface NginxInstance extends InOwnDir {
   /** http://host:port */
   readonly url: string;
-  readonly dir: string;
-  readonly configFile: string;
-  readonly process: ManagedProcess;
-  stop(): Promise<void>;
 }
 
 /**
@@ -270,37 +294,21 @@ export async function startNginxTemplate(opts: StartNginxTemplateOptions): Promi
       return false;
     }
   };
-  for (let attempt = 1; ; attempt++) {
-    const dir = makeTempDir('certgate-nginx-');
-    chmodSync(dir, 0o755);
-    const port = await freePort(host);
-    const vars = { ...opts.vars, LISTEN_HOST: host, LISTEN_PORT: String(port), RUN_DIR: dir, LOG_DIR: dir };
-    const configFile = join(dir, spec.rendered);
-    writeFileSync(configFile, renderTemplate(template, vars), { mode: 0o644 });
-    const url = `http://${host}:${port}`;
-    try {
-      const proc = await startProcess({
+  const started = await startInOwnDir({
+    prefix: 'certgate-nginx-',
+    host,
+    prepare: (dir, port) => {
+      const vars = { ...opts.vars, LISTEN_HOST: host, LISTEN_PORT: String(port), RUN_DIR: dir, LOG_DIR: dir };
+      const configFile = join(dir, spec.rendered);
+      writeFileSync(configFile, renderTemplate(template, vars), { mode: 0o644 });
+      return {
         name: `nginx (${opts.template}) :${port}`,
         cmd: bin,
-        args: spec.args(configFile, dir),
-        cwd: dir,
-        readyWhen: () => answersHttp(`${url}/`),
-      });
-      return {
-        host,
-        port,
-        url,
-        dir,
         configFile,
-        process: proc,
-        stop: async () => {
-          await proc.stop();
-          rmSync(dir, { recursive: true, force: true });
-        },
+        args: spec.args(configFile, dir),
+        readyWhen: () => answersHttp(`http://${host}:${port}/`),
       };
-    } catch (err) {
-      rmSync(dir, { recursive: true, force: true });
-      if (!/address already in use/i.test(String(err)) || attempt >= 3) throw err;
-    }
-  }
+    },
+  });
+  return { url: `http://${host}:${started.port}`, ...started };
 }

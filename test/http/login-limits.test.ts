@@ -6,9 +6,9 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCertgate, type CertgateProcess } from '../helpers/certgate-process.js';
+import type { CertgateProcess } from '../helpers/certgate-process.js';
+import { startFleet, type Fleet } from '../helpers/fleet.js';
 import { getJson, LOGIN_PATH, postJson } from '../helpers/gateway.js';
-import { makeTempDir, startRedis, type RedisServer } from '../helpers/launcher.js';
 import { makeTestPki, nginxEscaped } from '../helpers/pki.js';
 
 let nextAddress = 1;
@@ -16,7 +16,7 @@ let nextAddress = 1;
 const freshAddress = () => `198.51.${100 + Math.floor(nextAddress / 250)}.${(nextAddress++ % 250) + 1}`;
 
 describe('login limits shared by two gateways', () => {
-  let redis: RedisServer;
+  let fleet: Fleet<CertgateProcess>;
   let a: CertgateProcess;
   let b: CertgateProcess;
   let header: string;
@@ -26,31 +26,29 @@ describe('login limits shared by two gateways', () => {
   beforeAll(async () => {
     pki = await makeTestPki();
     header = nginxEscaped(await pki.leaf({ cn: 'agent-1' }), pki.interA);
-    redis = await startRedis({ args: ['--maxmemory-policy', 'noeviction'] });
-    const dir = makeTempDir('certgate-limits-');
-    const config = {
-      store: { url: redis.url },
-      log: { level: 'warn' },
-      trustedProxies: [{ cidrs: ['127.0.0.1/32'], header: 'x-ssl-client-cert', format: 'nginx' }],
-      limits: { loginsPerIpPerMinute: 3, loginsPerIdentityPerMinute: 6, outstandingTokensPerIdentity: 4 },
-      identities: [
-        { id: 'by-address', caCertificate: pki.rootA.pem },
-        { id: 'by-v6', caCertificate: pki.rootA.pem },
-        { id: 'by-identity', caCertificate: pki.rootA.pem },
-        { id: 'quota', caCertificate: pki.rootA.pem },
-        { id: 'picky', caCertificate: pki.rootA.pem, allowedCommonNames: ['someone-else'] },
-        { id: 'warm', caCertificate: pki.rootA.pem },
-      ],
-    };
-    a = await startCertgate({ config, dir });
-    b = await startCertgate({ config, dir });
-    raw = new Redis(redis.url);
+    fleet = await startFleet({
+      size: 2,
+      redisArgs: ['--maxmemory-policy', 'noeviction'],
+      config: {
+        log: { level: 'warn' },
+        trustedProxies: [{ cidrs: ['127.0.0.1/32'], header: 'x-ssl-client-cert', format: 'nginx' }],
+        limits: { loginsPerIpPerMinute: 3, loginsPerIdentityPerMinute: 6, outstandingTokensPerIdentity: 4 },
+        identities: [
+          { id: 'by-address', caCertificate: pki.rootA.pem },
+          { id: 'by-v6', caCertificate: pki.rootA.pem },
+          { id: 'by-identity', caCertificate: pki.rootA.pem },
+          { id: 'quota', caCertificate: pki.rootA.pem },
+          { id: 'picky', caCertificate: pki.rootA.pem, allowedCommonNames: ['someone-else'] },
+          { id: 'warm', caCertificate: pki.rootA.pem },
+        ],
+      },
+    });
+    [a, b] = fleet.gateways as [CertgateProcess, CertgateProcess];
+    raw = new Redis(fleet.redis.url);
   });
   afterAll(async () => {
     raw?.disconnect();
-    await a?.stop();
-    await b?.stop();
-    await redis?.stop();
+    await fleet?.stop();
   });
 
   const login = (gw: CertgateProcess, identityId: string, address = freshAddress(), cert = header) =>
@@ -130,7 +128,7 @@ describe('login limits shared by two gateways', () => {
       expect((await postJson(`${a.url}/api/v1/auth/token/revoke`, { accessToken: res.body.accessToken })).status).toBe(200);
     }
     // Counted by the store with the quota, in the token put's first step: a refused login writes no token.
-    const raw = new Redis(redis.url);
+    const raw = new Redis(fleet.redis.url);
     try {
       const tokenKeys = () => raw.keys('certgate:token:{by-identity/*');
       expect(await tokenKeys()).toHaveLength(6);
@@ -163,28 +161,24 @@ describe('login limits shared by two gateways', () => {
 });
 
 describe('a gateway on a Redis that may evict its keys', () => {
-  let redis: RedisServer;
+  let fleet: Fleet<CertgateProcess>;
   let gw: CertgateProcess;
   let header: string;
-  let pki: Awaited<ReturnType<typeof makeTestPki>>;
-  let raw: Redis;
 
   beforeAll(async () => {
-    pki = await makeTestPki();
+    const pki = await makeTestPki();
     header = nginxEscaped(await pki.leaf({ cn: 'agent-1' }), pki.interA);
-    redis = await startRedis({ args: ['--maxmemory', '64mb', '--maxmemory-policy', 'allkeys-lru'] });
-    gw = await startCertgate({
+    fleet = await startFleet({
+      size: 1,
+      redisArgs: ['--maxmemory', '64mb', '--maxmemory-policy', 'allkeys-lru'],
       config: {
-        store: { url: redis.url },
         trustedProxies: [{ cidrs: ['127.0.0.1/32'], header: 'x-ssl-client-cert', format: 'nginx' }],
         identities: [{ id: 'agents', caCertificate: pki.rootA.pem }],
       },
     });
+    [gw] = fleet.gateways as [CertgateProcess];
   });
-  afterAll(async () => {
-    await gw?.stop();
-    await redis?.stop();
-  });
+  afterAll(() => fleet?.stop());
 
   it('is not ready, names the reason, refuses logins with 503 store_misconfigured and logs an error', async () => {
     const ready = await getJson(`${gw.url}/readyz`);
@@ -200,7 +194,7 @@ describe('a gateway on a Redis that may evict its keys', () => {
 
   it('serves once the policy is noeviction (fixed at runtime, no restart)', async () => {
     const { Redis } = await import('ioredis');
-    const admin = new Redis(redis.url);
+    const admin = new Redis(fleet.redis.url);
     try {
       await admin.config('SET', 'maxmemory-policy', 'noeviction');
     } finally {
@@ -216,22 +210,22 @@ describe('a gateway on a Redis whose CONFIG command is disabled', () => {
   it('serves, and logs a warning that the policy cannot be verified', async () => {
     const pki = await makeTestPki();
     const header = nginxEscaped(await pki.leaf({ cn: 'agent-1' }), pki.interA);
-    const redis = await startRedis({ args: ['--rename-command', 'CONFIG', ''] });
-    const gw = await startCertgate({
+    const fleet = await startFleet({
+      size: 1,
+      redisArgs: ['--rename-command', 'CONFIG', ''],
       config: {
-        store: { url: redis.url },
         trustedProxies: [{ cidrs: ['127.0.0.1/32'], header: 'x-ssl-client-cert', format: 'nginx' }],
         identities: [{ id: 'agents', caCertificate: pki.rootA.pem }],
       },
     });
+    const [gw] = fleet.gateways as [CertgateProcess];
     try {
       expect((await getJson(`${gw.url}/readyz`)).status).toBe(200);
       expect((await postJson(gw.url + LOGIN_PATH, {}, { 'x-ssl-client-cert': header })).status).toBe(200);
       const line = gw.process.output().split('\n').find((l) => l.includes('"event":"store_policy_unverifiable"'));
       expect(JSON.parse(line!)).toMatchObject({ level: 40, msg: expect.stringContaining('make sure the policy is noeviction') });
     } finally {
-      await gw.stop();
-      await redis.stop();
+      await fleet.stop();
     }
   });
 });

@@ -6,12 +6,8 @@ import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from '
 import { pino } from 'pino';
 import { Agent as UndiciAgent, request as undiciRequest } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildConfig } from '../../src/config/load.js';
-import { startGateway } from '../../src/http/server.js';
-import { ManualClock } from '../../src/util/clock.js';
-import { RedisTokenStore } from '../../src/store/redis.js';
-import { getJson, LOGIN_PATH, postJson, startTestGateway, type TestGateway } from '../helpers/gateway.js';
-import { makeTempDir, startRedis } from '../helpers/launcher.js';
+import { getJson, LOGIN_PATH, postJson, startTestGateway, startTestGatewayOn, type TestGateway } from '../helpers/gateway.js';
+import { makeTempDir } from '../helpers/launcher.js';
 import { makeTestPki, nginxEscaped, writePem, type MintedCert, type TestPki } from '../helpers/pki.js';
 
 let pki: TestPki;
@@ -62,21 +58,11 @@ const login = (gw: TestGateway, header: string | undefined, body: unknown = {}) 
 
 describe.each(['memory', 'redis'] as const)('login through a trusted proxy header (%s store)', (kind) => {
   let gw: TestGateway;
-  let stopRedis: (() => Promise<void>) | undefined;
-  let store: RedisTokenStore | undefined;
 
   beforeAll(async () => {
-    if (kind === 'redis') {
-      const redis = await startRedis();
-      stopRedis = redis.stop;
-      store = new RedisTokenStore({ url: redis.url });
-    }
-    gw = await startTestGateway({ identities: identities(pki), trustedProxies }, { store });
+    gw = await startTestGatewayOn(kind, { identities: identities(pki), trustedProxies });
   });
-  afterAll(async () => {
-    await gw?.close();
-    await stopRedis?.();
-  });
+  afterAll(() => gw?.close());
 
   it('issues a token for a chain through a forwarded intermediate', async () => {
     const res = await login(gw, nginxEscaped(agent, pki.interA), { identityId: 'build-agents' });
@@ -305,15 +291,11 @@ describe('audit log', () => {
   it('writes one line per login with identity, fingerprint, CN, serial, addresses and outcome — and never the token or header', async () => {
     const lines: string[] = [];
     const sink = new Writable({ write(chunk, _e, cb) { lines.push(...chunk.toString().split('\n').filter(Boolean)); cb(); } });
-    const config = buildConfig(
-      { issuer: 'https://certgate.test', store: { url: 'memory' }, keys: { dir: makeTempDir() + '/k' }, server: { port: 0 }, identities: identities(pki), trustedProxies },
-      { baseDir: dir, env: {} },
-    );
-    const gw = await startGateway(config, { clock: new ManualClock(Date.now()), log: pino({ level: 'info' }, sink) });
+    const gw = await startTestGateway({ identities: identities(pki), trustedProxies }, { baseDir: dir, log: pino({ level: 'info' }, sink) });
     try {
       const header = nginxEscaped(agent, pki.interA);
-      const ok = await postJson(`http://127.0.0.1:${gw.httpPort}${LOGIN_PATH}`, { identityId: 'build-agents' }, { 'x-ssl-client-cert': header });
-      const bad = await postJson(`http://127.0.0.1:${gw.httpPort}${LOGIN_PATH}`, { identityId: 'build-agents' }, { 'x-ssl-client-cert': nginxEscaped(agent) });
+      const ok = await postJson(gw.url + LOGIN_PATH, { identityId: 'build-agents' }, { 'x-ssl-client-cert': header });
+      const bad = await postJson(gw.url + LOGIN_PATH, { identityId: 'build-agents' }, { 'x-ssl-client-cert': nginxEscaped(agent) });
       expect(ok.status).toBe(200);
       expect(bad.status).toBe(401);
       const audits = lines.map((l) => JSON.parse(l)).filter((l) => l.event === 'login');

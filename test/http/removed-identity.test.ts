@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RedisTokenStore } from '../../src/store/redis.js';
-import { getJson, LOGIN_PATH, postJson, startTestGateway, type TestGateway } from '../helpers/gateway.js';
-import { makeTempDir, startRedis, type RedisServer } from '../helpers/launcher.js';
+import { startInProcessFleet, type Fleet } from '../helpers/fleet.js';
+import { getJson, LOGIN_PATH, postJson, type TestGateway } from '../helpers/gateway.js';
 import { makeTestPki, nginxEscaped } from '../helpers/pki.js';
 
 /**
@@ -9,7 +8,7 @@ import { makeTestPki, nginxEscaped } from '../helpers/pki.js';
  * issued stop working on the new configuration at once, and revoking it still works.
  */
 describe('tokens of an identity that is no longer configured', () => {
-  let redis: RedisServer;
+  let fleet: Fleet<TestGateway>;
   let before: TestGateway;
   let after: TestGateway;
   let header: string;
@@ -17,24 +16,16 @@ describe('tokens of an identity that is no longer configured', () => {
   beforeAll(async () => {
     const pki = await makeTestPki();
     header = nginxEscaped(await pki.leaf({ cn: 'agent-1' }), pki.interA);
-    redis = await startRedis();
-    const dir = makeTempDir();
-    const proxies = [{ cidrs: ['127.0.0.1/32'], header: 'x-ssl-client-cert', format: 'nginx' }];
-    const keys = { dir: `${dir}/keys` };
-    before = await startTestGateway(
-      { keys, trustedProxies: proxies, identities: [{ id: 'kept', caCertificate: pki.rootA.pem }, { id: 'removed', caCertificate: pki.rootA.pem }] },
-      { store: new RedisTokenStore({ url: redis.url }) },
-    );
-    after = await startTestGateway(
-      { keys, trustedProxies: proxies, admin: { tokens: ['admin-secret-0123456789'] }, identities: [{ id: 'kept', caCertificate: pki.rootA.pem }] },
-      { store: new RedisTokenStore({ url: redis.url }) },
-    );
+    fleet = await startInProcessFleet({
+      doc: { trustedProxies: [{ cidrs: ['127.0.0.1/32'], header: 'x-ssl-client-cert', format: 'nginx' }] },
+      members: [
+        { doc: { identities: [{ id: 'kept', caCertificate: pki.rootA.pem }, { id: 'removed', caCertificate: pki.rootA.pem }] } },
+        { doc: { admin: { tokens: ['admin-secret-0123456789'] }, identities: [{ id: 'kept', caCertificate: pki.rootA.pem }] } },
+      ],
+    });
+    [before, after] = fleet.gateways as [TestGateway, TestGateway];
   });
-  afterAll(async () => {
-    await before?.close();
-    await after?.close();
-    await redis?.stop();
-  });
+  afterAll(() => fleet?.stop());
 
   it('refuses them on a gateway without the identity, and still accepts the kept one', async () => {
     const removed = (await postJson(before.url + LOGIN_PATH, { identityId: 'removed' }, { 'x-ssl-client-cert': header })).body.accessToken;

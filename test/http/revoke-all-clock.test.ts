@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/util/clock.js';
-import { getJson, LOGIN_PATH, postJson, startTestGateway, type TestGateway } from '../helpers/gateway.js';
-import { makeTempDir, startRedis, type RedisServer } from '../helpers/launcher.js';
+import { startInProcessFleet, type Fleet } from '../helpers/fleet.js';
+import { getJson, LOGIN_PATH, postJson, type TestGateway } from '../helpers/gateway.js';
 import { makeTestPki, nginxEscaped } from '../helpers/pki.js';
 
 /**
@@ -14,7 +14,7 @@ const HOUR = 3_600_000;
 const ADMIN = 'admin-secret-0123456789';
 
 describe('revoke-all with skewed gateway clocks on a shared Redis', () => {
-  let redis: RedisServer;
+  let fleet: Fleet<TestGateway>;
   let ahead: TestGateway;
   let behind: TestGateway;
   let header: string;
@@ -22,23 +22,18 @@ describe('revoke-all with skewed gateway clocks on a shared Redis', () => {
   beforeAll(async () => {
     const pki = await makeTestPki();
     header = nginxEscaped(await pki.leaf({ cn: 'agent-1' }), pki.interA);
-    redis = await startRedis();
-    const baseDir = makeTempDir('certgate-skew-');
-    const doc = {
-      store: { url: redis.url },
-      admin: { tokens: [ADMIN] },
-      trustedProxies: [{ cidrs: ['127.0.0.1/32'], header: 'x-ssl-client-cert', format: 'nginx' }],
-      identities: [{ id: 'agents', caCertificate: pki.rootA.pem }],
-    };
     const now = Date.now();
-    ahead = await startTestGateway(doc, { baseDir, clock: new ManualClock(now + HOUR) });
-    behind = await startTestGateway(doc, { baseDir, clock: new ManualClock(now) });
+    fleet = await startInProcessFleet({
+      doc: {
+        admin: { tokens: [ADMIN] },
+        trustedProxies: [{ cidrs: ['127.0.0.1/32'], header: 'x-ssl-client-cert', format: 'nginx' }],
+        identities: [{ id: 'agents', caCertificate: pki.rootA.pem }],
+      },
+      members: [{ clock: new ManualClock(now + HOUR) }, { clock: new ManualClock(now) }],
+    });
+    [ahead, behind] = fleet.gateways as [TestGateway, TestGateway];
   });
-  afterAll(async () => {
-    await ahead?.close();
-    await behind?.close();
-    await redis?.stop();
-  });
+  afterAll(() => fleet?.stop());
 
   const login = async (gw: TestGateway) => {
     const res = await postJson(gw.url + LOGIN_PATH, { identityId: 'agents' }, { 'x-ssl-client-cert': header });

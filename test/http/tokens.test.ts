@@ -2,9 +2,7 @@ import { SignJWT, decodeJwt, generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KeyRing } from '../../src/token/keys.js';
 import type { ManualClock } from '../../src/util/clock.js';
-import { RedisTokenStore } from '../../src/store/redis.js';
-import { getJson, LOGIN_PATH, postJson, startTestGateway, type TestGateway } from '../helpers/gateway.js';
-import { startRedis } from '../helpers/launcher.js';
+import { getJson, LOGIN_PATH, postJson, startTestGateway, startTestGatewayOn, type TestGateway } from '../helpers/gateway.js';
 import { makeTestPki, nginxEscaped, type MintedCert, type TestPki } from '../helpers/pki.js';
 
 const ADMIN = 'admin-secret-0123456789';
@@ -37,22 +35,12 @@ function doc(p: TestPki) {
 describe.each(['memory', 'redis'] as const)('token lifecycle (%s store)', (kind) => {
   let gw: TestGateway;
   let clock: ManualClock;
-  let stopRedis: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
-    let store;
-    if (kind === 'redis') {
-      const redis = await startRedis();
-      stopRedis = redis.stop;
-      store = new RedisTokenStore({ url: redis.url });
-    }
-    gw = await startTestGateway(doc(pki), { store });
+    gw = await startTestGatewayOn(kind, doc(pki));
     clock = gw.clock as ManualClock;
   });
-  afterAll(async () => {
-    await gw?.close();
-    await stopRedis?.();
-  });
+  afterAll(() => gw?.close());
 
   const login = async (identityId: string, c: MintedCert = cert) => {
     const res = await postJson(gw.url + LOGIN_PATH, { identityId }, { 'x-ssl-client-cert': nginxEscaped(c, pki.interA) });

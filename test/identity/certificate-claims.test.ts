@@ -3,9 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/config/env.js';
 import { parseCertificate } from '../../src/pki/parsing/certificate.js';
-import { RedisTokenStore } from '../../src/store/redis.js';
-import { getJson, LOGIN_PATH, postJson, startTestGateway, type TestGateway } from '../helpers/gateway.js';
-import { startRedis } from '../helpers/launcher.js';
+import { getJson, LOGIN_PATH, postJson, startTestGatewayOn, type TestGateway } from '../helpers/gateway.js';
 import { makeTestPki, nginxEscaped, type MintedCert, type TestPki } from '../helpers/pki.js';
 
 let pki: TestPki;
@@ -41,21 +39,11 @@ function doc(p: TestPki) {
 
 describe.each(['memory', 'redis'] as const)('certificateClaims (%s store)', (kind) => {
   let gw: TestGateway;
-  let stopRedis: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
-    let store;
-    if (kind === 'redis') {
-      const redis = await startRedis();
-      stopRedis = redis.stop;
-      store = new RedisTokenStore({ url: redis.url });
-    }
-    gw = await startTestGateway(doc(pki), { store });
+    gw = await startTestGatewayOn(kind, doc(pki));
   });
-  afterAll(async () => {
-    await gw?.close();
-    await stopRedis?.();
-  });
+  afterAll(() => gw?.close());
 
   const login = async (c: MintedCert) => {
     const res = await postJson(gw.url + LOGIN_PATH, {}, { 'x-ssl-client-cert': nginxEscaped(c, pki.interA) });

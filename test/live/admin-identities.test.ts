@@ -1,11 +1,9 @@
 import { createHash } from 'node:crypto';
 import { Writable } from 'node:stream';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { buildConfig } from '../../src/config/load.js';
-import { startGateway, type RunningGateway } from '../../src/http/server.js';
-import { getJson, LOGIN_PATH, postJson } from '../helpers/gateway.js';
+import { systemClock } from '../../src/util/clock.js';
+import { getJson, LOGIN_PATH, postJson, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { makeTempDir } from '../helpers/launcher.js';
 import { makeTestPki, nginxEscaped, writePem, type TestPki } from '../helpers/pki.js';
 
@@ -15,7 +13,7 @@ const HASHED_ADMIN = 'another-admin-secret-0123';
 
 describe('admin identities API', () => {
   let pki: TestPki;
-  let gw: RunningGateway;
+  let gw: TestGateway;
   let url: string;
   let header: string;
   const lines: Record<string, any>[] = [];
@@ -25,26 +23,21 @@ describe('admin identities API', () => {
     header = nginxEscaped(await pki.leaf({ cn: 'agent-1' }), pki.interA);
     const dir = makeTempDir();
     writePem(dir, 'ca.pem', pki.rootA.pem);
-    const config = buildConfig(
-      {
-        issuer: 'https://certgate.test',
-        server: { host: '127.0.0.1', port: 0 },
-        store: { url: 'memory' },
-        keys: { dir: join(dir, 'keys') },
-        admin: { tokens: [ADMIN, `sha256:${createHash('sha256').update(HASHED_ADMIN).digest('hex')}`] },
-        trustedProxies: [{ cidrs: ['127.0.0.1/32'], header: 'x-ssl-client-cert', format: 'nginx' }],
-        identities: [{ id: 'from-file', caCertificateFile: 'ca.pem', allowedCommonNames: ['nobody'] }],
-      },
-      { baseDir: dir, env: {} },
-    );
     const sink = new Writable({
       write(chunk, _enc, cb) {
         for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l));
         cb();
       },
     });
-    gw = await startGateway(config, { log: pino({ level: 'info' }, sink) });
-    url = `http://127.0.0.1:${gw.httpPort}/api/v1/admin/identities`;
+    gw = await startTestGateway(
+      {
+        admin: { tokens: [ADMIN, `sha256:${createHash('sha256').update(HASHED_ADMIN).digest('hex')}`] },
+        trustedProxies: [{ cidrs: ['127.0.0.1/32'], header: 'x-ssl-client-cert', format: 'nginx' }],
+        identities: [{ id: 'from-file', caCertificateFile: 'ca.pem', allowedCommonNames: ['nobody'] }],
+      },
+      { baseDir: dir, clock: systemClock, log: pino({ level: 'info' }, sink) },
+    );
+    url = `${gw.url}/api/v1/admin/identities`;
   });
   afterAll(async () => {
     await gw?.close();

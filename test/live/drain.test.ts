@@ -4,6 +4,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startCertgate, type CertgateProcess } from '../helpers/certgate-process.js';
 import { LOGIN_PATH, postJson } from '../helpers/gateway.js';
 import { makeTestPki, nginxEscaped } from '../helpers/pki.js';
+import { tryConnect } from '../helpers/ports.js';
 
 /**
  * SIGTERM on a real gateway process with a slow upstream route: the request in flight gets its
@@ -62,17 +63,6 @@ function slowGet(url: string, token: string): Promise<{ status?: number; body?: 
     });
     req.on('error', (e) => resolve({ error: (e as NodeJS.ErrnoException).code ?? e.message }));
     req.end();
-  });
-}
-
-function tryConnect(port: number): Promise<'connected' | string> {
-  return new Promise((resolve) => {
-    const s = connect({ port, host: '127.0.0.1' });
-    s.once('connect', () => {
-      s.destroy();
-      resolve('connected');
-    });
-    s.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
   });
 }
 

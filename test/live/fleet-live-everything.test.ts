@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { CERTGATE_MAIN, startCertgate, type CertgateProcess } from '../helpers/certgate-process.js';
+import { CERTGATE_MAIN, type CertgateProcess } from '../helpers/certgate-process.js';
+import { startFleet, type Fleet } from '../helpers/fleet.js';
 import { getJson, LOGIN_PATH, postJson } from '../helpers/gateway.js';
-import { makeTempDir, startRedis, type RedisServer } from '../helpers/launcher.js';
 import { makeTestPki, nginxEscaped, type MintedCert, type TestPki } from '../helpers/pki.js';
 
 const run = promisify(execFile);
@@ -33,7 +33,7 @@ async function until(what: string, probe: () => Promise<boolean>, timeoutMs: num
  */
 describe('a fleet changed live under continuous traffic', () => {
   let pki: TestPki;
-  let redis: RedisServer;
+  let fleet: Fleet<CertgateProcess>;
   let a: CertgateProcess;
   let b: CertgateProcess;
   let steady: string;
@@ -45,29 +45,24 @@ describe('a fleet changed live under continuous traffic', () => {
     steady = nginxEscaped(await pki.leaf({ cn: 'agent-1' }), pki.interA);
     victim = await pki.leaf({ cn: 'victim-1' });
     victimHeader = nginxEscaped(victim, pki.interA);
-    redis = await startRedis();
-    const keys = join(makeTempDir('certgate-live-keys-'), 'keys');
-    const config = {
-      store: { url: redis.url },
-      keys: { dir: keys, publishBefore: 2 },
-      log: { level: 'info' },
-      admin: { tokens: [ADMIN] },
-      // This test logs in hundreds of times a minute from one address.
-      limits: { loginsPerIpPerMinute: 0, loginsPerIdentityPerMinute: 0 },
-      trustedProxies: [{ cidrs: ['127.0.0.1/32'], header: 'x-ssl-client-cert', format: 'nginx' }],
-      identities: [
-        { id: 'steady', caCertificate: pki.rootA.pem, allowedCommonNames: ['agent-*'], accessTokenTTL: 30, accessTokenMaxTTL: 60 },
-        { id: 'victims', caCertificate: pki.rootA.pem, allowedCommonNames: ['victim-*'], accessTokenTTL: 30, accessTokenMaxTTL: 60 },
-      ],
-    };
-    a = await startCertgate({ config });
-    b = await startCertgate({ config });
+    fleet = await startFleet({
+      size: 2,
+      config: {
+        keys: { publishBefore: 2 },
+        log: { level: 'info' },
+        admin: { tokens: [ADMIN] },
+        // This test logs in hundreds of times a minute from one address.
+        limits: { loginsPerIpPerMinute: 0, loginsPerIdentityPerMinute: 0 },
+        trustedProxies: [{ cidrs: ['127.0.0.1/32'], header: 'x-ssl-client-cert', format: 'nginx' }],
+        identities: [
+          { id: 'steady', caCertificate: pki.rootA.pem, allowedCommonNames: ['agent-*'], accessTokenTTL: 30, accessTokenMaxTTL: 60 },
+          { id: 'victims', caCertificate: pki.rootA.pem, allowedCommonNames: ['victim-*'], accessTokenTTL: 30, accessTokenMaxTTL: 60 },
+        ],
+      },
+    });
+    [a, b] = fleet.gateways as [CertgateProcess, CertgateProcess];
   });
-  afterAll(async () => {
-    await a?.stop();
-    await b?.stop();
-    await redis?.stop();
-  });
+  afterAll(() => fleet?.stop());
 
   it('answers every call but the intended refusals through rotate, reload, identity change and certificate revoke', async () => {
     const unexpected: string[] = [];

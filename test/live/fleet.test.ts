@@ -2,10 +2,11 @@ import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { startCertgate, type CertgateProcess } from '../helpers/certgate-process.js';
+import type { CertgateProcess } from '../helpers/certgate-process.js';
+import { startFleet, type Fleet } from '../helpers/fleet.js';
 import { getJson, LOGIN_PATH, postJson } from '../helpers/gateway.js';
-import { makeTempDir, startRedis, type RedisServer } from '../helpers/launcher.js';
 import { makeTestPki, nginxEscaped, type TestPki } from '../helpers/pki.js';
+import { until } from '../helpers/until.js';
 
 /**
  * Two gateway processes on one real redis-server, each with its own config file: a config file
@@ -14,16 +15,6 @@ import { makeTestPki, nginxEscaped, type TestPki } from '../helpers/pki.js';
  */
 const ADMIN = 'admin-secret-0123456789';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
-    await sleep(50);
-  }
-}
 
 /** Audit lines of one event in a gateway's output so far. */
 function auditLines(gw: CertgateProcess, event: string): Record<string, any>[] {
@@ -36,7 +27,7 @@ function auditLines(gw: CertgateProcess, event: string): Record<string, any>[] {
 
 describe('a fleet that changes without restarts', () => {
   let pki: TestPki;
-  let redis: RedisServer;
+  let fleet: Fleet<CertgateProcess>;
   let a: CertgateProcess;
   let b: CertgateProcess;
   let header: string;
@@ -50,26 +41,20 @@ describe('a fleet that changes without restarts', () => {
     pki = await makeTestPki();
     header = nginxEscaped(await pki.leaf({ cn: 'agent-1' }), pki.interA);
     otherHeader = nginxEscaped(await pki.leaf({ cn: 'other-1' }), pki.interA);
-    redis = await startRedis();
-    const keys = join(makeTempDir('certgate-fleet-keys-'), 'keys');
-    const config = {
-      store: { url: redis.url },
-      keys: { dir: keys },
-      log: { level: 'info' },
-      admin: { tokens: [ADMIN] },
-      // The continuous-traffic test logs in far more often than a real workload would, all from 127.0.0.1.
-      limits: { loginsPerIpPerMinute: 0, loginsPerIdentityPerMinute: 0 },
-      trustedProxies: [{ cidrs: ['127.0.0.1/32'], header: 'x-ssl-client-cert', format: 'nginx' }],
-      identities: [identity('kept', 'agent-*')],
-    };
-    a = await startCertgate({ config });
-    b = await startCertgate({ config });
+    fleet = await startFleet({
+      size: 2,
+      config: {
+        log: { level: 'info' },
+        admin: { tokens: [ADMIN] },
+        // The continuous-traffic test logs in far more often than a real workload would, all from 127.0.0.1.
+        limits: { loginsPerIpPerMinute: 0, loginsPerIdentityPerMinute: 0 },
+        trustedProxies: [{ cidrs: ['127.0.0.1/32'], header: 'x-ssl-client-cert', format: 'nginx' }],
+        identities: [identity('kept', 'agent-*')],
+      },
+    });
+    [a, b] = fleet.gateways as [CertgateProcess, CertgateProcess];
   });
-  afterAll(async () => {
-    await a?.stop();
-    await b?.stop();
-    await redis?.stop();
-  });
+  afterAll(() => fleet?.stop());
 
   it('SIGHUP adds an identity from the file; a broken file then changes nothing and every problem is logged', async () => {
     expect((await login(a, 'hup')).body.error).toBe('unknown_identity');

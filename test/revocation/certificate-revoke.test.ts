@@ -5,9 +5,10 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { redisKeys } from '../../src/store/redis.js';
-import { CERTGATE_MAIN, startCertgate, type CertgateProcess } from '../helpers/certgate-process.js';
+import { CERTGATE_MAIN, type CertgateProcess } from '../helpers/certgate-process.js';
+import { startFleet, type Fleet } from '../helpers/fleet.js';
 import { getJson, LOGIN_PATH, postJson } from '../helpers/gateway.js';
-import { makeTempDir, startRedis, type RedisServer } from '../helpers/launcher.js';
+import { makeTempDir } from '../helpers/launcher.js';
 import { makeTestPki, nginxEscaped, writePem, type MintedCert, type TestPki } from '../helpers/pki.js';
 import { DAY, HOUR, makeCrl } from './crl-fixtures.js';
 
@@ -22,7 +23,7 @@ const shaOf = (c: MintedCert) => createHash('sha256').update(c.der).digest('hex'
 
 describe('certificate revocation on two gateways sharing one Redis', () => {
   let pki: TestPki;
-  let redis: RedisServer;
+  let fleet: Fleet<CertgateProcess>;
   let raw: Redis;
   let a: CertgateProcess;
   let b: CertgateProcess;
@@ -34,31 +35,28 @@ describe('certificate revocation on two gateways sharing one Redis', () => {
 
   beforeAll(async () => {
     pki = await makeTestPki();
-    redis = await startRedis();
-    raw = new Redis(redis.url);
     dir = makeTempDir('certgate-certrevoke-');
     crlFile = join(dir, 'inter-a.crl');
     writeFileSync(crlFile, await crl([]));
-    const config = {
-      store: { url: redis.url },
-      log: { level: 'info' },
-      admin: { tokens: ['admin-secret-0123456789'] },
-      trustedProxies: [{ cidrs: ['127.0.0.1/32'], header: 'x-ssl-client-cert', format: 'nginx' }],
-      identities: [
-        // Two identities the same certificates satisfy: a certificate's tokens die whatever identity they are for.
-        { id: 'agents', caCertificate: pki.rootA.pem, allowedCommonNames: ['agent-*'], revocation: { crl: { files: [crlFile] } } },
-        { id: 'plain', caCertificate: pki.rootA.pem, allowedCommonNames: ['agent-*'] },
-      ],
-    };
-    // Same directory: same keys and config; the second gateway gets its own port.
-    a = await startCertgate({ config, dir });
-    b = await startCertgate({ config, dir });
+    fleet = await startFleet({
+      size: 2,
+      config: {
+        log: { level: 'info' },
+        admin: { tokens: ['admin-secret-0123456789'] },
+        trustedProxies: [{ cidrs: ['127.0.0.1/32'], header: 'x-ssl-client-cert', format: 'nginx' }],
+        identities: [
+          // Two identities the same certificates satisfy: a certificate's tokens die whatever identity they are for.
+          { id: 'agents', caCertificate: pki.rootA.pem, allowedCommonNames: ['agent-*'], revocation: { crl: { files: [crlFile] } } },
+          { id: 'plain', caCertificate: pki.rootA.pem, allowedCommonNames: ['agent-*'] },
+        ],
+      },
+    });
+    [a, b] = fleet.gateways as [CertgateProcess, CertgateProcess];
+    raw = new Redis(fleet.redis.url);
   });
   afterAll(async () => {
     raw?.disconnect();
-    await a?.stop();
-    await b?.stop();
-    await redis?.stop();
+    await fleet?.stop();
   });
 
   const login = (gw: CertgateProcess, leaf: MintedCert, identityId = 'agents') =>

@@ -1,13 +1,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { buildConfig } from '../../src/config/load.js';
-import { startGateway, type RunningGateway } from '../../src/http/server.js';
-import { ManualClock } from '../../src/util/clock.js';
-import { getJson, LOGIN_PATH, postJson } from '../helpers/gateway.js';
+import { getJson } from '../helpers/gateway.js';
 import { makeTempDir } from '../helpers/launcher.js';
-import { makeTestPki, nginxEscaped, type MintedCert, type TestPki } from '../helpers/pki.js';
+import { makeTestPki, type MintedCert, type TestPki } from '../helpers/pki.js';
+import { revocationGateways } from '../helpers/revocation-gateway.js';
 import { closedPort, DAY, HOUR, makeCrl, startCrlServer, type CrlServer } from './crl-fixtures.js';
 
 /**
@@ -20,48 +17,8 @@ const RETRY_MS = 10_000;
 let pki: TestPki;
 let crls: CrlServer;
 
-const trustedProxies = [{ cidrs: ['127.0.0.1/32'], header: 'x-ssl-client-cert', format: 'nginx' }];
-
-interface Gw extends RunningGateway {
-  url: string;
-  clock: ManualClock;
-  logs: Record<string, unknown>[];
-  rawLogs: string[];
-  login(leaf: MintedCert, identityId?: string): Promise<{ status: number; body: any }>;
-}
-
-const running: Gw[] = [];
-
-async function gateway(identities: Record<string, unknown>[], baseDir = makeTempDir()): Promise<Gw> {
-  const config = buildConfig(
-    {
-      issuer: 'https://certgate.test',
-      server: { host: '127.0.0.1', port: 0 },
-      store: { url: 'memory' },
-      keys: { dir: join(baseDir, 'keys') },
-      trustedProxies,
-      identities,
-    },
-    { baseDir, env: {} },
-  );
-  const clock = new ManualClock(t0);
-  const rawLogs: string[] = [];
-  const logs: Record<string, unknown>[] = [];
-  const log = pino({ level: 'info' }, { write: (s: string) => { rawLogs.push(s); logs.push(JSON.parse(s)); } });
-  const r = await startGateway(config, { clock, log, revocation: { retryMs: RETRY_MS, timeoutMs: 2000 } });
-  const url = `http://127.0.0.1:${r.httpPort}`;
-  const gw: Gw = {
-    ...r,
-    url,
-    clock,
-    logs,
-    rawLogs,
-    login: (leaf, identityId) =>
-      postJson(url + LOGIN_PATH, identityId ? { identityId } : {}, { 'x-ssl-client-cert': nginxEscaped(leaf, pki.interA) }),
-  };
-  running.push(gw);
-  return gw;
-}
+const gateways = revocationGateways({ t0, intermediate: () => pki.interA, start: { revocation: { retryMs: RETRY_MS, timeoutMs: 2000 } } });
+const gateway = gateways.start;
 
 /** An identity trusting root A (the intermediate comes with the certificate). */
 const identity = (id: string, revocation: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
@@ -80,9 +37,7 @@ beforeAll(async () => {
   pki = await makeTestPki();
   crls = await startCrlServer();
 });
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((g) => g.close()));
-});
+afterEach(() => gateways.closeAll());
 afterAll(async () => {
   await crls?.stop();
 });

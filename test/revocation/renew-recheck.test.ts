@@ -1,12 +1,7 @@
-import { join } from 'node:path';
-import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { buildConfig } from '../../src/config/load.js';
-import { startGateway, type RunningGateway } from '../../src/http/server.js';
-import { ManualClock } from '../../src/util/clock.js';
-import { getJson, LOGIN_PATH, postJson } from '../helpers/gateway.js';
-import { makeTempDir } from '../helpers/launcher.js';
-import { makeTestPki, nginxEscaped, type MintedCert, type TestPki } from '../helpers/pki.js';
+import { getJson, postJson } from '../helpers/gateway.js';
+import { makeTestPki, type MintedCert, type TestPki } from '../helpers/pki.js';
+import { revocationGateways, type RevocationGateway } from '../helpers/revocation-gateway.js';
 import { DAY, HOUR, makeCrl, startCrlServer, type CrlServer } from './crl-fixtures.js';
 import { startOcspResponder, type OcspAnswer, type OcspResponder } from './ocsp-fixtures.js';
 
@@ -20,54 +15,19 @@ const t0 = Date.now();
 let pki: TestPki;
 let crls: CrlServer;
 let ocsp: OcspResponder;
-const running: RunningGateway[] = [];
-
-interface Gw {
-  url: string;
-  clock: ManualClock;
-  logs: Record<string, unknown>[];
-  gw: RunningGateway;
-  login(leaf: MintedCert, identityId: string): Promise<{ status: number; body: any }>;
-}
-
-async function gateway(identities: Record<string, unknown>[]): Promise<Gw> {
-  const baseDir = makeTempDir();
-  const config = buildConfig(
-    {
-      issuer: 'https://certgate.test',
-      server: { host: '127.0.0.1', port: 0 },
-      store: { url: 'memory' },
-      keys: { dir: join(baseDir, 'keys') },
-      trustedProxies: [{ cidrs: ['127.0.0.1/32'], header: 'x-ssl-client-cert', format: 'nginx' }],
-      identities,
-    },
-    { baseDir, env: {} },
-  );
-  const clock = new ManualClock(t0);
-  const logs: Record<string, unknown>[] = [];
-  const log = pino({ level: 'info' }, { write: (s: string) => void logs.push(JSON.parse(s)) });
-  const gw = await startGateway(config, { clock, log, crlWatchIntervalMs: 0, revocation: { retryMs: 10_000, timeoutMs: 2000 } });
-  running.push(gw);
-  const url = `http://127.0.0.1:${gw.httpPort}`;
-  return {
-    url,
-    clock,
-    logs,
-    gw,
-    login: (leaf, identityId) => postJson(url + LOGIN_PATH, { identityId }, { 'x-ssl-client-cert': nginxEscaped(leaf, pki.interA) }),
-  };
-}
+const gateways = revocationGateways({ t0, intermediate: () => pki.interA, start: { crlWatchIntervalMs: 0, revocation: { retryMs: 10_000, timeoutMs: 2000 } } });
+const gateway = gateways.start;
 
 /** Long-lived tokens: the clock moves past CRL and OCSP nextUpdates while they live. */
 const LONG = { accessTokenTTL: 3 * 86_400, accessTokenMaxTTL: 6 * 86_400 };
 const identity = (id: string, revocation?: Record<string, unknown>) => ({ id, caCertificate: pki.rootA.pem, allowedCommonNames: ['agent-*'], ...LONG, ...(revocation ? { revocation } : {}) });
 const crlListing = (revoked: MintedCert[], from = t0) => makeCrl(pki.interA, { revoked, thisUpdate: new Date(from - HOUR), nextUpdate: new Date(from + DAY) });
-const renew = (g: Gw, accessToken: string) => postJson(`${g.url}/api/v1/auth/token/renew`, { accessToken });
-const call = async (g: Gw, t: string) => {
+const renew = (g: RevocationGateway, accessToken: string) => postJson(`${g.url}/api/v1/auth/token/renew`, { accessToken });
+const call = async (g: RevocationGateway, t: string) => {
   const r = await getJson(`${g.url}/api/v1/auth/forward`, { authorization: `Bearer ${t}` });
   return r.status === 204 ? 'ok' : `${r.status} ${r.body.error}`;
 };
-const token = async (g: Gw, leaf: MintedCert, identityId: string) => {
+const token = async (g: RevocationGateway, leaf: MintedCert, identityId: string) => {
   const r = await g.login(leaf, identityId);
   expect(r.status).toBe(200);
   return r.body.accessToken as string;
@@ -78,9 +38,7 @@ beforeAll(async () => {
   crls = await startCrlServer();
   ocsp = await startOcspResponder();
 });
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((g) => g.close()));
-});
+afterEach(() => gateways.closeAll());
 afterAll(async () => {
   await crls?.stop();
   await ocsp?.stop();
@@ -175,11 +133,11 @@ describe('background CRL refresh', () => {
     const t = await token(g, leaf, 'agents');
     const hits = crls.hits(path);
     crls.files.set(path, await crlListing([leaf], t0 + DAY));
-    await g.gw.gateway.crlWatcher.tick();
+    await g.gateway.crlWatcher.tick();
     expect(crls.hits(path)).toBe(hits);
     expect(await call(g, t)).toBe('ok');
     g.clock.advance(DAY + 1000);
-    await g.gw.gateway.crlWatcher.tick();
+    await g.gateway.crlWatcher.tick();
     expect(crls.hits(path)).toBe(hits + 1);
     expect(await call(g, t)).toBe('401 token_revoked');
     expect(g.logs.find((l) => l.event === 'crl_refreshed' && l.newEntries === 1)).toMatchObject({ identity: 'agents', revokedTokens: 1 });
@@ -195,7 +153,7 @@ describe('background CRL refresh', () => {
     const impostor = { ...pki.interA, keys: pki.rogue.keys };
     crls.files.set('/forged.crl', await makeCrl(impostor, { revoked: [leaf], thisUpdate: new Date(t0), nextUpdate: new Date(t0 + 2 * DAY) }));
     g.clock.advance(DAY + 1000);
-    await g.gw.gateway.crlWatcher.tick();
+    await g.gateway.crlWatcher.tick();
     expect(await call(g, t)).toBe('ok');
     expect(g.logs.find((l) => l.event === 'crl_refresh_unverified')).toMatchObject({ identity: 'agents' });
   });

@@ -6,9 +6,9 @@ import { promisify } from 'node:util';
 import { decodeJwt, decodeProtectedHeader, SignJWT } from 'jose';
 import { parseKeyFile, writeNewKey } from '../../src/token/key-file.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CERTGATE_MAIN, startCertgate, type CertgateProcess } from '../helpers/certgate-process.js';
+import { CERTGATE_MAIN, type CertgateProcess } from '../helpers/certgate-process.js';
+import { startFleet, type Fleet } from '../helpers/fleet.js';
 import { getJson, LOGIN_PATH, postJson } from '../helpers/gateway.js';
-import { makeTempDir, startRedis, type RedisServer } from '../helpers/launcher.js';
 import { makeTestPki, nginxEscaped } from '../helpers/pki.js';
 
 const run = promisify(execFile);
@@ -33,7 +33,7 @@ interface Call {
 describe('keys rotate while two gateways serve', () => {
   const PUBLISH_BEFORE = 3;
   const MAX_TTL = 8; // and clock skew 0: a superseded key retires 10 + 8 s after it stopped signing
-  let redis: RedisServer;
+  let fleet: Fleet<CertgateProcess>;
   let a: CertgateProcess;
   let b: CertgateProcess;
   let header: string;
@@ -41,26 +41,21 @@ describe('keys rotate while two gateways serve', () => {
   beforeAll(async () => {
     const pki = await makeTestPki();
     header = nginxEscaped(await pki.leaf({ cn: 'agent-1' }), pki.interA);
-    redis = await startRedis();
-    const dir = makeTempDir('certgate-rotate-');
-    const config = {
-      store: { url: redis.url },
-      log: { level: 'info' },
-      clockSkewSeconds: 0,
-      keys: { publishBefore: PUBLISH_BEFORE },
-      // The traffic loops log in far more often than 600 times a minute from 127.0.0.1.
-      limits: { loginsPerIpPerMinute: 0, loginsPerIdentityPerMinute: 0 },
-      trustedProxies: [{ cidrs: ['127.0.0.1/32'], header: 'x-ssl-client-cert', format: 'nginx' }],
-      identities: [{ id: 'agents', caCertificate: pki.rootA.pem, accessTokenTTL: 6, accessTokenMaxTTL: MAX_TTL }],
-    };
-    a = await startCertgate({ config, dir });
-    b = await startCertgate({ config, dir });
+    fleet = await startFleet({
+      size: 2,
+      config: {
+        log: { level: 'info' },
+        clockSkewSeconds: 0,
+        keys: { publishBefore: PUBLISH_BEFORE },
+        // The traffic loops log in far more often than 600 times a minute from 127.0.0.1.
+        limits: { loginsPerIpPerMinute: 0, loginsPerIdentityPerMinute: 0 },
+        trustedProxies: [{ cidrs: ['127.0.0.1/32'], header: 'x-ssl-client-cert', format: 'nginx' }],
+        identities: [{ id: 'agents', caCertificate: pki.rootA.pem, accessTokenTTL: 6, accessTokenMaxTTL: MAX_TTL }],
+      },
+    });
+    [a, b] = fleet.gateways as [CertgateProcess, CertgateProcess];
   });
-  afterAll(async () => {
-    await a?.stop();
-    await b?.stop();
-    await redis?.stop();
-  });
+  afterAll(() => fleet?.stop());
 
   const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
   const kidsOf = async (gw: CertgateProcess) => {
@@ -196,7 +191,7 @@ describe('keys rotate while two gateways serve', () => {
     }
   }, 60_000);
   it('a gateway meeting a kid it has not read yet re-reads keys.dir at once: a key written a moment ago is never refused for its kid', async () => {
-    const keysDir = join(a.dir, 'keys');
+    const keysDir = fleet.keysDir;
     const kid = await writeNewKey(keysDir, 'ES256', Date.now(), Date.now() + 3600_000);
     const key = await parseKeyFile(readFileSync(join(keysDir, `${kid}.jwk.json`), 'utf8'));
     const now = Math.floor(Date.now() / 1000);

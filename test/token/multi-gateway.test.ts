@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCertgate, type CertgateProcess } from '../helpers/certgate-process.js';
+import type { CertgateProcess } from '../helpers/certgate-process.js';
+import { startFleet, type Fleet } from '../helpers/fleet.js';
 import { getJson, LOGIN_PATH, postJson } from '../helpers/gateway.js';
-import { makeTempDir, startRedis, type RedisServer } from '../helpers/launcher.js';
 import { makeTestPki, nginxEscaped } from '../helpers/pki.js';
 
 /**
@@ -10,7 +10,7 @@ import { makeTestPki, nginxEscaped } from '../helpers/pki.js';
  */
 describe('two gateways sharing one Redis', () => {
   const USES = 5;
-  let redis: RedisServer;
+  let fleet: Fleet<CertgateProcess>;
   let a: CertgateProcess;
   let b: CertgateProcess;
   let header: string;
@@ -18,27 +18,22 @@ describe('two gateways sharing one Redis', () => {
   beforeAll(async () => {
     const pki = await makeTestPki();
     header = nginxEscaped(await pki.leaf({ cn: 'agent-1' }), pki.interA);
-    redis = await startRedis();
-    const dir = makeTempDir('certgate-pair-');
-    const config = {
-      store: { url: redis.url },
-      log: { level: 'warn' },
-      admin: { tokens: ['admin-secret-0123456789'] },
-      trustedProxies: [{ cidrs: ['127.0.0.1/32'], header: 'x-ssl-client-cert', format: 'nginx' }],
-      identities: [
-        { id: 'limited', caCertificate: pki.rootA.pem, accessTokenNumUsesLimit: USES },
-        { id: 'open', caCertificate: pki.rootA.pem, allowedCommonNames: ['nobody'] },
-      ],
-    };
-    // Same keys directory: the second gateway loads the key the first generated.
-    a = await startCertgate({ config, dir });
-    b = await startCertgate({ config, dir });
+    // One keys directory: the second gateway loads the key the first generated.
+    fleet = await startFleet({
+      size: 2,
+      config: {
+        log: { level: 'warn' },
+        admin: { tokens: ['admin-secret-0123456789'] },
+        trustedProxies: [{ cidrs: ['127.0.0.1/32'], header: 'x-ssl-client-cert', format: 'nginx' }],
+        identities: [
+          { id: 'limited', caCertificate: pki.rootA.pem, accessTokenNumUsesLimit: USES },
+          { id: 'open', caCertificate: pki.rootA.pem, allowedCommonNames: ['nobody'] },
+        ],
+      },
+    });
+    [a, b] = fleet.gateways as [CertgateProcess, CertgateProcess];
   });
-  afterAll(async () => {
-    await a?.stop();
-    await b?.stop();
-    await redis?.stop();
-  });
+  afterAll(() => fleet?.stop());
 
   const login = async (gw: CertgateProcess, identityId: string) => {
     const res = await postJson(gw.url + LOGIN_PATH, { identityId }, { 'x-ssl-client-cert': header });
