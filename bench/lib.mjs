@@ -63,10 +63,13 @@ export async function startRedis(dir, { appendonly = false, port } = {}) {
 }
 
 /**
- * BENCH_GATEWAY_NODE_ARGS="--flag …": node options for the gateways only (not the load generator),
- * to compare runtime settings; they are the operator's own and win over certgate's (docs/operations.md).
+ * Node options of the gateways (not of the load generator): by default certgate's start-time heap
+ * flag, as `npm start`, the Docker image and `serve --workers` pass it (src/util/heap-settings.ts).
+ * BENCH_GATEWAY_NODE_ARGS="--flag …" replaces them, to compare runtime settings ("" = none);
+ * they are the operator's own and win over certgate's (docs/operations.md).
  */
-const GATEWAY_NODE_ARGS = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean);
+const { YOUNG_GENERATION_FLAG } = await import(join(root, 'dist/util/heap-settings.js'));
+const GATEWAY_NODE_ARGS = (process.env.BENCH_GATEWAY_NODE_ARGS ?? YOUNG_GENERATION_FLAG).split(' ').filter(Boolean);
 
 /**
  * A certgate process (dist/) with one identity `bench` trusting `caPem`. `name` keeps its files

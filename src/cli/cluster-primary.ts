@@ -2,6 +2,7 @@ import cluster, { type Worker } from 'node:cluster';
 import type { Config } from '../config/load.js';
 import { watchConfigFile } from '../live/watch-file.js';
 import { KeyRing } from '../token/keys.js';
+import { missingStartFlags } from '../util/heap-settings.js';
 import { createLogger, stdoutIsShared } from '../util/logger.js';
 import { isToPrimary, type ToWorker } from './cluster-messages.js';
 
@@ -56,6 +57,9 @@ export async function servePrimary(o: PrimaryOptions): Promise<void> {
   const broadcast = (m: ToWorker) => live.forEach((w) => tell(w, m));
   const watch = watchConfigFile(o.file, () => broadcast({ certgate: 'reload', trigger: 'file' }), log);
 
+  // Workers get certgate's start-time heap flag (the young generation's size, which V8 fixes when a
+  // process starts) unless the operator chose one: whatever started the primary.
+  cluster.setupPrimary({ execArgv: [...process.execArgv, ...missingStartFlags()] });
   const fork = () => {
     const w = cluster.fork();
     live.set(w.id, w);
