@@ -28,16 +28,17 @@ const reconnectDelayMs = (attempt: number): number => Math.min(attempt * 100, 10
  *
  * Auto-pipelining: the commands issued in one event-loop iteration go out as one write and their
  * replies come back in one read. Each script stays one atomic EVALSHA, so it changes no outcome;
- * it only batches the I/O of concurrent requests. It pays off for logins (two commands each,
- * Redis CPU per login down by a third); for the bearer check (`certgateCheck`, one command per
- * forward-auth call) ioredis builds a Pipeline object per batch, and at the batch sizes a
- * gateway sees that cost more gateway CPU than the syscalls it saved (docs/performance.md), so
- * that one command is sent directly. A renamed script only loses this tuning, never correctness.
+ * it only batches the I/O of concurrent requests. The hottest scripts — the bearer check
+ * (`certgateCheck`, one per forward-auth call) and the login (`certgateLogin`) — are sent
+ * directly instead: ioredis builds a Pipeline object per batch, which at a gateway's batch sizes
+ * costs more CPU than it saves, and their writes are batched by corking the socket for the same
+ * turn of the event loop (src/store/write-batch.ts). A renamed script only loses this tuning,
+ * never correctness.
  */
 function failFast(t: ConnectionTimeouts) {
   return {
     enableAutoPipelining: true,
-    autoPipeliningIgnoredCommands: ['certgateCheck'],
+    autoPipeliningIgnoredCommands: ['certgateCheck', 'certgateLogin'],
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     autoResendUnfulfilledCommands: false,

@@ -5,6 +5,7 @@ import { addressRateLimited, assertRate, identityRateLimited, quotaExceeded } fr
 import { decodeRecord, encodeRecord } from './record-codec.js';
 import { RedisClock } from './redis-clock.js';
 import { WrittenCertificateIndex } from './written-index.js';
+import { DirectWriteBatch } from './write-batch.js';
 import { connectRedis, type RedisTarget } from './redis-connection.js';
 import { judgePolicy, type PolicyVerdict } from './redis-policy.js';
 import { writeAndWait, type ReplicaWait } from './redis-wait.js';
@@ -217,6 +218,7 @@ export class RedisTokenStore implements TokenStore {
   private readonly wait: ReplicaWait | undefined;
   /** Certificates whose index hash this store wrote in full (see login.lua: sent once, not at every login). */
   private readonly indexed = new WrittenCertificateIndex();
+  private readonly directWrites: DirectWriteBatch;
 
   constructor(opts: RedisTokenStoreOptions) {
     this.keys = redisKeys(opts.keyPrefix);
@@ -246,6 +248,7 @@ export class RedisTokenStore implements TokenStore {
     client.defineCommand('certgateIdentityPut', { numberOfKeys: 2, lua: script('identity-put') });
     client.defineCommand('certgateIdentityDelete', { numberOfKeys: 2, lua: script('identity-delete') });
     this.client = client as (Redis | Cluster) & Scripts;
+    this.directWrites = new DirectWriteBatch(client);
     // Clock and policy are known before the first operation runs, and re-read at every
     // (re)connect — a restarted Redis may come back with another configuration — and periodically.
     this.firstReady = new Promise((resolve) => client.once('ready', () => void this.maintain(opts.onPolicy).finally(resolve)));
@@ -297,7 +300,7 @@ export class RedisTokenStore implements TokenStore {
     if (address) assertRate(address.bucket, address.limit, address.windowMs);
     const login = (index: string[]) =>
       this.run((deadline) =>
-        this.durably<unknown>((c) => c.certgateLogin(
+        this.durably<unknown>((c) => this.directWrites.held(() => c.certgateLogin(
           ...home.keys,
           this.keys.token(record.identityId, record.jti),
           this.keys.cert(cert.sha256),
@@ -315,7 +318,7 @@ export class RedisTokenStore implements TokenStore {
           ...index,
           member,
           ...encodeRecord(record),
-        ), scriptOk),
+        )), scriptOk),
       );
     const member = certTokenMember(record);
     let reply = this.indexed.holds(cert, now) ? await login([]) : undefined;
@@ -360,7 +363,7 @@ export class RedisTokenStore implements TokenStore {
     // A lookup writes nothing: only a consuming check waits for replicas.
     return this.run(async (deadline) => {
       const r = await this.onToken(identityId, jti, (token, watermark) =>
-        this.durably((c) => c.certgateCheck(token, watermark, String(now), consume ? '1' : '0', deadline, whole), scriptOk, consume),
+        this.durably((c) => this.directWrites.held(() => c.certgateCheck(token, watermark, String(now), consume ? '1' : '0', deadline, whole)), scriptOk, consume),
       );
       // The last use: no longer outstanding (home slot, after the token: until then it over-counts).
       if (scriptOk(r) && (r as unknown[])[whole === '1' ? 2 : 1] === 1) await this.forget(identityId, jti);

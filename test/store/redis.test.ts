@@ -62,6 +62,29 @@ describe('RedisTokenStore on a real redis-server', () => {
     await store.close();
   });
 
+  it('sends the bearer checks issued in one turn of the event loop in ONE socket write, each still its own script', async () => {
+    const store = newStore();
+    await store.ping();
+    const records = Array.from({ length: 10 }, () => makeRecord());
+    for (const r of records) await store.put(r);
+    const socket = (store as unknown as { client: { stream: import('node:net').Socket } }).client.stream;
+    const writes: number[] = [];
+    const writev = socket._writev!.bind(socket);
+    const write = socket._write.bind(socket);
+    socket._writev = (chunks, cb) => void (writes.push(chunks.length), writev(chunks, cb));
+    socket._write = (chunk, enc, cb) => void (writes.push(1), write(chunk, enc, cb));
+    await raw.config('RESETSTAT');
+    const outcomes = await Promise.all(records.map((r) => store.check(r.jti, r.identityId, T0, true)));
+    expect(outcomes.every((o) => o.ok)).toBe(true);
+    expect(writes).toEqual([10]);
+    expect(await scriptCalls()).toBe(10);
+    // A check alone is written at once, too (no batch waits for company).
+    writes.length = 0;
+    expect((await store.check(records[0]!.jti, records[0]!.identityId, T0, false)).ok).toBe(true);
+    expect(writes).toEqual([1]);
+    await store.close();
+  });
+
   it('does a login\'s writes (rate, quota, token, certificate index and markers) in ONE script on one server', async () => {
     const store = newStore();
     await store.ping();
