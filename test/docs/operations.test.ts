@@ -95,7 +95,9 @@ describe('docs/operations.md against a real gateway', () => {
     // No jti → identity index any more: a token is its record and one outstanding-set member.
     expect(await raw.exists(`certgate:token-identity:${jti}`)).toBe(0);
     const sha256 = createHash('sha256').update(leaf.der).digest('hex');
-    const certificate = Number(await raw.call('MEMORY', 'USAGE', `certgate:cert:{${sha256}}`));
+    // The certificate's hash (issuer, serial, notAfter, chain) and its token set, together.
+    const certTokens = () => raw.call('MEMORY', 'USAGE', `certgate:cert-tokens:{${sha256}}`).then(Number);
+    const certificate = Number(await raw.call('MEMORY', 'USAGE', `certgate:cert:{${sha256}}`)) + (await certTokens());
     expect(record).toBeGreaterThan(0);
     expect(certificate).toBeGreaterThan(0);
     expect(certificate).toBeLessThanOrEqual(statedBytes('certificate'));
@@ -106,6 +108,11 @@ describe('docs/operations.md against a real gateway', () => {
     expect(more.status).toBe(200);
     const setAfter = Number(await raw.call('MEMORY', 'USAGE', 'certgate:outstanding:{build-agents}'));
     expect(setAfter - setBefore).toBeLessThanOrEqual(statedBytes('outstanding'));
+    // A further login of the same certificate adds one member to its token set, nothing to its hash.
+    const tokensBefore = await certTokens();
+    const again = await postJson(`${certgate.url}${LOGIN_PATH}`, { identityId: 'build-agents' }, { 'x-ssl-client-cert': nginxEscaped(leaf, pki.interA) });
+    expect(again.status).toBe(200);
+    expect((await certTokens()) - tokensBefore).toBeLessThanOrEqual(statedBytes('certificate-token'));
     process.stdout.write(`token record ${record} B, certificate ${certificate} B, outstanding member ${setAfter - setBefore} B\n`);
   });
 
