@@ -82,8 +82,8 @@ function base64Of(c: ParsedCert): string {
 export class TokenService {
   // Trusted-IP lists are immutable per token; compile each distinct list once.
   private readonly cidrCache = new BoundedMap<string, CidrSet>(1000);
-  // Sized for memory: a verified token (its text and claims) holds ~1.2 KB, so 10,000 cost ~12 MB
-  // (50,000 cost ~60 MB, most of the gateway's RSS under ever-new tokens); an evicted token only
+  // Sized for memory: a verified token (its text's digest and its claims) holds ~0.8 KB, so 10,000
+  // cost ~8 MB (50,000 would be most of the gateway's RSS under ever-new tokens); an evicted token only
   // costs one signature check on its next call. A fixed-fields entry (the record as first read) is
   // ~0.6 KB; an evicted one costs one whole-record read on the token's next call.
   private readonly verified = new BoundedMap<string, AccessClaims>(10_000);
