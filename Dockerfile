@@ -41,5 +41,7 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \
   CMD ["node", "-e", "require('http').get(process.env.CERTGATE_HEALTH_URL, (r) => process.exit(r.statusCode === 200 ? 0 : 1)).on('error', () => process.exit(1))"]
 
 # Not `npm start`: its prestart step rebuilds from src/, which the runtime image does not have.
+# glibc malloc arenas: see MALLOC_ARENAS in src/util/heap-settings.ts.
+ENV MALLOC_ARENA_MAX=2
 ENTRYPOINT ["node", "--max-semi-space-size=8", "dist/cli/main.js"]
 CMD ["serve", "--config", "/etc/certgate/certgate.yaml"]

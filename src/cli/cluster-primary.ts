@@ -2,7 +2,7 @@ import cluster, { type Worker } from 'node:cluster';
 import type { Config } from '../config/load.js';
 import { watchConfigFile } from '../live/watch-file.js';
 import { KeyRing } from '../token/keys.js';
-import { missingStartFlags } from '../util/heap-settings.js';
+import { missingStartEnv, missingStartFlags } from '../util/heap-settings.js';
 import { createLogger, stdoutIsShared } from '../util/logger.js';
 import { isToPrimary, type ToWorker } from './cluster-messages.js';
 
@@ -57,11 +57,13 @@ export async function servePrimary(o: PrimaryOptions): Promise<void> {
   const broadcast = (m: ToWorker) => live.forEach((w) => tell(w, m));
   const watch = watchConfigFile(o.file, () => broadcast({ certgate: 'reload', trigger: 'file' }), log);
 
-  // Workers get certgate's start-time heap flag (the young generation's size, which V8 fixes when a
-  // process starts) unless the operator chose one: whatever started the primary.
+  // Workers get certgate's start-time memory settings (the young generation's size, which V8 fixes
+  // when a process starts; glibc's arena limit) unless the operator chose them: whatever started
+  // the primary.
   cluster.setupPrimary({ execArgv: [...process.execArgv, ...missingStartFlags()] });
+  const workerEnv = missingStartEnv();
   const fork = () => {
-    const w = cluster.fork();
+    const w = cluster.fork(workerEnv);
     live.set(w.id, w);
     log.info({ event: 'worker_forked', worker: w.id, pid: w.process.pid }, 'worker started');
   };

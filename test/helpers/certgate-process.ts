@@ -79,8 +79,8 @@ export async function startCertgate(opts: StartCertgateOptions): Promise<Certgat
         args: [CERTGATE_MAIN, 'serve', '--config', configFile, ...(opts.args ?? [])],
         cwd: dir,
         // The config file is the whole truth: a developer's REDIS_URL or CERTGATE_CONFIG must not
-        // silently point the gateway elsewhere.
-        env: { REDIS_URL: undefined, CERTGATE_CONFIG: undefined, NODE_OPTIONS: undefined, ...opts.env },
+        // silently point the gateway elsewhere (nor their node and malloc settings change it).
+        env: { REDIS_URL: undefined, CERTGATE_CONFIG: undefined, NODE_OPTIONS: undefined, MALLOC_ARENA_MAX: undefined, ...opts.env },
         readyWhen: () => answers200(`${url}/healthz`),
       });
       return {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { appliedHeapSettings, applyHeapSettings, HEAP_GROWING_PERCENT, missingStartFlags, YOUNG_GENERATION_FLAG } from '../../src/util/heap-settings.js';
+import { appliedHeapSettings, applyHeapSettings, HEAP_GROWING_PERCENT, missingStartEnv, missingStartFlags, YOUNG_GENERATION_FLAG } from '../../src/util/heap-settings.js';
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -38,6 +38,9 @@ describe('heap settings', () => {
     const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> };
     expect(pkg.scripts.start).toBe(`node ${YOUNG_GENERATION_FLAG} dist/cli/main.js serve`);
     expect(readFileSync('Dockerfile', 'utf8')).toContain(`ENTRYPOINT ["node", "${YOUNG_GENERATION_FLAG}", "dist/cli/main.js"]`);
+    expect(readFileSync('Dockerfile', 'utf8')).toContain('ENV MALLOC_ARENA_MAX=2');
+    expect(missingStartEnv({})).toEqual({ MALLOC_ARENA_MAX: '2' });
+    expect(missingStartEnv({ MALLOC_ARENA_MAX: '8' })).toEqual({});
   });
 
   it(`${YOUNG_GENERATION_FLAG} halves the young generation V8 grows to under a steady stream of survivors`, () => {
@@ -89,14 +92,14 @@ describe('certgate serve', () => {
     }
   });
 
-  it(`forks every worker of serve --workers with ${YOUNG_GENERATION_FLAG}, which the primary was not started with`, async () => {
+  it(`forks every worker of serve --workers with ${YOUNG_GENERATION_FLAG} and MALLOC_ARENA_MAX=2, which the primary was not started with`, async () => {
     const redis = await startRedis();
     const gw = await startCertgate({ config: { ...config, store: { url: redis.url } }, args: ['--workers', '2'] });
     try {
       const listeningLines = () => gw.process.output().split('\n').filter((l) => l.includes('"event":"listening"'));
       const lines = await until('both workers listening', () => (listeningLines().length >= 2 ? listeningLines() : undefined), 20_000);
       expect(lines).toHaveLength(2);
-      for (const l of lines) expect((JSON.parse(l) as { v8: string }).v8).toBe(`--heap-growing-percent=${HEAP_GROWING_PERCENT} ${YOUNG_GENERATION_FLAG}`);
+      for (const l of lines) expect((JSON.parse(l) as { v8: string }).v8).toBe(`--heap-growing-percent=${HEAP_GROWING_PERCENT} ${YOUNG_GENERATION_FLAG} MALLOC_ARENA_MAX=2`);
     } finally {
       await gw.stop();
       await redis.stop();
