@@ -23,6 +23,8 @@ interface Stage {
   name?: string;
   copies: Copy[];
   entrypoint?: string[];
+  /** ENV NAME=value pairs. */
+  env: Record<string, string>;
 }
 
 /** The Dockerfile's stages with their COPY instructions (continuation lines joined). */
@@ -35,7 +37,7 @@ function parseDockerfile(text: string): Stage[] {
     const args = rest.join(' ');
     switch (instr!.toUpperCase()) {
       case 'FROM':
-        stages.push({ name: /\bAS\s+(\S+)/i.exec(args)?.[1], copies: [] });
+        stages.push({ name: /\bAS\s+(\S+)/i.exec(args)?.[1], copies: [], env: {} });
         workdir = '/';
         break;
       case 'WORKDIR':
@@ -50,6 +52,9 @@ function parseDockerfile(text: string): Stage[] {
       }
       case 'ENTRYPOINT':
         stages.at(-1)!.entrypoint = JSON.parse(args);
+        break;
+      case 'ENV':
+        for (const pair of rest) stages.at(-1)!.env[pair.slice(0, pair.indexOf('='))] = pair.slice(pair.indexOf('=') + 1);
         break;
     }
   }
@@ -89,7 +94,7 @@ describe('the Docker image (Dockerfile, rebuilt as a directory)', () => {
     const walk = (d: string): string[] => readdirSync(d).flatMap((n) => (statSync(join(d, n)).isDirectory() ? walk(join(d, n)) : [join(d, n)]));
     const lua = walk(join(REPO_ROOT, 'src')).filter((f) => f.endsWith('.lua')).map((f) => join('dist', relative(join(REPO_ROOT, 'src'), f)));
     expect(lua.length).toBeGreaterThan(0);
-    const entry = runtime.entrypoint!.slice(1); // ["node", "dist/cli/main.js"]
+    const entry = runtime.entrypoint!.slice(1).filter((a) => !a.startsWith('--')); // ["node", "--max-semi-space-size=8", "dist/cli/main.js"]: node's flags are no paths
     const needed = [
       ...fromShim,
       ...entry,
@@ -128,8 +133,11 @@ describe('the Docker image (Dockerfile, rebuilt as a directory)', () => {
       cmd: process.execPath,
       args: [...args, 'serve', '--config', cfg],
       cwd: app,
+      env: runtime.env,
       readyWhen: async () => (await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => null))?.status === 200,
     });
+    // With the image's memory settings: the young generation's flag and glibc's arena limit.
+    expect(gw.output()).toContain('"v8":"--heap-growing-percent=30 --max-semi-space-size=8 MALLOC_ARENA_MAX=2"');
     await gw.stop();
   });
 });
