@@ -298,6 +298,9 @@ export class RedisTokenStore implements TokenStore {
     const home = this.homeArgs(record, opts);
     const address = opts.addressRate;
     if (address) assertRate(address.bucket, address.limit, address.windowMs);
+    const member = certTokenMember(record);
+    const fields = encodeRecord(record);
+    // `index`: the certificate's own hash fields, or none when this gateway wrote them before.
     const login = (index: string[]) =>
       this.run((deadline) =>
         this.durably<unknown>((c) => this.directWrites.held(() => c.certgateLogin(
@@ -317,10 +320,9 @@ export class RedisTokenStore implements TokenStore {
           String(index.length),
           ...index,
           member,
-          ...encodeRecord(record),
+          ...fields,
         )), scriptOk),
       );
-    const member = certTokenMember(record);
     let reply = this.indexed.holds(cert, now) ? await login([]) : undefined;
     // Not sent because this gateway wrote them before, but gone from Redis: nothing was written.
     if (reply === undefined || (reply as unknown[])[0] === 'index') reply = await login(certStaticFields(cert));

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FORWARD_PATH } from '../../src/http/fast-paths.js';
-import { LOGIN_PATH, postJson, startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { LOGIN_PATH, postJson, startTestGateway, startTestGatewayOn, type TestGateway } from '../helpers/gateway.js';
 import { startRedis, type RedisServer } from '../helpers/launcher.js';
 import { mintCertificate } from '../../src/pki/mint.js';
 import { makeTestPki, nginxEscaped } from '../helpers/pki.js';
@@ -109,7 +109,6 @@ describe('forward-auth fast path answers exactly like the Koa route', () => {
  * refusal with its code, status and headers (Retry-After of a rate limit).
  */
 describe('login fast path answers exactly like the Koa route', () => {
-  let redis: RedisServer;
   let gw: TestGateway;
   let header: string;
   let stranger: string;
@@ -118,9 +117,7 @@ describe('login fast path answers exactly like the Koa route', () => {
     const pki = await makeTestPki();
     header = nginxEscaped(await pki.leaf({ cn: 'agent-1' }), pki.interA);
     stranger = nginxEscaped(await mintCertificate({ subject: 'CN=stranger', issuer: pki.rogue }));
-    redis = await startRedis();
-    gw = await startTestGateway({
-      store: { url: redis.url },
+    gw = await startTestGatewayOn('redis', {
       trustedProxies: [{ cidrs: ['127.0.0.1/32'], header: 'x-ssl-client-cert', format: 'nginx' }],
       identities: [{ id: 'agents', caCertificate: pki.rootA.pem, scopes: ['a'], accessTokenTTL: 60 }],
       limits: { loginsPerIpPerMinute: 11 },
@@ -128,7 +125,6 @@ describe('login fast path answers exactly like the Koa route', () => {
   });
   afterAll(async () => {
     await gw?.close();
-    await redis?.stop();
   });
 
   async function answer(path: string, body: string, headers: Record<string, string> = {}) {
