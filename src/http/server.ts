@@ -10,6 +10,7 @@ import { DispatcherPool } from '../downstream/proxy.js';
 import { LiveController, type ReloadResult, type ReloadTrigger } from '../live/controller.js';
 import { buildLiveState, LiveHolder } from '../live/state.js';
 import { StoreHealth } from '../live/store-health.js';
+import { certificatePem } from '../pki/parsing/certificate.js';
 import { ParsedCertCache } from '../pki/parsing/parse-cache.js';
 import { CertificateRevocations, killingTokensOnRevoked } from '../revocation/certificate-revocations.js';
 import { createRevocationChecker, type RevocationOptions } from '../revocation/checker.js';
@@ -192,7 +193,7 @@ function listen(server: Server, port: number, host: string): Promise<number> {
 function requestedCaNames(config: Config, identities: readonly CompiledIdentity[]): string | undefined {
   const tls = config.server.tls;
   if (tls?.clientCa) return readFileSync(tls.clientCa, 'utf8');
-  return identities.flatMap((i) => i.config.bundle.map((c) => c.native.toString())).join('\n') || undefined;
+  return identities.flatMap((i) => i.config.bundle.map((c) => certificatePem(c.der))).join('\n') || undefined;
 }
 
 /** Starts the plain HTTP listener and, when configured, the direct mTLS listener. */

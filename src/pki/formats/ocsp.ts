@@ -3,6 +3,7 @@ import { parseCertificate, type ParsedCert } from '../parsing/certificate.js';
 import { bytesEqual, decodeOid, latin1, readChildren, readNode, tlv, type DerNode } from '../parsing/der.js';
 import { AUTHORITY_INFO_ACCESS, SIGNATURE_ALGORITHMS as SIGNATURES } from '../parsing/extension-oids.js';
 import { readPssParams, type PssParams } from '../parsing/pss.js';
+import { publicKeyObject } from '../parsing/public-key.js';
 import { keyProblem, verifiesWith } from '../path/validate.js';
 
 /**
@@ -326,7 +327,7 @@ export function verifyOcspResponse(input: { response: Uint8Array; cert: ParsedCe
     signer = named[ok]!;
     delegated = true;
   }
-  if (!signatureVerifies(sigAlg, signature, tbs.raw, signer.native.publicKey)) {
+  if (!signatureVerifies(sigAlg, signature, tbs.raw, publicKeyObject(signer))) {
     throw new OcspError(`the OCSP response signature does not verify with the key of "${signer.subject}"`);
   }
 

@@ -6,7 +6,8 @@ import { bytesEqual, decodeOid, latin1, readChildren, readNode, serialHex, seria
 import { decodeName, hasAstralUniversalString, nameStringProblem } from './dn.js';
 import { nameRdns, parseGeneralNames, parseNameConstraints } from './general-names.js';
 import { bytesToIp } from './ip.js';
-import type { ParsedCert, PublicKeyInfo, TypedName } from './certificate.js';
+import type { ParsedCert, TypedName } from './certificate.js';
+import { keyInfoFromOpenSsl } from './public-key.js';
 import { OID, HANDLED, EMAIL_ATTR } from './extension-oids.js';
 
 /**
@@ -32,7 +33,7 @@ function splitTbs(der: Uint8Array) {
   const [oid, params] = readChildren(sigAlg.value);
   if (oid?.tag !== 0x06) throw new Error('malformed signatureAlgorithm');
   return {
-    spkiAlgorithm: spki?.tag === 0x30 ? readChildren(spki.value)[0] : undefined,
+    spki: spki?.tag === 0x30 ? spki : undefined,
     signatureParams: params?.raw,
     serial: serialHex(serial.value),
     serialOctets: serialOctets(serial.value),
@@ -62,32 +63,6 @@ export function emailAttributes(rdns: Uint8Array[]): string[] {
     }
   }
   return out;
-}
-
-const CURVES: Record<string, string> = { prime256v1: 'P-256', secp384r1: 'P-384', secp521r1: 'P-521' };
-
-/**
- * Shared with the fast decoder: both read the key through node:crypto. `spkiAlgorithm`: the
- * SubjectPublicKeyInfo's AlgorithmIdentifier element; an EC key whose parameters are not a named
- * curve OID (explicit curve parameters, forbidden by RFC 5480 for certificates) gets curve 'explicit'
- * whatever OpenSSL recognises in them.
- */
-export function publicKeyInfo(native: NativeCert, spkiAlgorithm?: DerNode): PublicKeyInfo {
-  try {
-    const key = native.publicKey;
-    const d = key.asymmetricKeyDetails ?? {};
-    const params = spkiAlgorithm?.tag === 0x30 ? readChildren(spkiAlgorithm.value)[1] : undefined;
-    const explicit = key.asymmetricKeyType === 'ec' && params?.tag !== 0x06;
-    return {
-      algorithm: key.asymmetricKeyType ?? 'unknown',
-      ...(d.modulusLength !== undefined ? { bits: d.modulusLength } : {}),
-      ...(d.publicExponent !== undefined ? { exponent: d.publicExponent, exponentBits: d.publicExponent.toString(2).length } : {}),
-      ...(explicit ? { curve: 'explicit' } : d.namedCurve !== undefined ? { curve: CURVES[d.namedCurve] ?? d.namedCurve } : {}),
-    };
-  } catch {
-    // OpenSSL could not load the key (unknown algorithm or curve): validation refuses it.
-    return { algorithm: 'unknown' };
-  }
 }
 
 /** Decodes one DER certificate the original way; throws a plain Error when it is not well-formed. */
@@ -147,7 +122,7 @@ export function decodeReference(der: Uint8Array<ArrayBuffer>, sha256: string = s
     ...(eku ? { extendedKeyUsage: eku.usages.map(String) } : {}),
     selfIssued: bytesEqual(tbs.subjectDer, tbs.issuerDer),
     serial: tbs.serial,
-    publicKey: publicKeyInfo(native, tbs.spkiAlgorithm),
+    publicKey: tbs.spki ? keyInfoFromOpenSsl(() => native.publicKey, tbs.spki) : { algorithm: 'unknown' },
     signatureAlgorithm: tbs.signatureAlgorithm,
     ...(tbs.signatureParams ? { signatureParams: tbs.signatureParams } : {}),
     subjectDer: tbs.subjectDer,
@@ -164,6 +139,5 @@ export function decodeReference(der: Uint8Array<ArrayBuffer>, sha256: string = s
     extensionOids: [...seen],
     criticalExtensionOids,
     ...(akiExt && akiHasIssuerSerial(new Uint8Array(akiExt.value)) ? { authorityKeyIdHasIssuerSerial: true as const } : {}),
-    native,
   };
 }

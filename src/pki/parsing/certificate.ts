@@ -1,11 +1,11 @@
-import { X509Certificate as NativeCert } from 'node:crypto';
 import { badRequest } from '../../errors.js';
-import { decodeReference, publicKeyInfo } from './certificate-reference.js';
+import { decodeReference } from './certificate-reference.js';
 import { bytesEqual, decodeOid, hasMinimalLength, hex, isStrictOid, latin1, readNode, serialHex, serialOctets, sha256Hex, type DerNode } from './der.js';
 import { decodeName } from './dn.js';
 import { parseGeneralNames, parseNameConstraints, type GeneralNameValue, type NameConstraints } from './general-names.js';
 import { bytesToIp } from './ip.js';
 import { OID, HANDLED, AUTHORITY_INFO_ACCESS } from './extension-oids.js';
+import { keyInfoOf } from './public-key.js';
 
 export type { GeneralNameValue, NameConstraints } from './general-names.js';
 export { decodeOid } from './der.js';
@@ -73,21 +73,21 @@ export interface ParsedCert {
   criticalExtensionOids: string[];
   /** The AKI carries authorityCertIssuer / authorityCertSerialNumber (CABF forbids them). */
   authorityKeyIdHasIssuerSerial?: true;
-  /** node:crypto view for native signature verification. */
-  native: NativeCert;
 }
 
 // Not processed (nor AUTHORITY_INFO_ACCESS), but @peculiar/x509 decodes them, so the reference refuses malformed values.
 const ISSUER_ALT_NAME = '2.5.29.18';
 
 /*
- * Fast decoder. It reads the certificate once with the DER reader of der.ts and keeps only
- * node:crypto (signature verification and key details need OpenSSL's view anyway). It accepts a
- * strict subset: DER with minimal lengths, the certificate structure RFC 5280 defines, well-formed
- * values for every extension the reference decoder (certificate-reference.ts, the former
- * three-decoder parser) interprets, names dn.ts can render exactly as @peculiar/x509 does, and at
- * most 16 KiB. For anything else it gives up and the reference decoder decides, so values, refusals
- * and error messages never differ. test/pki/parsing/certificate-equivalence.test.ts holds it to that.
+ * Fast decoder. It reads the certificate once with the DER reader of der.ts, with no OpenSSL
+ * certificate object (the key's details: public-key.ts; the signature: ../path/signature.ts). It
+ * accepts a strict subset: DER with minimal lengths and minimal INTEGERs, the certificate structure
+ * RFC 5280 defines, well-formed values for every extension the reference decoder
+ * (certificate-reference.ts, the former three-decoder parser) interprets, names dn.ts can render
+ * exactly as @peculiar/x509 does, and at most 16 KiB — all of which OpenSSL's parser accepts too,
+ * so the reference (which builds OpenSSL's object) would not refuse it. For anything else it gives up
+ * and the reference decoder decides, so values, refusals and error messages never differ.
+ * test/pki/parsing/certificate-equivalence.test.ts holds it to that.
  */
 
 /** Thrown inside the fast decoder for anything outside its subset; never escapes this module. */
@@ -126,6 +126,12 @@ const oid = (n: DerNode | undefined): string => {
 /** A BIT STRING with a valid unused-bits octet. */
 const bitString = (n: DerNode | undefined): n is DerNode => n?.tag === 0x03 && n.value.length > 0 && n.value[0]! <= 7;
 
+/** An INTEGER in DER: content present, no redundant leading 0x00 / 0xff octet (OpenSSL refuses that padding). */
+const minimalInteger = (n: DerNode | undefined): n is DerNode => {
+  const v = n?.value;
+  return n?.tag === 0x02 && v!.length > 0 && !(v!.length > 1 && ((v![0] === 0 && v![1]! < 0x80) || (v![0] === 0xff && v![1]! >= 0x80)));
+};
+
 /** An ANY value (algorithm parameters, policy qualifiers): shallow, made of types every decoder reads alike. */
 function plainAny(n: DerNode, depth = 0): void {
   need(depth < 8);
@@ -136,7 +142,7 @@ function plainAny(n: DerNode, depth = 0): void {
   }
   switch (n.tag) {
     case 0x01: need(len === 1); return; // BOOLEAN
-    case 0x02: need(len > 0); return; // INTEGER
+    case 0x02: need(minimalInteger(n)); return;
     case 0x03: need(bitString(n)); return;
     case 0x04: return; // OCTET STRING
     case 0x05: need(len === 0); return; // NULL
@@ -311,6 +317,22 @@ function authorityInfoAccess(value: Uint8Array): void {
   }
 }
 
+/**
+ * String types dn.ts renders but OpenSSL's parser refuses in a certificate's subject or issuer (they
+ * lie outside the attribute value types its X509_NAME_ENTRY reads: VideotexString, GraphicString,
+ * VisibleString, GeneralString). The reference decoder, which builds OpenSSL's object, refuses them.
+ */
+const OPENSSL_REFUSED_NAME_TAGS = new Set([0x15, 0x19, 0x1a, 0x1b]);
+function opensslReadsName(rdns: readonly Uint8Array[]): boolean {
+  for (const rdn of rdns) {
+    for (const atv of kids(readNode(rdn).node.value)) {
+      const [, value] = kids(atv.value);
+      if (value && OPENSSL_REFUSED_NAME_TAGS.has(value.tag)) return false;
+    }
+  }
+  return true;
+}
+
 function fastDecode(der: Uint8Array<ArrayBuffer>, sha256: string = sha256Hex(der)): ParsedCert {
   need(der.length <= MAX_FAST_LENGTH);
   const [cert, ...trailing] = kids(der);
@@ -329,7 +351,7 @@ function fastDecode(der: Uint8Array<ArrayBuffer>, sha256: string = sha256Hex(der
     i++;
   }
   const serial = fields[i++];
-  need(serial?.tag === 0x02 && serial.value.length > 0);
+  need(minimalInteger(serial));
   algorithm(fields[i++]);
   const issuerNode = fields[i++];
   const validity = fields[i++];
@@ -353,9 +375,7 @@ function fastDecode(der: Uint8Array<ArrayBuffer>, sha256: string = sha256Hex(der
   need(i === fields.length); // issuerUniqueID / subjectUniqueID or anything else: the reference decides
   const subject = decodeName(subjectNode.raw);
   const issuer = decodeName(issuerNode.raw);
-  need(subject && issuer);
-
-  const native = new NativeCert(der);
+  need(subject && issuer && opensslReadsName(subject.rdns) && opensslReadsName(issuer.rdns));
 
   const seen = new Set<string>();
   const unhandled: string[] = [];
@@ -421,7 +441,7 @@ function fastDecode(der: Uint8Array<ArrayBuffer>, sha256: string = sha256Hex(der
     ...(eku ? { extendedKeyUsage: eku } : {}),
     selfIssued: bytesEqual(subjectNode.raw, issuerNode.raw),
     serial: serialHex(serial.value),
-    publicKey: publicKeyInfo(native, keyAlg),
+    publicKey: keyInfoOf(spki),
     signatureAlgorithm,
     ...(signatureParams ? { signatureParams: signatureParams.raw } : {}),
     subjectDer: subjectNode.raw,
@@ -436,7 +456,6 @@ function fastDecode(der: Uint8Array<ArrayBuffer>, sha256: string = sha256Hex(der
     serialOctets: serialOctets(serial.value),
     extensionOids,
     criticalExtensionOids,
-    native,
   };
 }
 
@@ -474,6 +493,12 @@ export function parseCertificate(der: Uint8Array, sha256?: string): ParsedCert {
 const BEGIN = '-----BEGIN CERTIFICATE-----';
 const END = '-----END CERTIFICATE-----';
 const B64_LINE = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/** A certificate's DER as one PEM block (64-character lines, final newline), as OpenSSL writes it. */
+export function certificatePem(der: Uint8Array): string {
+  const b64 = Buffer.from(der.buffer, der.byteOffset, der.length).toString('base64');
+  return `${BEGIN}\n${b64.replace(/.{64}/g, '$&\n').replace(/\n?$/, '\n')}${END}\n`;
+}
 
 /**
  * Every certificate of a PEM bundle, in order. Explanatory text between blocks is allowed

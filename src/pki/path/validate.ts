@@ -6,6 +6,9 @@ import { conformanceProblem, type Role } from './conformance.js';
 import { nameConstraintViolation, TOO_COMPLEX } from './name-constraints.js';
 import { PathWork } from './path-work.js';
 import { pssProblem } from '../parsing/pss.js';
+import { verifiesWith } from './signature.js';
+
+export { verifiesWith };
 
 /**
  * Client-certificate path validation, pure and synchronous. Every certificate of the identity's
@@ -60,15 +63,6 @@ const allowsClientAuth = (c: ParsedCert) =>
 
 /** sha256/384/512WithRSA, RSASSA-PSS, ecdsa-with-SHA256/384/512, Ed25519: the OCSP allow-list too. */
 const ACCEPTED_SIGNATURES = new Set(Object.keys(SIGNATURE_ALGORITHMS));
-
-/** Whether `issuer`'s key verifies `child`'s signature; an unreadable key or signature is false. */
-export function verifiesWith(child: ParsedCert, issuer: ParsedCert): boolean {
-  try {
-    return child.native.verify(issuer.native.publicKey);
-  } catch {
-    return false;
-  }
-}
 
 /** Ranks refusals from failed branches: a concrete defect on a verified path beats "no path". */
 const RANK: Record<string, number> = { chain_incomplete: 0, signature_invalid: 1 };

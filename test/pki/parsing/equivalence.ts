@@ -8,12 +8,11 @@ import { decodeReference } from '../../../src/pki/parsing/certificate-reference.
  * implementation, src/pki/parsing/certificate-reference.ts): same fields, same key order, same refusals.
  */
 
-/** Every field of a ParsedCert as plain data; the node:crypto view is reduced to what identifies it. */
+/** Every field of a ParsedCert as plain data. */
 export function comparable(c: ParsedCert) {
-  const { native, ...fields } = c;
   return {
     keys: Object.keys(c),
-    ...fields,
+    ...c,
     // The reference returned these two as @peculiar/asn1-x509 Array subclasses (ExtendedKeyUsage,
     // CRLDistributionPoints, via the species of Array#map / #flatMap); the fast decoder returns
     // plain Arrays of the same strings. Elements and order are compared.
@@ -21,7 +20,6 @@ export function comparable(c: ParsedCert) {
     crlDistributionPoints: Array.from(c.crlDistributionPoints),
     notBefore: c.notBefore.getTime(),
     notAfter: c.notAfter.getTime(),
-    native: { fingerprint256: native.fingerprint256, raw: native.raw.toString('hex') },
   };
 }
 
