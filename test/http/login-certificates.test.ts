@@ -3,6 +3,7 @@ import { mintCertificate, type MintedCert } from '../../src/pki/mint.js';
 import { LOGIN_PATH, postJson, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { nginxEscaped } from '../helpers/pki.js';
 import { EC_INFINITY_SPKI, withTbsField } from '../helpers/resign.js';
+import { spkiOf } from '../../src/pki/parsing/public-key.js';
 
 /**
  * Every certificate case through the real login endpoint, table-driven (in the spirit of Vault's
@@ -101,6 +102,17 @@ const cases: Case[] = [
     // did, until the fifth session). The cases after this one run on the same gateway.
     name: 'leaf with an EC key at the point at infinity',
     chain: async () => [withTbsField(await leafUnder(() => inter)(), inter, 'subjectPublicKeyInfo', EC_INFINITY_SPKI), inter],
+    identity: 'roots',
+    expect: 'weak_or_unsupported_key',
+  },
+  {
+    name: 'leaf with an EC point that is not on its curve',
+    chain: async () => {
+      const leaf = await leafUnder(() => inter)();
+      const spki = Uint8Array.from(spkiOf(leaf.der).raw);
+      spki[spki.length - 1]! ^= 1;
+      return [withTbsField(leaf, inter, 'subjectPublicKeyInfo', spki), inter];
+    },
     identity: 'roots',
     expect: 'weak_or_unsupported_key',
   },
