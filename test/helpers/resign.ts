@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { KeyObject, sign } from 'node:crypto';
 import { readChildren, readNode, tlv } from '../../src/pki/parsing/der.js';
 import type { MintedCert } from '../../src/pki/mint.js';
@@ -7,6 +8,14 @@ import type { MintedCert } from '../../src/pki/mint.js';
  * (ECDSA P-256 issuers, as makeTestPki mints them). For what @peculiar/x509 cannot write, e.g. a
  * UniversalString name (it re-encodes names and truncates those), or a key no generator makes.
  */
+
+/**
+ * A DSA SubjectPublicKeyInfo whose key is cut short inside its BIT STRING (found by fuzzing): OpenSSL
+ * loads it, and node 20 aborts the process when asked for its details.
+ */
+export const MALFORMED_DSA_SPKI = Uint8Array.from(
+  Buffer.from(readFileSync(new URL('../fixtures/keys/malformed-dsa-spki.hex', import.meta.url), 'utf8').trim(), 'hex'),
+);
 
 /** An EC P-256 SubjectPublicKeyInfo whose point is the point at infinity (the single octet 0x00). */
 export const EC_INFINITY_SPKI = Uint8Array.from(Buffer.from('3019301306072a8648ce3d020106082a8648ce3d03010703020000', 'hex'));

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintCertificate, type MintedCert } from '../../src/pki/mint.js';
 import { LOGIN_PATH, postJson, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { nginxEscaped } from '../helpers/pki.js';
-import { EC_INFINITY_SPKI, withTbsField } from '../helpers/resign.js';
+import { EC_INFINITY_SPKI, MALFORMED_DSA_SPKI, withTbsField } from '../helpers/resign.js';
 import { spkiOf } from '../../src/pki/parsing/public-key.js';
 
 /**
@@ -102,6 +102,12 @@ const cases: Case[] = [
     // did, until the fifth session). The cases after this one run on the same gateway.
     name: 'leaf with an EC key at the point at infinity',
     chain: async () => [withTbsField(await leafUnder(() => inter)(), inter, 'subjectPublicKeyInfo', EC_INFINITY_SPKI), inter],
+    identity: 'roots',
+    expect: 'weak_or_unsupported_key',
+  },
+  {
+    name: 'leaf with a malformed DSA key (node aborted reading its details too)',
+    chain: async () => [withTbsField(await leafUnder(() => inter)(), inter, 'subjectPublicKeyInfo', MALFORMED_DSA_SPKI), inter],
     identity: 'roots',
     expect: 'weak_or_unsupported_key',
   },

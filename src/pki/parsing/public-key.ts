@@ -93,8 +93,12 @@ function readDirectly(spki: DerNode): PublicKeyInfo | undefined {
  * The EC point at infinity (the single octet 0x00). OpenSSL loads such a key, but node:crypto
  * aborts the whole process (a failed native assertion, not an exception) when asked for its details
  * or its JWK: node 20's GetEcKeyDetail finds no EC_KEY behind it. A certificate carrying it must be
- * refused before anything reads those.
+ * refused before anything reads those. The same holds for malformed keys of other types (a DSA key
+ * with broken parameters aborts in GetDsaKeyDetail), so details are read only for the types the
+ * key-strength policy can accept (src/pki/path/validate.ts keyProblem): every other type is refused
+ * by its name alone.
  */
+const TYPES_WITH_DETAILS = new Set(['rsa', 'rsa-pss', 'ec']);
 function isEcInfinity(spki: DerNode): boolean {
   const key = readChildren(spki.value)[1];
   return key?.tag === 0x03 && key.value.length === 2 && key.value[0] === 0 && key.value[1] === 0;
@@ -109,13 +113,15 @@ function isEcInfinity(spki: DerNode): boolean {
 export function keyInfoFromOpenSsl(load: () => KeyObject, spki: DerNode): PublicKeyInfo {
   try {
     const key = load();
-    if (key.asymmetricKeyType === 'ec' && isEcInfinity(spki)) return { algorithm: 'unknown' };
+    const type = key.asymmetricKeyType ?? 'unknown';
+    if (!TYPES_WITH_DETAILS.has(type)) return { algorithm: type };
+    if (type === 'ec' && isEcInfinity(spki)) return { algorithm: 'unknown' };
     const d = key.asymmetricKeyDetails ?? {};
     const spkiAlgorithm = readChildren(spki.value)[0];
     const params = spkiAlgorithm?.tag === 0x30 ? readChildren(spkiAlgorithm.value)[1] : undefined;
     const explicit = key.asymmetricKeyType === 'ec' && params?.tag !== 0x06;
     return {
-      algorithm: key.asymmetricKeyType ?? 'unknown',
+      algorithm: type,
       ...(d.modulusLength !== undefined ? { bits: d.modulusLength } : {}),
       ...(d.publicExponent !== undefined ? { exponent: d.publicExponent, exponentBits: d.publicExponent.toString(2).length } : {}),
       ...(explicit ? { curve: 'explicit' } : d.namedCurve !== undefined ? { curve: OPENSSL_CURVE_NAMES[d.namedCurve] ?? d.namedCurve } : {}),
