@@ -119,7 +119,7 @@ export function keyInfoFromOpenSsl(load: () => KeyObject, spki: DerNode): Public
     const d = key.asymmetricKeyDetails ?? {};
     const spkiAlgorithm = readChildren(spki.value)[0];
     const params = spkiAlgorithm?.tag === 0x30 ? readChildren(spkiAlgorithm.value)[1] : undefined;
-    const explicit = key.asymmetricKeyType === 'ec' && params?.tag !== 0x06;
+    const explicit = type === 'ec' && params?.tag !== 0x06;
     return {
       algorithm: type,
       ...(d.modulusLength !== undefined ? { bits: d.modulusLength } : {}),
