@@ -40,6 +40,12 @@ tokenStoreContract('redis', async () => {
   legacyLayoutSuite('redis', () => ({ store, raw }));
 }
 
+/** Calls of one command (lower case) the server has answered since the last CONFIG RESETSTAT, in scripts or not. */
+async function commandCalls(name: string): Promise<number> {
+  const info = await raw.info('commandstats');
+  return Number(new RegExp(`^cmdstat_${name}:calls=(\\d+)`, 'm').exec(info)?.[1] ?? 0);
+}
+
 /** EVAL + EVALSHA calls the server has answered since the last CONFIG RESETSTAT. */
 async function scriptCalls(): Promise<number> {
   const info = await raw.info('commandstats');
@@ -131,6 +137,37 @@ describe('RedisTokenStore on a real redis-server', () => {
     const other = { ...cert, path: [cert.path[0]!, 'b3RoZXI='] };
     await store.putAndIndex(makeRecord({ identityId: 'written-index', certSha256: cert.sha256 }), other, {}, T0);
     expect(await store.certificate(cert.sha256)).toEqual(other);
+    await store.close();
+  });
+
+  it('adds a certificate to its issuer + serial set at its first login; later logins only move the set\'s expiry, and add it again to a set Redis lost', async () => {
+    const store = newStore();
+    await store.ping();
+    const cert = makeCert();
+    const set = store.keys.certBySerial(cert.issuer, cert.serial);
+    let cap = T0 + 600_000;
+    const login = async () => {
+      cap += 1000;
+      const rec = makeRecord({ identityId: 'serial-set', certSha256: cert.sha256, maxExpiresAt: cap });
+      await store.putAndIndex(rec, cert, {}, T0);
+      return rec;
+    };
+    await login();
+    expect(await raw.smembers(set)).toEqual([cert.sha256]);
+    await raw.config('RESETSTAT');
+    const warm = await login();
+    expect([await commandCalls('sadd'), await commandCalls('hexists')]).toEqual([0, 0]);
+    expect(await raw.smembers(set)).toEqual([cert.sha256]);
+    expect(await raw.pexpiretime(set)).toBe(warm.maxExpiresAt);
+    expect(await raw.pexpiretime(store.keys.cert(cert.sha256))).toBe(warm.maxExpiresAt);
+    await raw.del(set);
+    const afterLoss = await login();
+    expect(await raw.smembers(set)).toEqual([cert.sha256]);
+    expect(await raw.pexpiretime(set)).toBe(afterLoss.maxExpiresAt);
+    // The pair leads a revoke by issuer and serial (a CRL) to the tokens of every login.
+    const result = await store.revokeCertificate({ issuer: cert.issuer, serial: cert.serial }, { now: Date.now(), defaultUntil: T0 + 86_400_000 });
+    expect(result.tokens).toBe(3);
+    for (const r of [warm, afterLoss]) expect(await store.check(r.jti, r.identityId, T0, false)).toEqual({ ok: false, reason: 'revoked' });
     await store.close();
   });
 

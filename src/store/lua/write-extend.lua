@@ -2,8 +2,10 @@
 -- to `expireAt` (epoch ms) unless it already lies later: the certificate index and the
 -- revoked-certificate markers each serve several deadlines (tokens of one certificate, repeated
 -- revokes) and none may shorten another's. PTTL + TIME rather than PEXPIRETIME, which needs Redis 7.
-local function extend_to(key, expireAt)
-  local ttl = redis.call('PTTL', key)
+-- `ttl`: the key's PTTL when the caller has just read it (a login reads the certificate hash's
+-- to know it is there), so it is not asked twice.
+local function extend_to(key, expireAt, ttl)
+  ttl = ttl or redis.call('PTTL', key)
   if ttl == -1 or server_ms() + ttl < tonumber(expireAt) then
     redis.call('PEXPIREAT', key, expireAt)
   end
