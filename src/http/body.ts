@@ -9,25 +9,51 @@ const MAX_BODY_BYTES = 16 * 1024;
 /** What reading a body needs of a request: Koa's context, or a fast path's view (src/http/fast-paths.ts). */
 export type BodySource = { req: IncomingMessage };
 
-async function readRaw(from: BodySource, maxBytes = MAX_BODY_BYTES): Promise<string> {
+/**
+ * The body as text, at most `maxBytes`. Read with the stream's own events rather than `for await`:
+ * the async iterator costs a promise and a tick per chunk plus its setup, a few µs of every login
+ * (measured with --cpu-prof under `npm run bench`), for bodies that arrive in one chunk.
+ */
+function readRaw(from: BodySource, maxBytes = MAX_BODY_BYTES): Promise<string> {
+  const req = from.req;
   const tooLarge = () => new CertgateError('body_too_large', 413, `request bodies are limited to ${maxBytes} bytes`);
-  const declared = Number(from.req.headers['content-length'] || 0);
-  if (declared > maxBytes) throw tooLarge();
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of from.req as AsyncIterable<Buffer>) {
+  const declared = Number(req.headers['content-length'] || 0);
+  if (declared > maxBytes) return Promise.reject(tooLarge());
+  // Already read to its end (nothing will be emitted): an empty body, as iterating it would give.
+  if (req.readableEnded) return Promise.resolve('');
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onGone);
+      req.off('close', onGone);
+    };
+    const onData = (chunk: Buffer) => {
       size += chunk.length;
-      if (size > maxBytes) throw tooLarge();
-      chunks.push(chunk);
-    }
-  } catch (e) {
-    if (e instanceof CertgateError) throw e;
-    // The client went away before its body arrived (Node: 'aborted', ECONNRESET): a refusal of an
-    // incomplete body, which nobody will receive — not a gateway failure to log as one.
-    throw badRequest('invalid_body', 'the request body did not arrive in full');
-  }
-  return Buffer.concat(chunks).toString('utf8');
+      if (size <= maxBytes) return void chunks.push(chunk);
+      done();
+      // As leaving a `for await` early does: the rest of the body is not read.
+      req.destroy();
+      reject(tooLarge());
+    };
+    const onEnd = () => {
+      done();
+      resolve(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8'));
+    };
+    // The client went away before its body arrived (an 'error' such as ECONNRESET, or 'close'
+    // before 'end'): a refusal of an incomplete body, which nobody will receive — not a gateway
+    // failure to log as one.
+    const onGone = () => {
+      done();
+      reject(badRequest('invalid_body', 'the request body did not arrive in full'));
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onGone);
+    req.on('close', onGone);
+  });
 }
 
 /** A JSON object body; an empty body reads as `{}`. */

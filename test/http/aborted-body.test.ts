@@ -30,4 +30,25 @@ describe('a login whose body never arrives in full', () => {
     expect(JSON.parse(refused()!)).toMatchObject({ reason: 'invalid_body' });
     expect(gw.process.output()).not.toMatch(/"level":50/);
   });
+  it('a chunked body that grows past the limit is refused as body_too_large and the rest is not read', async () => {
+    const socket = connect(gw.port, gw.host);
+    await new Promise<void>((resolve) => socket.once('connect', resolve));
+    let received = '';
+    socket.on('data', (d) => (received += d.toString('latin1')));
+    socket.on('error', () => {});
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.write(`POST ${LOGIN_PATH} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n`);
+    const chunk = 'x'.repeat(4096);
+    // 5 × 4 KiB > 16 KiB, then a body that never ends: only the limit can end this request.
+    for (let i = 0; i < 5; i++) socket.write(`${chunk.length.toString(16)}\r\n${chunk}\r\n`);
+    await closed;
+    const refused = () => gw.process.output().split('\n').find((l) => l.includes('"event":"login"') && l.includes('body_too_large'));
+    await waitUntil('the refused login is audited', async () => refused() !== undefined, 10_000);
+    expect(JSON.parse(refused()!)).toMatchObject({ outcome: 'refused', reason: 'body_too_large' });
+    expect(received).not.toMatch(/^HTTP\/1\.1 200/);
+    expect(gw.process.output()).not.toMatch(/"level":50/);
+    // The gateway serves on.
+    const health = await fetch(`http://${gw.host}:${gw.port}/healthz`);
+    expect(health.status).toBe(200);
+  });
 });
