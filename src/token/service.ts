@@ -75,6 +75,9 @@ function base64Of(c: ParsedCert): string {
   return b;
 }
 
+/** How many tokens the verified-JWT and fixed-fields caches each hold (see TokenService). */
+export const TOKEN_CACHE_ENTRIES = 6_000;
+
 /**
  * Token lifecycle: issue after a verified login, and the follow-up checks. The JWT carries the
  * claims; the store record carries every limit, so a limit holds on every gateway that shares it.
@@ -82,12 +85,13 @@ function base64Of(c: ParsedCert): string {
 export class TokenService {
   // Trusted-IP lists are immutable per token; compile each distinct list once.
   private readonly cidrCache = new BoundedMap<string, CidrSet>(1000);
-  // Sized for memory: a verified token (its text's digest and its claims) holds ~0.8 KB, so 10,000
-  // cost ~8 MB (50,000 would be most of the gateway's RSS under ever-new tokens); an evicted token only
-  // costs one signature check on its next call. A fixed-fields entry (the record as first read) is
-  // ~0.6 KB; an evicted one costs one whole-record read on the token's next call.
-  private readonly verified = new BoundedMap<string, AccessClaims>(10_000);
-  private readonly fixedFields = new BoundedMap<string, FixedFields>(10_000);
+  // Sized for memory: a verified token (its text's digest and its claims) holds ~0.8 KB and a
+  // fixed-fields entry (the record as first read) ~0.6 KB, so 6,000 tokens cost ~8.5 MB together
+  // (10,000 put the gateway's peak RSS just over 150 MB under `bench --rss`, docs/performance.md).
+  // A token evicted from the first costs one signature check on its next call, from the second one
+  // whole-record read: a gateway serving more than 6,000 tokens that all call often pays those.
+  private readonly verified = new BoundedMap<string, AccessClaims>(TOKEN_CACHE_ENTRIES);
+  private readonly fixedFields = new BoundedMap<string, FixedFields>(TOKEN_CACHE_ENTRIES);
 
   constructor(private readonly o: TokenServiceOptions) {}
 

@@ -137,7 +137,7 @@ describe('the Docker image (Dockerfile, rebuilt as a directory)', () => {
       readyWhen: async () => (await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => null))?.status === 200,
     });
     // With the image's memory settings: the young generation's flag and glibc's arena limit.
-    expect(gw.output()).toContain('"v8":"--heap-growing-percent=30 --max-semi-space-size=8 MALLOC_ARENA_MAX=2"');
+    expect(gw.output()).toContain('"v8":"--heap-growing-percent=15 --max-semi-space-size=8 MALLOC_ARENA_MAX=2"');
     await gw.stop();
   });
 });
