@@ -163,9 +163,20 @@ export function redisKeys(prefix = 'certgate:') {
 const PENDING_MARKER_MS = 10 * 60_000;
 const TOKEN_FIELD = /^tok:([^:]+):(.+)$/;
 
+/**
+ * When a login must move the expiry of a key it extends at every login (the certificate's index,
+ * the identity's outstanding set), it moves it this much further than needed: the logins of the
+ * same certificate or identity within that minute find the key late enough and skip the
+ * PEXPIREAT (lua/write-extend.lua, lua/outstanding.lua). Those keys may outlive their last token's
+ * cap by this much; their readers filter entries by their own expiry. Never the token's own hash
+ * (dropped by Redis exactly at its cap) nor a revoked-certificate marker (exactly at notAfter).
+ */
+export const KEY_EXPIRY_SLACK_MS = 60_000;
+
 const lua = (name: string) => readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
-/** A script with the preludes it calls, in order. */
-const script = (name: string, ...preludes: string[]) => [...preludes, name].map(lua).join('\n');
+/** A script with the preludes it calls, in order, after the constants they share with this file. */
+const script = (name: string, ...preludes: string[]) =>
+  [`local KEY_EXPIRY_SLACK_MS = ${KEY_EXPIRY_SLACK_MS}`, ...[...preludes, name].map(lua)].join('\n');
 /** Preludes of the scripts on a token's own slot, and of those on the identity's home slot. */
 const TOKEN_PRELUDES = ['server-time', 'deadline', 'refusal'];
 const HOME_PRELUDES = ['server-time', 'deadline', 'outstanding'];

@@ -1,4 +1,4 @@
-import { createHash, KeyObject, sign as nodeSign } from 'node:crypto';
+import { hash, KeyObject, sign as nodeSign } from 'node:crypto';
 import { jwtVerify, errors as joseErrors, decodeProtectedHeader, type JWTPayload } from 'jose';
 import { isCertgateError, tokenRefused, type CertgateError } from '../errors.js';
 import { KEY_ALGORITHMS, type KeyAlgorithm } from './key-file.js';
@@ -66,7 +66,8 @@ const verifiedHeaderKids = new BoundedMap<string, string>(64);
  * hashing per call. Collision resistance keeps "the same text" meaning exactly that.
  */
 function tokenDigest(token: string): string {
-  return createHash('sha256').update(token).digest('base64url');
+  // crypto.hash: one call, no Hash object (about half the cost of createHash for a ~450-byte token).
+  return hash('sha256', token, 'base64url');
 }
 
 export interface VerifyOptions {

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RedisTokenStore, TOKEN_SHARDS, tokenShard } from '../../src/store/redis.js';
+import { KEY_EXPIRY_SLACK_MS, RedisTokenStore, TOKEN_SHARDS, tokenShard } from '../../src/store/redis.js';
 import { startRedis, type RedisServer } from '../helpers/launcher.js';
 import { tokenStoreContract } from './contract.js';
 import { legacyPut } from './legacy-layout.js';
@@ -158,16 +158,45 @@ describe('RedisTokenStore on a real redis-server', () => {
     const warm = await login();
     expect([await commandCalls('sadd'), await commandCalls('hexists')]).toEqual([0, 0]);
     expect(await raw.smembers(set)).toEqual([cert.sha256]);
-    expect(await raw.pexpiretime(set)).toBe(warm.maxExpiresAt);
-    expect(await raw.pexpiretime(store.keys.cert(cert.sha256))).toBe(warm.maxExpiresAt);
+    // The first login set the set's expiry a minute past its token's cap (KEY_EXPIRY_SLACK_MS), so
+    // this one, a second later, did not have to move it.
+    expect(await raw.pexpiretime(set)).toBe(warm.maxExpiresAt - 1000 + KEY_EXPIRY_SLACK_MS);
+    expect(await raw.pexpiretime(store.keys.cert(cert.sha256))).toBe(warm.maxExpiresAt - 1000 + KEY_EXPIRY_SLACK_MS);
     await raw.del(set);
     const afterLoss = await login();
     expect(await raw.smembers(set)).toEqual([cert.sha256]);
-    expect(await raw.pexpiretime(set)).toBe(afterLoss.maxExpiresAt);
+    expect(await raw.pexpiretime(set)).toBe(afterLoss.maxExpiresAt + KEY_EXPIRY_SLACK_MS);
     // The pair leads a revoke by issuer and serial (a CRL) to the tokens of every login.
     const result = await store.revokeCertificate({ issuer: cert.issuer, serial: cert.serial }, { now: Date.now(), defaultUntil: T0 + 86_400_000 });
     expect(result.tokens).toBe(3);
     for (const r of [warm, afterLoss]) expect(await store.check(r.jti, r.identityId, T0, false)).toEqual({ ok: false, reason: 'revoked' });
+    await store.close();
+  });
+
+  it('moves the expiry of a certificate\'s index and its identity\'s set a minute past the cap, so the logins of that minute only set their token\'s', async () => {
+    const store = newStore();
+    await store.ping();
+    const cert = makeCert();
+    const shared = [store.keys.cert(cert.sha256), store.keys.certTokens(cert.sha256), store.keys.certBySerial(cert.issuer, cert.serial), store.keys.outstanding('slack')];
+    const login = async (maxExpiresAt: number) => {
+      const rec = makeRecord({ identityId: 'slack', certSha256: cert.sha256, maxExpiresAt });
+      await store.putAndIndex(rec, cert, { maxOutstanding: 100 }, T0);
+      return rec;
+    };
+    const cap = T0 + 600_000;
+    await login(cap);
+    for (const key of shared) expect(await raw.pexpiretime(key)).toBe(cap + KEY_EXPIRY_SLACK_MS);
+    // Within the minute: only the token's own hash gets an expiry (exactly its cap).
+    await raw.config('RESETSTAT');
+    const warm = await login(cap + KEY_EXPIRY_SLACK_MS - 1);
+    expect(await commandCalls('pexpireat')).toBe(1);
+    expect(await raw.pexpiretime(store.keys.token('slack', warm.jti))).toBe(warm.maxExpiresAt);
+    for (const key of shared) expect(await raw.pexpiretime(key)).toBe(cap + KEY_EXPIRY_SLACK_MS);
+    // Past it: every shared key moves again, never to less than the new token's cap.
+    await raw.config('RESETSTAT');
+    const later = await login(cap + KEY_EXPIRY_SLACK_MS + 1);
+    expect(await commandCalls('pexpireat')).toBe(1 + shared.length);
+    for (const key of shared) expect(await raw.pexpiretime(key)).toBe(later.maxExpiresAt + KEY_EXPIRY_SLACK_MS);
     await store.close();
   });
 
@@ -186,7 +215,7 @@ describe('RedisTokenStore on a real redis-server', () => {
     expect(await raw.zcard(store.keys.certTokens(cert.sha256))).toBe(2);
     await store.indexToken(cert, live[1]!, T0); // Cluster's way: the same set
     expect((await raw.zrange(store.keys.certTokens(cert.sha256), '0', '-1')).sort()).toEqual(live.map((r) => `${r.identityId}:${r.jti}`).sort());
-    expect(await raw.pexpiretime(store.keys.certTokens(cert.sha256))).toBe(Math.max(...live.map((r) => r.maxExpiresAt)));
+    expect(await raw.pexpiretime(store.keys.certTokens(cert.sha256))).toBe(Math.max(...live.map((r) => r.maxExpiresAt)) + KEY_EXPIRY_SLACK_MS);
     await store.put(live[1]!);
     const result = await store.revokeCertificate({ sha256: cert.sha256 }, { now: Date.now(), defaultUntil: T0 + 86_400_000 });
     expect(result.tokens).toBe(3);
@@ -215,15 +244,15 @@ describe('RedisTokenStore on a real redis-server', () => {
     await store.close();
   });
 
-  it('keeps a certificate\'s index until its longest token\'s cap, and its markers until its notAfter', async () => {
+  it('keeps a certificate\'s index until its longest token\'s cap (plus the slack), and its markers until its notAfter', async () => {
     const store = newStore();
     const cert = makeCert({ notAfter: T0 + 5 * 3_600_000 });
     const long = makeRecord({ maxExpiresAt: T0 + 3_600_000 });
     const short = makeRecord({ maxExpiresAt: T0 + 600_000 });
     for (const r of [long, short]) await store.indexToken(cert, r, T0);
     // A later, shorter token must not shorten the index.
-    expect(await raw.pexpiretime(store.keys.cert(cert.sha256))).toBe(long.maxExpiresAt);
-    expect(await raw.pexpiretime(store.keys.certBySerial(cert.issuer, cert.serial))).toBe(long.maxExpiresAt);
+    expect(await raw.pexpiretime(store.keys.cert(cert.sha256))).toBe(long.maxExpiresAt + KEY_EXPIRY_SLACK_MS);
+    expect(await raw.pexpiretime(store.keys.certBySerial(cert.issuer, cert.serial))).toBe(long.maxExpiresAt + KEY_EXPIRY_SLACK_MS);
     await store.revokeCertificate({ sha256: cert.sha256 }, { now: Date.now(), defaultUntil: T0 + 86_400_000 });
     expect(await raw.pexpiretime(store.keys.revokedCert(cert.sha256))).toBe(cert.notAfter);
     expect(await raw.pexpiretime(store.keys.revokedSerial(cert.issuer, cert.serial))).toBe(cert.notAfter);

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /**
  * A small DER reader and writer, plus the byte helpers src/pki shares. It reads whole
@@ -114,7 +114,7 @@ export function hasMinimalLength(node: DerNode): boolean {
 }
 
 /** Lowercase hex SHA-256 of the bytes (a certificate's identity in caches, pools and pins). */
-export const sha256Hex = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
+export const sha256Hex = (bytes: Uint8Array): string => hash('sha256', bytes, 'hex');
 
 /** The bytes as latin1 text (one character per octet), without copying them. */
 export const latin1 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.length).toString('latin1');

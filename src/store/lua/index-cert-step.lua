@@ -6,14 +6,15 @@
 -- set holds only tokens that can still be used: a certificate that logs in around the clock keeps
 -- a small set (the previous layout kept one hash field per token until the whole hash expired,
 -- which never happened while the certificate logged in more often than its tokens lived).
--- Both keys live until the longest token's cap. `hash_ttl`: the hash's PTTL, when the caller
--- read it to learn that the fields are there (last < first).
+-- Both keys live until the longest token's cap, and up to KEY_EXPIRY_SLACK_MS beyond it.
+-- `hash_ttl`: the hash's PTTL, when the caller read it to learn that the fields are there
+-- (last < first).
 local function index_cert(hash, tokens, maxExpiresAt, member, first, last, hash_ttl)
   if last >= first then
-    write_and_extend(hash, maxExpiresAt, 'HSET', unpack(ARGV, first, last))
+    write_and_extend(hash, maxExpiresAt, KEY_EXPIRY_SLACK_MS, 'HSET', unpack(ARGV, first, last))
   else
-    extend_to(hash, maxExpiresAt, hash_ttl)
+    extend_to(hash, maxExpiresAt, hash_ttl, KEY_EXPIRY_SLACK_MS)
   end
   redis.call('ZREMRANGEBYSCORE', tokens, '-inf', server_ms())
-  write_and_extend(tokens, maxExpiresAt, 'ZADD', maxExpiresAt, member)
+  write_and_extend(tokens, maxExpiresAt, KEY_EXPIRY_SLACK_MS, 'ZADD', maxExpiresAt, member)
 end

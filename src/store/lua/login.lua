@@ -39,8 +39,8 @@ if token[1] ~= 'ok' then return token end
 index_cert(KEYS[5], KEYS[10], ARGV[5], ARGV[13 + n], 13, 12 + n, hash_ttl)
 local serial_ttl = n == 0 and redis.call('PTTL', KEYS[7]) or -2
 if serial_ttl == -2 then
-  write_and_extend(KEYS[7], ARGV[5], 'SADD', ARGV[11])
+  write_and_extend(KEYS[7], ARGV[5], KEY_EXPIRY_SLACK_MS, 'SADD', ARGV[11])
 else
-  extend_to(KEYS[7], ARGV[5], serial_ttl)
+  extend_to(KEYS[7], ARGV[5], serial_ttl, KEY_EXPIRY_SLACK_MS)
 end
 return { 'ok', redis.call('EXISTS', KEYS[6], KEYS[8]) }
