@@ -5,6 +5,7 @@ import { KeyRing } from '../token/keys.js';
 import { missingStartEnv, missingStartFlags } from '../util/heap-settings.js';
 import { createLogger, stdoutIsShared } from '../util/logger.js';
 import { isToPrimary, type ToWorker } from './cluster-messages.js';
+import { MetricsGatherer } from './cluster-metrics.js';
 
 /** A worker that dies is replaced at once, at most this many times in any minute; then later. */
 export const MAX_RESTARTS_PER_MINUTE = 5;
@@ -27,6 +28,9 @@ export interface PrimaryOptions {
  * - a worker that dies after startup is replaced (at most MAX_RESTARTS_PER_MINUTE a minute;
  *   beyond that the replacement waits, logged); a worker that dies before the first N were all
  *   ready stops everything, and the primary exits 1 with its message — never a fork loop.
+ *
+ * `/metrics`, whichever worker answers it, is every worker's summed: the worker asks the primary,
+ * which gathers them (src/cli/cluster-metrics.ts).
  *
  * The primary watches the config file, not each worker: one watcher instead of N, and every
  * worker reloads on the same event, so a burst of editor writes cannot leave workers on different
@@ -103,8 +107,18 @@ export async function servePrimary(o: PrimaryOptions): Promise<void> {
     restartTimer = setTimeout(replace, waitMs);
   };
 
+  const metrics = new MetricsGatherer(() => [...ready].flatMap((id) => live.get(id) ?? []));
+
   cluster.on('message', (w, m) => {
     if (!isToPrimary(m)) return;
+    if (m.certgate === 'collected') return metrics.collected(w.id, m.id, m.metrics);
+    if (m.certgate === 'metrics') {
+      metrics.sum().then(
+        (text) => tell(w, { certgate: 'metrics', id: m.id, text }),
+        (e: Error) => tell(w, { certgate: 'metrics', id: m.id, error: e.message }),
+      );
+      return;
+    }
     if (m.certgate === 'startup_failed') {
       startupFailures.set(w.id, m.message);
       return;
@@ -119,6 +133,7 @@ export async function servePrimary(o: PrimaryOptions): Promise<void> {
 
   cluster.on('exit', (w, code, signal) => {
     live.delete(w.id);
+    metrics.gone(w.id);
     const wasReady = ready.delete(w.id);
     const err = startupFailures.get(w.id);
     startupFailures.delete(w.id);

@@ -5,6 +5,7 @@ import { loadConfigFile } from '../config/load.js';
 import { startGateway, type RunningGateway } from '../http/server.js';
 import { stdoutIsShared } from '../util/logger.js';
 import { isToWorker, type ToPrimary } from './cluster-messages.js';
+import { SummedMetrics } from './cluster-metrics.js';
 
 const send = (m: ToPrimary) => process.send?.(m);
 /** Resolves once the message is handed to the channel: the worker may exit right after. */
@@ -24,6 +25,7 @@ export async function serveWorker(file: string): Promise<void> {
   stdoutIsShared();
   let running: RunningGateway | undefined;
   let stopAsked = false;
+  const summed = new SummedMetrics(send);
   let stopping = false;
   const stop = async (why: string) => {
     stopAsked = true;
@@ -41,6 +43,11 @@ export async function serveWorker(file: string): Promise<void> {
   process.on('message', (m) => {
     if (!isToWorker(m)) return;
     if (m.certgate === 'drain') void stop('primary');
+    else if (m.certgate === 'metrics') summed.answered(m);
+    else if (m.certgate === 'collect') {
+      const id = m.id;
+      void (running ? running.gateway.metrics.registry.getMetricsAsJSON() : Promise.resolve([])).then((metrics) => send({ certgate: 'collected', id, metrics }));
+    }
     // A reload asked before the gateway runs is moot: startup reads the file as it is now.
     else void running?.reload(m.trigger);
   });
@@ -51,11 +58,20 @@ export async function serveWorker(file: string): Promise<void> {
     await sendNow({ certgate: 'startup_failed', message: e instanceof ConfigError ? `invalid configuration: ${e.message}` : ((e as Error)?.message ?? String(e)) });
     throw e;
   }
-  // /metrics is per worker (each has its own registry): this says which one answered.
-  new Gauge({ name: 'certgate_worker_info', help: 'The cluster worker that answered this scrape', labelNames: ['worker', 'pid'], registers: [running.gateway.metrics.registry] }).set(
-    { worker: String(id), pid: String(process.pid) },
-    1,
-  );
+  // One line per worker in the sum: which workers the gateway has.
+  const registry = running.gateway.metrics.registry;
+  new Gauge({ name: 'certgate_worker_info', help: 'A worker of this gateway (serve --workers N)', labelNames: ['worker', 'pid'], registers: [registry] }).set({ worker: String(id), pid: String(process.pid) }, 1);
+  // Added after the sum, so not summed: which worker answered this scrape.
+  const answeredBy = [
+    '# HELP certgate_scrape_worker_info The worker of this gateway that answered this scrape',
+    '# TYPE certgate_scrape_worker_info gauge',
+    `certgate_scrape_worker_info{worker="${id}",pid="${process.pid}"} 1`,
+    '',
+  ].join('\n');
+  running.gateway.metrics.exposition = async () => {
+    const text = await summed.get();
+    return text === '' || text.endsWith('\n') ? text + answeredBy : `${text}\n${answeredBy}`;
+  };
   send({ certgate: 'ready', httpPort: running.httpPort, tlsPort: running.tlsPort });
   if (stopAsked) void stop('primary');
 }

@@ -2,6 +2,11 @@ import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
 
 export interface Metrics {
   registry: Registry;
+  /**
+   * The text `/metrics` answers: this registry's; in a worker of `serve --workers N`, every
+   * worker's, summed by the primary (src/cli/cluster-worker.ts replaces it).
+   */
+  exposition: () => Promise<string>;
   logins: Counter<'outcome' | 'code'>;
   tokenChecks: Counter<'outcome' | 'code'>;
   /** Config reloads (SIGHUP, file change) by outcome: success | failure. */
@@ -17,6 +22,7 @@ export function createMetrics(withDefaults = true): Metrics {
   if (withDefaults) collectDefaultMetrics({ register: registry, prefix: 'certgate_' });
   return {
     registry,
+    exposition: () => registry.metrics(),
     logins: new Counter({ name: 'certgate_logins_total', help: 'Certificate logins by outcome and error code', labelNames: ['outcome', 'code'], registers: [registry] }),
     tokenChecks: new Counter({ name: 'certgate_token_checks_total', help: 'Bearer-token checks by outcome and error code', labelNames: ['outcome', 'code'], registers: [registry] }),
     configReloads: new Counter({ name: 'certgate_config_reloads_total', help: 'Configuration reloads (SIGHUP or file change) by outcome', labelNames: ['outcome'], registers: [registry] }),

@@ -15,8 +15,8 @@ import { until } from '../helpers/until.js';
 
 /**
  * `certgate serve --workers 2` as a real process tree (the compiled primary and its node:cluster
- * workers) on a real redis-server. Which worker answered is read from /metrics, which is per
- * worker: `certgate_worker_info{worker, pid}`. Signals are sent to the primary's pid alone (not
+ * workers) on a real redis-server. Which worker answered is read from /metrics:
+ * `certgate_scrape_worker_info{worker, pid}` (the rest of /metrics is every worker's, summed). Signals are sent to the primary's pid alone (not
  * to the process group), so what reaches the workers is what the primary forwards.
  */
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -71,9 +71,15 @@ function call(url: string, opts: { method?: string; headers?: Record<string, str
 
 /** The pid of the worker that answered /metrics on this connection. */
 async function workerPid(base: string, agent: Agent | HttpsAgent | false = false): Promise<number> {
-  const m = /certgate_worker_info\{worker="\d+",pid="(\d+)"\} 1/.exec((await call(`${base}/metrics`, { agent })).body);
-  if (!m) throw new Error('no certgate_worker_info in /metrics');
+  const m = /certgate_scrape_worker_info\{worker="\d+",pid="(\d+)"\} 1/.exec((await call(`${base}/metrics`, { agent })).body);
+  if (!m) throw new Error('no certgate_scrape_worker_info in /metrics');
   return Number(m[1]);
+}
+
+/** A scrape's value of one sample, e.g. `certgate_logins_total{outcome="allowed",code=""}` (0 when absent). */
+function sample(metrics: string, name: string): number {
+  const line = metrics.split('\n').find((l) => l.startsWith(`${name} `));
+  return line ? Number(line.slice(name.length + 1)) : 0;
 }
 
 describe('serve --workers 2', () => {
@@ -158,6 +164,35 @@ describe('serve --workers 2', () => {
     expect(pids.has(primary())).toBe(false);
     // One key, written by the primary before the workers existed.
     expect(events(gw, 'key_published').map((e) => e.role)).toEqual(['primary']);
+  });
+
+  it('/metrics, whichever worker answers, is every worker\'s summed: both workers listed, every login counted once', async () => {
+    const SUCCEEDED = 'certgate_logins_total{outcome="success",code=""}';
+    const scrape = async (agent: Agent) => {
+      const a = await call(`${gw.url}/metrics`, { agent });
+      expect(a.status).toBe(200);
+      return a.body;
+    };
+    const before = sample(await scrape(new Agent()), SUCCEEDED);
+    // Logins on connections of their own until both workers have made some.
+    const seen = await loginOnEveryWorker('agents');
+    expect(seen.size).toBe(2);
+    const made = [...seen.values()].flat();
+    expect(made.every((s) => s === 200)).toBe(true);
+    // Scraped from each worker in turn: the same sum, both workers, and who answered.
+    const answeredBy = new Set<number>();
+    for (let i = 0; i < 20 && answeredBy.size < 2; i++) {
+      const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+      const pid = await workerPid(gw.url, agent);
+      const text = await scrape(agent);
+      agent.destroy();
+      answeredBy.add(pid);
+      expect(sample(text, SUCCEEDED) - before).toBe(made.length);
+      const workers = [...text.matchAll(/^certgate_worker_info\{worker="\d+",pid="(\d+)"\} 1$/gm)].map((m) => Number(m[1]));
+      expect(new Set(workers)).toEqual(new Set(seen.keys()));
+      expect(workers).toContain(pid);
+    }
+    expect(answeredBy).toEqual(new Set(seen.keys()));
   });
 
   it('a token with 40 uses allows exactly 40 calls across both workers, however many race', async () => {

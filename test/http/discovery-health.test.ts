@@ -45,6 +45,19 @@ describe('discovery, health and metrics', () => {
     expect(text).toMatch(/certgate_logins_total\{outcome="refused",code="certificate_required"\} 1/);
   });
 
+  it('answers 503 metrics_unavailable, not a partial text, when the metrics cannot be gathered (a worker\'s sum)', async () => {
+    const own = gw.gateway.metrics.exposition;
+    gw.gateway.metrics.exposition = () => Promise.reject(new Error('worker 2 did not answer within 5000 ms'));
+    try {
+      const res = await getJson(gw.url + '/metrics');
+      expect(res.status).toBe(503);
+      expect(res.body).toMatchObject({ statusCode: 503, error: 'metrics_unavailable' });
+    } finally {
+      gw.gateway.metrics.exposition = own;
+    }
+    expect((await fetch(gw.url + '/metrics')).status).toBe(200);
+  });
+
   it('answers unknown paths and wrong methods in the error shape', async () => {
     const nf = await getJson(gw.url + '/nope');
     expect(nf.status).toBe(404);

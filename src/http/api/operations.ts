@@ -94,6 +94,7 @@ export const ERROR_STATUS = {
   store_unavailable: 503,
   store_misconfigured: 503,
   shutting_down: 503,
+  metrics_unavailable: 503,
 } as const satisfies Record<string, number>;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
@@ -274,9 +275,9 @@ export const OPERATIONS: Operation[] = [
   },
   {
     method: 'get', path: '/metrics', operationId: 'metrics', tag: 'operations', security: 'none',
-    summary: 'Prometheus metrics',
+    summary: 'Prometheus metrics (with --workers N: every worker\'s, summed)',
     responses: { 200: { description: 'Prometheus text exposition format.', text: 'text/plain' } },
-    errors: [],
+    errors: ['metrics_unavailable'],
   },
   {
     method: 'get', path: '/api/v1/admin/identities', operationId: 'listIdentities', tag: 'admin', security: 'adminBearer',

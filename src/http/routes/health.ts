@@ -21,8 +21,16 @@ export function healthRoutes(gw: Gateway): Router {
     ctx.body = { status: 'ready', store: gw.store.kind };
   });
   r.get('/metrics', async (ctx) => {
+    let text: string;
+    try {
+      text = await gw.metrics.exposition();
+    } catch (e) {
+      // A worker's scrape gathers every worker's counters through the primary; one that does
+      // not answer in time makes the scrape fail rather than under-count.
+      throw new CertgateError('metrics_unavailable', 503, `the gateway's metrics could not be gathered: ${(e as Error).message}`);
+    }
     ctx.type = gw.metrics.registry.contentType;
-    ctx.body = await gw.metrics.registry.metrics();
+    ctx.body = text;
   });
   return r;
 }
