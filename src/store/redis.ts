@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { Cluster, type Redis } from 'ioredis';
 import { CertgateError, storeMisconfigured, storeUnavailable } from '../errors.js';
 import { addressRateLimited, assertRate, identityRateLimited, quotaExceeded } from './limits.js';
@@ -7,9 +6,10 @@ import { RedisClock } from './redis-clock.js';
 import { WrittenCertificateIndex } from './written-index.js';
 import { DirectWriteBatch } from './write-batch.js';
 import { connectRedis, type RedisTarget } from './redis-connection.js';
+import { redisKeys, TOKEN_SHARDS, tokenShard } from './redis-keys.js';
 import { judgePolicy, type PolicyVerdict } from './redis-policy.js';
+import { defineScripts, type Scripts } from './redis-scripts.js';
 import { writeAndWait, type ReplicaWait } from './redis-wait.js';
-import { issuerSerialKey } from '../pki/parsing/certificate-id.js';
 import {
   TOKEN_REFUSALS,
   type CertificateInfo,
@@ -26,6 +26,8 @@ import {
 } from './types.js';
 
 export type { RedisTarget } from './redis-connection.js';
+export { redisKeys, TOKEN_SHARDS, tokenShard } from './redis-keys.js';
+export { KEY_EXPIRY_SLACK_MS } from './redis-scripts.js';
 
 export interface RedisTokenStoreOptions extends RedisTarget {
   /** Prefix of every key (default `certgate:`). */
@@ -52,157 +54,10 @@ export interface RedisTokenStoreOptions extends RedisTarget {
   waitReplicasTimeoutMs?: number;
 }
 
-/**
- * Virtual shards per identity. A CONSTANT, not a setting: a token's key depends on it, so changing
- * it would make every live token unknown. 16 slots spread over any cluster of up to ~8 masters well
- * enough (one identity's tokens then reach every master); more would only multiply revoke-all's
- * writes (one per shard).
- */
-export const TOKEN_SHARDS = 16;
-
-/** The shard of a token: FNV-1a (32 bit) of its jti's UTF-8 bytes, mod TOKEN_SHARDS. Stable forever. */
-export function tokenShard(jti: string): number {
-  let h = 0x811c9dc5;
-  for (const byte of Buffer.from(jti, 'utf8')) h = Math.imul(h ^ byte, 0x01000193) >>> 0;
-  return h % TOKEN_SHARDS;
-}
-
-/**
- * Key layout: one identity's tokens spread over Redis Cluster slots.
- *
- * - A token lives in one of TOKEN_SHARDS virtual shards of its identity, `{identityId/shard}`
- *   (`/` cannot occur in an identity id: [a-z0-9._-]), next to that shard's revoke-all watermark.
- *   So a check or renew stays ONE script on ONE slot: the token and the watermark it is compared
- *   with. One identity's checks (all build agents, say) reach every master instead of one.
- * - The identity's HOME slot `{identityId}` keeps what is counted per identity: the outstanding-token
- *   set (quota) and the login-rate counter, changed by one script per login (put-home.lua), which
- *   also stamps the token: the home master's TIME, stored by the token script as serverCreatedAt.
- *
- * Revoke-all is exact: every token whose put finished before the call started is refused after it
- * returns. (1) One home script takes a stamp H from the home master's TIME. A put that finished
- * before has its stamp from an earlier home script on the same master, so its stamp < H — and a put
- * still in flight (home step done, token not yet written) is classified the same way, by its stamp,
- * whichever way it races the shard writes. (2) H is raised into all TOKEN_SHARDS watermarks, in
- * parallel (raise-watermark.lua; monotonic, so a late older call changes nothing). Success is
- * reported only when all of them succeeded; otherwise 503 store_unavailable, and the caller
- * retries (idempotent). Each check compares the token's stamp with its own shard's watermark.
- * Tokens stamped after H (puts after step 1) stay valid. Both stamps come from one clock, as
- * before: the residual is a failover of the home master to a replica whose clock lags it.
- * Why the home clock, not each shard's own TIME: the quota set must be freed exactly. Step 1 moves
- * the set aside (every entry in it is stamped < H, so covered once step 2 completes) and new puts
- * count in a fresh one; (3) the moved set is deleted only after every shard holds H. With
- * per-shard clocks a put in flight could not be classified at the home slot, and a revoke-all
- * would have to drop entries of tokens that stay valid.
- *
- * Ordering across the two slots (not atomic, so chosen so that the count errs toward refusing):
- * put = home script (rate, quota, ZADD, stamp) then the token script; if the token write fails,
- * its entry over-counts until it expires. Last use and revoke = token script, then ZREM at home.
- * Renew = home (raise the entry's expiry) then the token. The count may over-count briefly, never
- * under-count.
- *
- * Previous layout (`token:{identityId}:jti` and `revoked-before:{identityId}`, both in the home
- * slot): such tokens keep working until they expire. check, renew and revoke fall back to the old
- * key on not_found (only a miss pays the second round trip), and revoke-all raises the old
- * watermark in its home step. There is no jti → identity index any more: every caller of revoke
- * has verified claims, whose `sub` is the identity.
- */
-export function redisKeys(prefix = 'certgate:') {
-  return {
-    token: (identityId: string, jti: string) => `${prefix}token:{${identityId}/${tokenShard(jti)}}:${jti}`,
-    /** Revoke-all watermark of one shard (a home-clock stamp, see above); no expiry (see revokedBefore of the previous layout). */
-    revokedBefore: (identityId: string, shard: number) => `${prefix}revoked-before:{${identityId}/${shard}}`,
-    /** The previous layout's token key, in the home slot: read on a miss until its tokens expire. */
-    legacyToken: (identityId: string, jti: string) => `${prefix}token:{${identityId}}:${jti}`,
-    /**
-     * The previous layout's watermark, in the home slot; still raised by every revoke-all. No
-     * expiry: tokens created before a revoke-all may live up to the identity's max TTL, which the
-     * store does not know. One small key per identity ever revoked, plus TOKEN_SHARDS shard keys.
-     */
-    legacyRevokedBefore: (identityId: string) => `${prefix}revoked-before:{${identityId}}`,
-    /** API identities (hash id → document) and their version counter: one {hash tag}, one slot. */
-    identities: `${prefix}{identities}:docs`,
-    identitiesVersion: `${prefix}{identities}:version`,
-    /**
-     * The identity's outstanding tokens for `limits.outstandingTokensPerIdentity`: a sorted set
-     * jti → expiresAt in the identity's home slot (the same key as in the previous layout). put
-     * adds (after trimming what has expired, then counting), renew moves the score, the last use
-     * and revoke remove, revoke-all moves it aside (`revoking`) until every shard's watermark is
-     * raised. Bounded: it holds at most the quota plus the tokens expired since the identity's last
-     * put, ~60 bytes each, and expires with its last token.
-     */
-    outstanding: (identityId: string) => `${prefix}outstanding:{${identityId}}`,
-    /** Outstanding tokens a revoke-all in progress (or failed, until retried) moved aside: still counted. */
-    revoking: (identityId: string) => `${prefix}outstanding-revoking:{${identityId}}`,
-    /** The stamp of the revoke-all that last moved tokens into `revoking` (only that one deletes it). */
-    revokingStamp: (identityId: string) => `${prefix}outstanding-revoking-stamp:{${identityId}}`,
-    /** The identity's login-rate counter (limits.loginsPerIdentityPerMinute), counted by put-home.lua. */
-    loginRate: (identityId: string) => `${prefix}login-rate:{${identityId}}`,
-    /** A login-rate counter of hitRate (see lua/rate.lua): per client address (`ip:…`), one key each. */
-    rate: (bucket: string) => `${prefix}rate:{${bucket}}`,
-    /**
-     * Certificate index (see lua/index-cert-step.lua): a hash with the certificate's issuer, serial,
-     * notAfter and path, and beside it (`certTokens`, same slot) a sorted set of its tokens
-     * `<identityId>:<jti>` → maxExpiresAt, trimmed at every login. The previous layout's token
-     * fields `tok:<identityId>:<jti>` in the hash are still read (and die with their hash). The
-     * tokens live under other hash tags (their identities' shards), so a certificate revoke touches
-     * them with one single-key script each (lua/revoke-token.lua, then the identity's outstanding
-     * set): each is idempotent, so nothing needs them to be atomic together (see revokeCertificate
-     * for the ordering).
-     */
-    cert: (sha256: string) => `${prefix}cert:{${sha256}}`,
-    certTokens: (sha256: string) => `${prefix}cert-tokens:{${sha256}}`,
-    /** issuer + serial → the sha256s of certificates with that pair (a set; see src/pki/certificate-id.ts). */
-    certBySerial: (issuer: string, serial: string) => `${prefix}cert-serial:{${issuerSerialKey(issuer, serial)}}`,
-    /** Revoked-certificate markers, expiring at the certificate's notAfter. */
-    revokedCert: (sha256: string) => `${prefix}revoked-cert:{${sha256}}`,
-    revokedSerial: (issuer: string, serial: string) => `${prefix}revoked-serial:{${issuerSerialKey(issuer, serial)}}`,
-  };
-}
-
 /** How long a revoke's first marker lasts before the revoke sets its real end (the same call, moments later). */
 const PENDING_MARKER_MS = 10 * 60_000;
 const TOKEN_FIELD = /^tok:([^:]+):(.+)$/;
 
-/**
- * When a login must move the expiry of a key it extends at every login (the certificate's index,
- * the identity's outstanding set), it moves it this much further than needed: the logins of the
- * same certificate or identity within that minute find the key late enough and skip the
- * PEXPIREAT (lua/write-extend.lua, lua/outstanding.lua). Those keys may outlive their last token's
- * cap by this much; their readers filter entries by their own expiry. Never the token's own hash
- * (dropped by Redis exactly at its cap) nor a revoked-certificate marker (exactly at notAfter).
- */
-export const KEY_EXPIRY_SLACK_MS = 60_000;
-
-const lua = (name: string) => readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
-/** A script with the preludes it calls, in order, after the constants they share with this file. */
-const script = (name: string, ...preludes: string[]) =>
-  [`local KEY_EXPIRY_SLACK_MS = ${KEY_EXPIRY_SLACK_MS}`, ...[...preludes, name].map(lua)].join('\n');
-/** Preludes of the scripts on a token's own slot, and of those on the identity's home slot. */
-const TOKEN_PRELUDES = ['server-time', 'deadline', 'refusal'];
-const HOME_PRELUDES = ['server-time', 'deadline', 'outstanding'];
-const PUT_HOME_PRELUDES = [...HOME_PRELUDES, 'rate-window', 'put-home-step'];
-
-/** The custom commands defineCommand adds (ioredis runs them with EVALSHA, EVAL on NOSCRIPT). */
-interface Scripts {
-  /** After the deadline: maxOutstanding, now, expiresAt, maxExpiresAt, jti, rateLimit, rateWindowMs (see put-home.lua). */
-  certgatePutHome(outstanding: string, revoking: string, loginRate: string, deadline: string, ...args: string[]): Promise<unknown>;
-  certgatePut(key: string, maxExpiresAt: string, deadline: string, stamp: string, ...fields: string[]): Promise<unknown>;
-  certgateCheck(key: string, watermark: string, now: string, consume: '0' | '1', deadline: string, whole: '0' | '1'): Promise<unknown>;
-  certgateRenewHome(outstanding: string, revoking: string, jti: string, newExpiresAt: string, now: string): Promise<unknown>;
-  certgateRenew(key: string, watermark: string, now: string, newExpiresAt: string, deadline: string): Promise<unknown>;
-  certgateForget(outstanding: string, revoking: string, jti: string): Promise<unknown>;
-  certgateRevokeToken(key: string): Promise<number>;
-  certgateRevokeIdentity(legacyWatermark: string, outstanding: string, revoking: string, revokingStamp: string): Promise<string>;
-  certgateRaiseWatermark(watermark: string, stamp: string): Promise<string>;
-  certgateRevokeIdentityDone(revoking: string, revokingStamp: string, stamp: string): Promise<number>;
-  certgateRate(key: string, limit: string, windowMs: string): Promise<[number, number, number]>;
-  certgateExtend(key: string, expireAt: string, command: string, ...args: string[]): Promise<number>;
-  certgateIndexCheck(key: string, marker: string, expireAt: string, command: string, ...args: string[]): Promise<number>;
-  certgateIndexCert(hash: string, tokens: string, marker: string, maxExpiresAt: string, member: string, ...fields: string[]): Promise<number>;
-  certgateLogin(...keysThenArgs: string[]): Promise<unknown>;
-  certgateIdentityPut(docs: string, version: string, id: string, doc: string): Promise<number>;
-  certgateIdentityDelete(docs: string, version: string, id: string): Promise<number>;
-}
 
 /**
  * How long before the gateway's own command timeout a script must have run to still change
@@ -241,23 +96,7 @@ export class RedisTokenStore implements TokenStore {
     const client = connectRedis(opts, { commandTimeoutMs: this.commandTimeoutMs, connectTimeoutMs });
     // Without a listener ioredis prints every reconnect failure as an "Unhandled error event".
     client.on('error', (err: Error) => opts.onError?.(err));
-    client.defineCommand('certgatePutHome', { numberOfKeys: 3, lua: script('put-home', ...PUT_HOME_PRELUDES) });
-    client.defineCommand('certgatePut', { numberOfKeys: 1, lua: script('put', ...TOKEN_PRELUDES, 'put-token-step') });
-    client.defineCommand('certgateLogin', { numberOfKeys: 10, lua: script('login', ...PUT_HOME_PRELUDES, 'put-token-step', 'write-extend', 'index-cert-step') });
-    client.defineCommand('certgateCheck', { numberOfKeys: 2, lua: script('check', ...TOKEN_PRELUDES) });
-    client.defineCommand('certgateRenewHome', { numberOfKeys: 2, lua: script('renew-home', ...HOME_PRELUDES) });
-    client.defineCommand('certgateRenew', { numberOfKeys: 2, lua: script('renew', ...TOKEN_PRELUDES) });
-    client.defineCommand('certgateForget', { numberOfKeys: 2, lua: script('forget') });
-    client.defineCommand('certgateRevokeToken', { numberOfKeys: 1, lua: script('revoke-token') });
-    client.defineCommand('certgateRevokeIdentity', { numberOfKeys: 4, lua: script('revoke-identity', 'server-time') });
-    client.defineCommand('certgateRaiseWatermark', { numberOfKeys: 1, lua: script('raise-watermark') });
-    client.defineCommand('certgateRevokeIdentityDone', { numberOfKeys: 2, lua: script('revoke-identity-done') });
-    client.defineCommand('certgateRate', { numberOfKeys: 1, lua: script('rate', 'rate-window') });
-    client.defineCommand('certgateExtend', { numberOfKeys: 1, lua: script('extend', 'server-time', 'write-extend') });
-    client.defineCommand('certgateIndexCheck', { numberOfKeys: 2, lua: script('index-check', 'server-time', 'write-extend') });
-    client.defineCommand('certgateIndexCert', { numberOfKeys: 3, lua: script('index-cert', 'server-time', 'write-extend', 'index-cert-step') });
-    client.defineCommand('certgateIdentityPut', { numberOfKeys: 2, lua: script('identity-put') });
-    client.defineCommand('certgateIdentityDelete', { numberOfKeys: 2, lua: script('identity-delete') });
+    defineScripts(client);
     this.client = client as (Redis | Cluster) & Scripts;
     this.directWrites = new DirectWriteBatch(client);
     // Clock and policy are known before the first operation runs, and re-read at every

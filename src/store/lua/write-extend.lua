@@ -5,7 +5,7 @@
 -- `ttl`: the key's PTTL when the caller has just read it (a login reads the certificate hash's
 -- to know it is there), so it is not asked twice.
 -- `slack` (ms, default 0): when the expiry must move, it moves that much further than needed —
--- KEY_EXPIRY_SLACK_MS (set by the gateway, see src/store/redis.ts) for the keys every login
+-- KEY_EXPIRY_SLACK_MS (set by the gateway, see src/store/redis-scripts.ts) for the keys every login
 -- extends, so the logins within the next minute skip the PEXPIREAT.
 
 local function extend_to(key, expireAt, ttl, slack)
