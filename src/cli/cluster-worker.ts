@@ -46,7 +46,12 @@ export async function serveWorker(file: string): Promise<void> {
     else if (m.certgate === 'metrics') summed.answered(m);
     else if (m.certgate === 'collect') {
       const id = m.id;
-      void (running ? running.gateway.metrics.registry.getMetricsAsJSON() : Promise.resolve([])).then((metrics) => send({ certgate: 'collected', id, metrics }));
+      // A registry that cannot be read answers nothing: the primary's gathering then fails the
+      // scrape (503) rather than sum the other workers' counters as if they were all.
+      (running ? running.gateway.metrics.registry.getMetricsAsJSON() : Promise.resolve([])).then(
+        (metrics) => send({ certgate: 'collected', id, metrics }),
+        () => undefined,
+      );
     }
     // A reload asked before the gateway runs is moot: startup reads the file as it is now.
     else void running?.reload(m.trigger);
