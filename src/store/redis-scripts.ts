@@ -17,7 +17,7 @@ const script = (name: string, ...preludes: string[]) =>
   [`local KEY_EXPIRY_SLACK_MS = ${KEY_EXPIRY_SLACK_MS}`, ...[...preludes, name].map(lua)].join('\n');
 /** Preludes of the scripts on a token's own slot, and of those on the identity's home slot. */
 const TOKEN_PRELUDES = ['server-time', 'deadline', 'refusal'];
-const HOME_PRELUDES = ['server-time', 'deadline', 'outstanding'];
+const HOME_PRELUDES = ['server-time', 'deadline', 'write-extend', 'outstanding'];
 const PUT_HOME_PRELUDES = [...HOME_PRELUDES, 'rate-window', 'put-home-step'];
 
 /** The custom commands defineCommand adds (ioredis runs them with EVALSHA, EVAL on NOSCRIPT). */
@@ -46,7 +46,7 @@ export interface Scripts {
 export function defineScripts(client: Redis | Cluster): void {
   client.defineCommand('certgatePutHome', { numberOfKeys: 3, lua: script('put-home', ...PUT_HOME_PRELUDES) });
   client.defineCommand('certgatePut', { numberOfKeys: 1, lua: script('put', ...TOKEN_PRELUDES, 'put-token-step') });
-  client.defineCommand('certgateLogin', { numberOfKeys: 10, lua: script('login', ...PUT_HOME_PRELUDES, 'put-token-step', 'write-extend', 'index-cert-step') });
+  client.defineCommand('certgateLogin', { numberOfKeys: 10, lua: script('login', ...PUT_HOME_PRELUDES, 'put-token-step', 'index-cert-step') });
   client.defineCommand('certgateCheck', { numberOfKeys: 2, lua: script('check', ...TOKEN_PRELUDES) });
   client.defineCommand('certgateRenewHome', { numberOfKeys: 2, lua: script('renew-home', ...HOME_PRELUDES) });
   client.defineCommand('certgateRenew', { numberOfKeys: 2, lua: script('renew', ...TOKEN_PRELUDES) });

@@ -1,17 +1,13 @@
--- Shared prelude (after server-time.lua) of the identity's HOME-slot scripts: its outstanding
--- tokens, a sorted set jti → expiresAt under the `{identityId}` hash tag, plus the set a revoke-all
--- moves them to until every shard's watermark is raised (see redisKeys().outstanding).
+-- Shared prelude (after server-time.lua and write-extend.lua) of the identity's HOME-slot scripts:
+-- its outstanding tokens, a sorted set jti → expiresAt under the `{identityId}` hash tag, plus the
+-- set a revoke-all moves them to until every shard's watermark is raised (see
+-- redisKeys().outstanding).
 -- Makes a set live at least until `at` (epoch ms): it expires by itself once the last token it
--- could hold is past its hard cap. When its expiry must move it moves KEY_EXPIRY_SLACK_MS (a
--- minute) further than needed: an identity logging in again within that minute skips the
--- PEXPIREAT. Counting never relies on the key's expiry (entries are trimmed by their scores).
-
+-- could hold is past its hard cap. Its expiry moves KEY_EXPIRY_SLACK_MS further than needed, as the
+-- certificate index's does: an identity logging in again within that minute skips the PEXPIREAT.
+-- Counting never relies on the key's expiry (entries are trimmed by their scores).
 local function live_until(set, at)
-  local pttl = redis.call('PTTL', set)
-  local until_ms = tonumber(at)
-  if pttl < 0 or server_ms() + pttl < until_ms then
-    redis.call('PEXPIREAT', set, until_ms + KEY_EXPIRY_SLACK_MS)
-  end
+  extend_to(set, at, nil, KEY_EXPIRY_SLACK_MS)
 end
 
 -- Drops the entries expired at `now` (expired means now >= expiresAt, as in refusal.lua) from both
