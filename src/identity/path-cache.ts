@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ParsedCert } from '../pki/parsing/certificate.js';
+import { BoundedMap } from '../util/bounded-map.js';
 
 /**
  * Verified certification paths, so a workload logging in again with the same certificate does
@@ -14,11 +15,11 @@ import type { ParsedCert } from '../pki/parsing/certificate.js';
  *   depend on what was presented).
  * It is served only while `now` lies inside every path certificate's validity (so never after
  * the first notAfter in the path, nor before the last notBefore, whatever the clock does), and
- * the whole cache is dropped when revocation data changes (a CRL loaded or re-read). Bounded LRU
- * of small entries (hashes and two times, ~0.5 KB each).
+ * the whole cache is dropped when revocation data changes (a CRL loaded or re-read). Bounded, with
+ * BoundedMap's near-LRU eviction, of small entries (hashes and two times, ~0.5 KB each).
  */
 export class VerifiedPathCache {
-  private readonly map = new Map<string, Entry>();
+  private readonly map: BoundedMap<string, Entry>;
   private readonly bundleIds = new WeakMap<readonly ParsedCert[], string>();
   readonly maxEntries: number;
   /** Logins served from the cache (the path search and its signature checks skipped). */
@@ -26,6 +27,7 @@ export class VerifiedPathCache {
 
   constructor(opts: { maxEntries?: number } = {}) {
     this.maxEntries = opts.maxEntries ?? 4_000;
+    this.map = new BoundedMap(this.maxEntries);
   }
 
   get size(): number {
@@ -50,15 +52,13 @@ export class VerifiedPathCache {
       if (!c) return undefined;
       path.push(c);
     }
-    this.map.delete(key);
-    this.map.set(key, e);
     this.hits++;
     return path;
   }
 
   /** Whether `get` would answer a path now (without counting a hit or refreshing the entry). */
   has(bundle: readonly ParsedCert[], leaf: ParsedCert, presented: readonly ParsedCert[], now: Date): boolean {
-    const e = this.map.get(this.key(bundle, leaf, presented));
+    const e = this.map.peek(this.key(bundle, leaf, presented));
     const t = now.getTime();
     return e !== undefined && t >= e.notBefore && t <= e.notAfter;
   }
@@ -72,9 +72,7 @@ export class VerifiedPathCache {
       notBefore = Math.max(notBefore, c.notBefore.getTime());
       notAfter = Math.min(notAfter, c.notAfter.getTime());
     }
-    this.map.delete(key);
     this.map.set(key, { path: path.map((c) => c.sha256), notBefore, notAfter });
-    if (this.map.size > this.maxEntries) this.map.delete(this.map.keys().next().value as string);
   }
 
   /** Revocation data changed: forget every path (revocation itself is checked per login anyway). */

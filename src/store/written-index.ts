@@ -10,7 +10,7 @@ import type { CertificateInfo } from './types.js';
  * forgotten certificate only costs the full fields once more.
  */
 export class WrittenCertificateIndex {
-  private readonly written = new BoundedMap<string, { until: number; path: readonly string[] }>(1024);
+  private readonly written = new BoundedMap<string, { until: number; readonly path: readonly string[] }>(1024);
 
   /** True when the hash should hold the certificate's fields for this path at `now`. */
   holds(cert: CertificateInfo, now: number): boolean {
@@ -21,8 +21,9 @@ export class WrittenCertificateIndex {
   /** The login wrote (or found) the fields of `cert`, and made its hash live at least until `until`. */
   wrote(cert: CertificateInfo, until: number): void {
     const w = this.written.get(cert.sha256);
-    const longest = w !== undefined && samePath(w.path, cert.path) ? Math.max(w.until, until) : until;
-    this.written.set(cert.sha256, { until: longest, path: cert.path });
+    // Moved in place: a set at every login would rehash the map's table now and then (see BoundedMap).
+    if (w !== undefined && samePath(w.path, cert.path)) w.until = Math.max(w.until, until);
+    else this.written.set(cert.sha256, { until, path: cert.path });
   }
 }
 
