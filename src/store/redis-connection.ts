@@ -32,8 +32,10 @@ const reconnectDelayMs = (attempt: number): number => Math.min(attempt * 100, 10
  * (`certgateCheck`, one per forward-auth call) and the login (`certgateLogin`) — are sent
  * directly instead: ioredis builds a Pipeline object per batch, which at a gateway's batch sizes
  * costs more CPU than it saves, and their writes are batched by corking the socket for the same
- * turn of the event loop (src/store/write-batch.ts). A renamed script only loses this tuning,
- * never correctness.
+ * turn of the event loop (src/store/write-batch.ts). On a single server they do not go through
+ * these custom commands at all (sendHotScript in src/store/redis-scripts.ts); on a Cluster they
+ * do, and this list keeps them out of its auto-pipelining. A renamed script only loses this
+ * tuning, never correctness.
  */
 function failFast(t: ConnectionTimeouts) {
   return {

@@ -8,7 +8,7 @@ import { DirectWriteBatch } from './write-batch.js';
 import { connectRedis, type RedisTarget } from './redis-connection.js';
 import { redisKeys, TOKEN_SHARDS, tokenShard } from './redis-keys.js';
 import { judgePolicy, type PolicyVerdict } from './redis-policy.js';
-import { defineScripts, type Scripts } from './redis-scripts.js';
+import { callScript, defineScripts, sendHotScript, type HotScript, type Scripts } from './redis-scripts.js';
 import { writeAndWait, type ReplicaWait } from './redis-wait.js';
 import {
   TOKEN_REFUSALS,
@@ -153,7 +153,7 @@ export class RedisTokenStore implements TokenStore {
     // `index`: the certificate's own hash fields, or none when this gateway wrote them before.
     const login = (index: string[]) =>
       this.run((deadline) =>
-        this.durably<unknown>((c) => this.directWrites.held(() => c.certgateLogin(
+        this.durably<unknown>((c) => this.directWrites.held(() => this.hot(c, 'certgateLogin', [
           ...home.keys,
           this.keys.token(record.identityId, record.jti),
           this.keys.cert(cert.sha256),
@@ -171,7 +171,7 @@ export class RedisTokenStore implements TokenStore {
           ...index,
           member,
           ...fields,
-        )), scriptOk),
+        ])), scriptOk),
       );
     let reply = this.indexed.holds(cert, now) ? await login([]) : undefined;
     // Not sent because this gateway wrote them before, but gone from Redis: nothing was written.
@@ -215,7 +215,7 @@ export class RedisTokenStore implements TokenStore {
     // A lookup writes nothing: only a consuming check waits for replicas.
     return this.run(async (deadline) => {
       const r = await this.onToken(identityId, jti, (token, watermark) =>
-        this.durably((c) => this.directWrites.held(() => c.certgateCheck(token, watermark, String(now), consume ? '1' : '0', deadline, whole)), scriptOk, consume),
+        this.durably((c) => this.directWrites.held(() => this.hot(c, 'certgateCheck', [token, watermark, String(now), consume ? '1' : '0', deadline, whole])), scriptOk, consume),
       );
       // The last use: no longer outstanding (home slot, after the token: until then it over-counts).
       if (scriptOk(r) && (r as unknown[])[whole === '1' ? 2 : 1] === 1) await this.forget(identityId, jti);
@@ -480,6 +480,15 @@ export class RedisTokenStore implements TokenStore {
    * 503 when `mustAck(reply)` and too few replicas acknowledged. `waitFor` false skips WAIT
    * (a lookup). Without waitReplicas the write goes out exactly as before: no pipeline, no cost.
    */
+  /**
+   * A hot script (the login, the bearer check): on the single-server client itself, as a bare
+   * EVALSHA (sendHotScript); in a WAIT pipeline or on a Cluster, as its custom command.
+   */
+  private hot(c: unknown, name: HotScript, args: string[]): Promise<unknown> {
+    if (c === this.client && !(this.client instanceof Cluster)) return sendHotScript(this.client, name, args);
+    return callScript(c, name, args);
+  }
+
   private durably<T>(write: (c: Scripts & ScriptTarget) => unknown, mustAck: (reply: T) => boolean = () => true, waitFor = true): Promise<T> {
     if (!this.wait || !waitFor) return write(this.client) as Promise<T>;
     return writeAndWait<T>(this.client, this.wait, (p) => write(p as unknown as Scripts & ScriptTarget), mustAck);

@@ -366,12 +366,28 @@ describe('RedisTokenStore on a real redis-server', () => {
     await Promise.all([a.close(), b.close()]);
   });
 
-  it('reloads its scripts after Redis forgets them (SCRIPT FLUSH, as after a restart)', async () => {
+  it('reloads its scripts after Redis forgets them (SCRIPT FLUSH, as after a restart), running each call once', async () => {
     const store = newStore();
-    const rec = limited(2);
+    const rec = limited(3);
     await store.put(rec);
+    const cert = makeCert();
+    const login = makeRecord({ certSha256: cert.sha256 });
     await raw.script('FLUSH');
+    await raw.config('RESETSTAT');
+    // The bearer check and the login go out as a bare EVALSHA: NOSCRIPT (nothing ran), then EVAL.
     expect((await store.check(rec.jti, rec.identityId, T0, true)).ok).toBe(true);
+    expect(await raw.hget(store.keys.token(rec.identityId, rec.jti), 'usesRemaining')).toBe('2');
+    expect(await store.putAndIndex(login, cert, { maxOutstanding: 5 }, T0)).toEqual({ certificateRevoked: false });
+    expect(await raw.zrange(store.keys.outstanding(login.identityId), '0', '-1')).toEqual([login.jti]);
+    expect(await raw.zrange(store.keys.certTokens(cert.sha256), '0', '-1')).toEqual([`${login.identityId}:${login.jti}`]);
+    expect(await commandCalls('evalsha')).toBe(2);
+    expect(await commandCalls('eval')).toBe(2);
+    // Loaded again by those EVALs: both go out as EVALSHA only.
+    await raw.config('RESETSTAT');
+    expect((await store.check(rec.jti, rec.identityId, T0, true)).ok).toBe(true);
+    expect(await store.putAndIndex(makeRecord({ certSha256: cert.sha256 }), cert, {}, T0)).toEqual({ certificateRevoked: false });
+    expect(await commandCalls('evalsha')).toBe(2);
+    expect(await commandCalls('eval')).toBe(0);
     await store.close();
   });
 });
