@@ -85,7 +85,7 @@ try {
   for (const [name, bytes] of [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, 12)) {
     if (perRequest(bytes) >= 1) console.log(`${String(perRequest(bytes)).padStart(8)}  ${name}`);
   }
-  console.log(JSON.stringify({ scenario, requests: run.requests, old_generation_bytes_per_request: perRequest(total) }));
+  console.log(JSON.stringify({ scenario, requests: run.requests, errors: run.errors, old_generation_bytes_per_request: perRequest(total) }));
   gw.proc.kill('SIGTERM');
 } finally {
   killTracked();

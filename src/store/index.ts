@@ -5,7 +5,8 @@ import type { TokenStore } from './types.js';
 
 export * from './types.js';
 export { MemoryTokenStore, type MemoryTokenStoreOptions } from './memory.js';
-export { RedisTokenStore, redisKeys, type RedisTokenStoreOptions, type RedisTarget } from './redis.js';
+export { RedisTokenStore, type RedisTokenStoreOptions, type RedisTarget } from './redis.js';
+export { redisKeys } from './redis-keys.js';
 
 /** Tuning passed through to whichever store the URL selects. */
 export type TokenStoreTuning = Omit<RedisTokenStoreOptions, 'url' | 'cluster' | 'sentinel'> & MemoryTokenStoreOptions;

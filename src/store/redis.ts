@@ -26,8 +26,6 @@ import {
 } from './types.js';
 
 export type { RedisTarget } from './redis-connection.js';
-export { redisKeys, TOKEN_SHARDS, tokenShard } from './redis-keys.js';
-export { KEY_EXPIRY_SLACK_MS } from './redis-scripts.js';
 
 export interface RedisTokenStoreOptions extends RedisTarget {
   /** Prefix of every key (default `certgate:`). */

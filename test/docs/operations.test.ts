@@ -14,7 +14,7 @@ import { startCertgate, type CertgateProcess } from '../helpers/certgate-process
 import { LOGIN_PATH, postJson } from '../helpers/gateway.js';
 import { makeTempDir, startRedis, type RedisServer } from '../helpers/launcher.js';
 import { makeTestPki, nginxEscaped, writePem, type TestPki } from '../helpers/pki.js';
-import { redisKeys } from '../../src/store/redis.js';
+import { redisKeys } from '../../src/store/redis-keys.js';
 import { REPO_ROOT } from '../helpers/terminators.js';
 
 const guide = readFileSync(join(REPO_ROOT, 'docs', 'operations.md'), 'utf8');

@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { redisKeys } from '../../src/store/redis.js';
+import { redisKeys } from '../../src/store/redis-keys.js';
 import { CERTGATE_MAIN, type CertgateProcess } from '../helpers/certgate-process.js';
 import { startFleet, type Fleet } from '../helpers/fleet.js';
 import { getJson, LOGIN_PATH, postJson } from '../helpers/gateway.js';

@@ -7,7 +7,7 @@
  * no call answered 204 beyond the uses, and nothing but 503 store_unavailable in between.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { redisKeys } from '../../src/store/redis.js';
+import { redisKeys } from '../../src/store/redis-keys.js';
 import { startCertgate, type CertgateProcess } from '../helpers/certgate-process.js';
 import { getJson, LOGIN_PATH, postJson } from '../helpers/gateway.js';
 import { makeTempDir, waitUntil, type RedisServer } from '../helpers/launcher.js';

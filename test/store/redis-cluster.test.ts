@@ -4,7 +4,8 @@
  */
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { RedisTokenStore, TOKEN_SHARDS, redisKeys, tokenShard } from '../../src/store/redis.js';
+import { RedisTokenStore } from '../../src/store/redis.js';
+import { TOKEN_SHARDS, redisKeys, tokenShard } from '../../src/store/redis-keys.js';
 import { startRedis, type RedisServer } from '../helpers/launcher.js';
 import { tokenStoreContract } from './contract.js';
 import { legacyLayoutSuite } from './legacy-suite.js';

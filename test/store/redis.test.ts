@@ -1,6 +1,8 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KEY_EXPIRY_SLACK_MS, RedisTokenStore, TOKEN_SHARDS, tokenShard } from '../../src/store/redis.js';
+import { RedisTokenStore } from '../../src/store/redis.js';
+import { TOKEN_SHARDS, tokenShard } from '../../src/store/redis-keys.js';
+import { KEY_EXPIRY_SLACK_MS } from '../../src/store/redis-scripts.js';
 import { startRedis, type RedisServer } from '../helpers/launcher.js';
 import { tokenStoreContract } from './contract.js';
 import { legacyPut } from './legacy-layout.js';
