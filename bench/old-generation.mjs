@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // What a request leaves in V8's old generation: `npm run bench:oldgen [forward|login_warm] [seconds]`
 // starts a redis-server and a certgate gateway (dist/, its usual heap flag) on loopback ports of
-// their own, drives the path with the bench's load generator (32 connections), and samples the
+// their own, drives the path with the bench's load generator (32 connections; first a warm-up of
+// BENCH_WARMUP_SECONDS, default 2, whose allocations are not counted), and samples the
 // gateway's allocations with V8's sampling heap profiler, keeping those that outlived every
 // young-generation collection (died in a full collection, or still alive at the end). It prints
 // those bytes per request, by the function that allocated them.
@@ -15,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 
 const scenario = process.argv[2] ?? 'forward';
 const seconds = Number(process.argv[3] ?? 4);
+const warmup = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
 if (!['forward', 'login_warm'].includes(scenario)) {
   console.error('usage: bench/old-generation.mjs [forward|login_warm] [seconds]');
   process.exit(2);
@@ -56,7 +58,7 @@ try {
   const res = await fetch(loginReq.url, loginReq);
   const { accessToken } = await res.json();
   const load = scenario === 'forward' ? { url: `${gw.url}/api/v1/auth/forward`, headers: { authorization: `Bearer ${accessToken}` } } : loginReq;
-  await runLoad({ ...load, duration: 2, connections: 32 }); // warm-up: caches filled, code optimized
+  await runLoad({ ...load, duration: warmup, connections: 32 }); // caches filled, code optimized
   process.kill(gw.proc.pid, 'SIGUSR2');
   await new Promise((r) => setTimeout(r, 200));
   const run = await runLoad({ ...load, duration: seconds, connections: 32 });

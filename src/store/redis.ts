@@ -474,11 +474,6 @@ export class RedisTokenStore implements TokenStore {
   }
 
   /**
-   * Sends a write; with `store.waitReplicas`, in one pipeline with WAIT (redis-wait.ts), refusing
-   * 503 when `mustAck(reply)` and too few replicas acknowledged. `waitFor` false skips WAIT
-   * (a lookup). Without waitReplicas the write goes out exactly as before: no pipeline, no cost.
-   */
-  /**
    * A hot script (the login, the bearer check): on the single-server client itself, as a bare
    * EVALSHA (sendHotScript); in a WAIT pipeline or on a Cluster, as its custom command.
    */
@@ -487,6 +482,11 @@ export class RedisTokenStore implements TokenStore {
     return callScript(c, name, args);
   }
 
+  /**
+   * Sends a write; with `store.waitReplicas`, in one pipeline with WAIT (redis-wait.ts), refusing
+   * 503 when `mustAck(reply)` and too few replicas acknowledged. `waitFor` false skips WAIT
+   * (a lookup). Without waitReplicas the write goes out exactly as before: no pipeline, no cost.
+   */
   private durably<T>(write: (c: Scripts & ScriptTarget) => unknown, mustAck: (reply: T) => boolean = () => true, waitFor = true): Promise<T> {
     if (!this.wait || !waitFor) return write(this.client) as Promise<T>;
     return writeAndWait<T>(this.client, this.wait, (p) => write(p as unknown as Scripts & ScriptTarget), mustAck);

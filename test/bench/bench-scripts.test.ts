@@ -74,15 +74,4 @@ describe('npm run bench / npm run soak', () => {
     expect(out.operations.login).toBeGreaterThan(0);
     expect(out.operations.forward).toBeGreaterThan(0);
   }, 240_000);
-
-  it('bench:oldgen: the bytes per request that reached the old generation, by allocating function, for forward and login_warm', () => {
-    for (const scenario of ['forward', 'login_warm']) {
-      const r = node([join('bench', 'old-generation.mjs'), scenario, '1']);
-      expect(r.status, r.stderr).toBe(0);
-      const out = lastJson(r.stdout);
-      expect(out).toEqual({ scenario, requests: expect.any(Number), errors: 0, old_generation_bytes_per_request: expect.any(Number) });
-      expect(out.requests).toBeGreaterThan(0);
-      expect(r.stdout).toMatch(/old generation: \d+ bytes per request, of which:\n +\d+  \S/);
-    }
-  }, 240_000);
 });
