@@ -21,13 +21,11 @@ import { BoundedMap } from '../util/bounded-map.js';
 export class VerifiedPathCache {
   private readonly map: BoundedMap<string, Entry>;
   private readonly bundleIds = new WeakMap<readonly ParsedCert[], string>();
-  readonly maxEntries: number;
   /** Logins served from the cache (the path search and its signature checks skipped). */
   hits = 0;
 
   constructor(opts: { maxEntries?: number } = {}) {
-    this.maxEntries = opts.maxEntries ?? 4_000;
-    this.map = new BoundedMap(this.maxEntries);
+    this.map = new BoundedMap(opts.maxEntries ?? 4_000);
   }
 
   get size(): number {
